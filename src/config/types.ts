@@ -1,0 +1,86 @@
+/**
+ * config/types: the resolved, frozen configuration every other module reads. Produced only by
+ * config/resolve (from defaults < ini file < USHER_* env < CLI flags); nothing else builds one.
+ */
+
+/** Where an option's value came from, for --print-config and error messages. */
+export interface OptionSource {
+  readonly kind: 'default' | 'file' | 'env' | 'cli';
+  readonly file?: string;
+  readonly line?: number;
+}
+
+export interface UsherConfig {
+  /** `http =`: addresses the HTTP router listens on (`127.0.0.1:8080`, `:8080`). Repeatable. */
+  readonly http: readonly string[];
+  /** `http-socket =`: addresses where workers speak HTTP themselves. Repeatable. */
+  readonly httpSocket: readonly string[];
+  /** `socket =` (alias `uwsgi-socket`): unix paths or host:port where workers speak the uwsgi protocol. */
+  readonly socket: readonly string[];
+  /** `chmod-socket`: mode for unix sockets (bare key = 0o666); undefined = leave the umask's. */
+  readonly chmodSocket: number | undefined;
+  readonly chdir: string | undefined;
+  /** `processes` / `workers`. */
+  readonly processes: number;
+  readonly threads: number;
+  readonly master: boolean;
+  readonly vacuum: boolean;
+  readonly pidfile: string | undefined;
+  /** `env = KEY=VALUE`, repeatable, in file order. */
+  readonly env: readonly string[];
+  /** `listen`: the socket backlog. */
+  readonly listen: number;
+  /** `buffer-size`: the largest uwsgi vars block (and HTTP header block) accepted, in bytes. */
+  readonly bufferSize: number;
+  /** `app`: a Node module exporting a (req, res) listener or a fetch-style handler. */
+  readonly app: string | undefined;
+  /** Python: `wsgi-file`, `module`, `callable`, `pythonpath`, `home`/`virtualenv`/`venv`, `python`. */
+  readonly wsgiFile: string | undefined;
+  readonly module: string | undefined;
+  readonly callable: string;
+  readonly pythonpath: readonly string[];
+  readonly home: string | undefined;
+  readonly python: string | undefined;
+  /** `http-processes`: how many HTTP router processes serve `http =`. */
+  readonly httpProcesses: number;
+  /** `harakiri`: seconds a single request may take before its worker is killed and replaced (0 = off). */
+  readonly harakiri: number;
+  /** `max-requests`: recycle a worker after this many requests (0 = never). */
+  readonly maxRequests: number;
+  /** `reload-mercy` / `worker-reload-mercy`: seconds a worker gets to finish in-flight work on stop or reload. */
+  readonly reloadMercy: number;
+  /** `logto`: a file to append logs to instead of stderr. */
+  readonly logto: string | undefined;
+  /** `disable-logging`: no per-request access lines. */
+  readonly disableLogging: boolean;
+  /** `strict`: unknown options are errors, not warnings. */
+  readonly strict: boolean;
+  /** `static-map = /mountpoint=/path`: served by usher itself (repeatable). */
+  readonly staticMap: readonly string[];
+  /** `stats`: address of the JSON stats server (uWSGI's `stats`). */
+  readonly stats: string | undefined;
+  /** Where each option came from (keyed by canonical option name). */
+  readonly sources: Readonly<Record<string, OptionSource>>;
+  /** The ini file, when one was given (absolute). */
+  readonly iniFile: string | undefined;
+}
+
+/** A message for the user found while reading the config (unknown key, unimplemented option, ...). */
+export interface ConfigDiagnostic {
+  readonly level: 'info' | 'warn';
+  readonly code: string;
+  readonly message: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly option?: string;
+}
+
+export interface LoadedConfig {
+  readonly config: UsherConfig;
+  readonly diagnostics: readonly ConfigDiagnostic[];
+}
+
+/** What the CLI asked for besides running. */
+export interface CliAction {
+  readonly kind: 'run' | 'help' | 'version' | 'print-config';
+}
