@@ -1,0 +1,127 @@
+/**
+ * master: turns a resolved config into a running usher: applies chdir/env, checks the app exists,
+ * binds every socket (plus a private one between the HTTP router and the workers), writes the
+ * pidfile, hands everything to the arbiter, and cleans up (vacuum) when it returns.
+ * Must not: parse config files, or talk to clients.
+ */
+import { existsSync, mkdtempSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { UsherConfig } from '../config/types.js';
+import { AppLoadError, ConfigError } from '../errors.js';
+import { logTo, type Logger } from '../log.js';
+import { Arbiter } from './arbiter.js';
+import { bindSocket, describeSocket, type BoundSocket } from './sockets.js';
+import { removePidfile, writePidfile } from './pidfile.js';
+import { resolveInterpreter, type AppRuntime } from './spawn.js';
+
+function applyEnv(entries: readonly string[]): void {
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue; // validated by config
+    process.env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+}
+
+function where(config: UsherConfig, option: string): { file?: string; line?: number; option: string } {
+  const src = config.sources[option];
+  return { file: src?.file, line: src?.line, option };
+}
+
+function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime; app: string | null; wsgiFile: string | null } {
+  if (config.app !== undefined) {
+    const app = resolve(config.app);
+    if (!existsSync(app)) throw new AppLoadError(`app file not found: ${app} (\`app\`${config.sources.app?.file ? ` in ${config.sources.app.file}:${config.sources.app.line}` : ''}; relative paths resolve against \`chdir\`)`);
+    if (config.threads > 1) log.info('threads applies to Python workers; a Node worker serves many requests at once on its event loop', { threads: config.threads });
+    return { runtime: { kind: 'node' }, app, wsgiFile: null };
+  }
+  const interpreter = resolveInterpreter(config.python, config.home);
+  let wsgiFile: string | null = null;
+  if (config.wsgiFile !== undefined) {
+    wsgiFile = resolve(config.wsgiFile);
+    if (!existsSync(wsgiFile)) throw new AppLoadError(`wsgi-file not found: ${wsgiFile} (relative paths resolve against \`chdir\`)`);
+  }
+  if (config.httpSocket.length > 0) {
+    throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'http-socket is not available for Python apps yet: use `http` (usher\'s HTTP router in front of the workers) or `socket` (uwsgi protocol, for Nginx/Apache)', where(config, 'http-socket'));
+  }
+  return { runtime: { kind: 'python', interpreter }, app: null, wsgiFile };
+}
+
+export async function runMaster(config: UsherConfig, log: Logger): Promise<number> {
+  let logFd: number | undefined;
+  if (config.logto !== undefined) {
+    logTo(config.logto);
+    logFd = openSync(config.logto, 'a');
+  }
+  applyEnv(config.env);
+  if (config.chdir !== undefined) {
+    try {
+      process.chdir(config.chdir);
+    } catch {
+      throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `chdir: cannot enter ${config.chdir}: no such folder, or not allowed`, where(config, 'chdir'));
+    }
+  }
+  if (!config.master) log.info('usher always runs a master process; `master = false` changes nothing');
+  const { runtime, app, wsgiFile } = chooseRuntime(config, log);
+
+  const bound: BoundSocket[] = [];
+  let privateDir: string | undefined;
+  const cleanup = (): void => {
+    for (const s of bound) s.close();
+    if (config.vacuum) {
+      for (const s of bound) if (s.path !== undefined && !s.path.startsWith(privateDir ?? '\0')) try { unlinkSync(s.path); } catch { /* gone */ }
+      if (config.pidfile !== undefined) removePidfile(config.pidfile);
+    }
+    if (privateDir !== undefined) rmSync(privateDir, { recursive: true, force: true });
+  };
+  try {
+    for (const spec of config.httpSocket) bound.push(await bindSocket('http', spec, config.chmodSocket));
+    for (const spec of config.socket) bound.push(await bindSocket('uwsgi', spec, config.chmodSocket));
+    for (const spec of config.http) bound.push(await bindSocket('router', spec, undefined));
+    let upstream: string | undefined;
+    if (config.http.length > 0) {
+      privateDir = mkdtempSync(join(tmpdir(), 'usher-'));
+      upstream = join(privateDir, 'workers.sock');
+      bound.push(await bindSocket('uwsgi', upstream, 0o600));
+    }
+    for (const s of bound) {
+      if (s.path !== upstream) log.info('bound', { [s.kind === 'router' ? 'http' : s.kind === 'http' ? 'http-socket' : 'socket']: describeSocket(s), fd: s.fd });
+    }
+    if (config.pidfile !== undefined) writePidfile(resolve(config.pidfile));
+
+    const workerSockets = bound.filter((s) => s.kind !== 'router');
+    const routerSockets = bound.filter((s) => s.kind === 'router');
+    const arbiter = new Arbiter({
+      processes: config.processes,
+      routers: routerSockets.length > 0 ? config.httpProcesses : 0,
+      runtime,
+      worker: {
+        kinds: workerSockets.map((s) => (s.kind === 'http' ? 'http' : 'uwsgi')),
+        listen: config.listen,
+        threads: config.threads,
+        processes: config.processes,
+        bufferSize: config.bufferSize,
+        harakiri: config.harakiri,
+        maxRequests: config.maxRequests,
+        disableLogging: config.disableLogging,
+        chdir: config.chdir !== undefined ? process.cwd() : null,
+        app,
+        wsgiFile,
+        module: config.module ?? null,
+        callable: config.callable,
+        pythonpath: config.pythonpath.map((p) => resolve(p)),
+      },
+      workerFds: workerSockets.map((s) => s.fd),
+      router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize } : undefined,
+      routerFds: routerSockets.map((s) => s.fd),
+      reloadMercyMs: config.reloadMercy * 1000,
+      logFd,
+    }, log, () => {
+      const urls = bound.filter((s) => s.kind !== 'uwsgi').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
+      log.info('ready', { pid: process.pid, workers: config.processes, app: app ?? wsgiFile ?? config.module, url: urls[0] });
+    });
+    return await arbiter.run();
+  } finally {
+    cleanup();
+  }
+}

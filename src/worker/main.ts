@@ -1,0 +1,154 @@
+/**
+ * worker/main: a Node worker process. Loads the app once, listen()s on the sockets inherited from the
+ * master (HTTP or uwsgi protocol per socket), reports `ready`, beats a heartbeat, and on SIGTERM or a
+ * `stop` message stops accepting and finishes what is in flight. It exits when the master goes away.
+ * Must not: bind sockets, handle SIGINT/SIGHUP (the master owns signals), or respawn anything.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { createLogger, flushSync } from '../log.js';
+import { EXIT_APP_LOAD, EXIT_BOOT, HEARTBEAT_INTERVAL_MS, type ChildMessage, type MasterMessage, type WorkerSpec } from '../ipc.js';
+import { loadNodeApp } from '../apps/node/load.js';
+import { createUwsgiServer } from './uwsgi-server.js';
+import { UsherError } from '../errors.js';
+
+function readSpec(): WorkerSpec {
+  const raw = process.env.USHER_WORKER;
+  if (raw === undefined) {
+    process.stderr.write('usher worker: USHER_WORKER is not set; workers are started by the usher master, not by hand\n');
+    process.exit(EXIT_BOOT);
+  }
+  return JSON.parse(raw) as WorkerSpec;
+}
+
+const spec = readSpec();
+const log = createLogger(`worker ${spec.id}`);
+
+function send(msg: ChildMessage): void {
+  if (process.connected && process.send) process.send(msg);
+}
+
+process.on('SIGINT', () => { /* the master decides */ });
+process.on('SIGHUP', () => { /* the master decides */ });
+process.on('uncaughtException', (err) => {
+  log.error('uncaught exception; this worker exits and the master replaces it', { error: err.stack ?? String(err) });
+  flushSync();
+  process.exit(1);
+});
+process.on('unhandledRejection', (reason) => {
+  log.error('unhandled promise rejection', { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) });
+});
+
+const servers: net.Server[] = [];
+let inFlight = 0;
+let served = 0;
+let stopping = false;
+
+function maybeExit(): void {
+  if (stopping && inFlight === 0) {
+    flushSync();
+    process.exit(0);
+  }
+}
+
+function stop(reason: string): void {
+  if (stopping) return;
+  stopping = true;
+  log.info('stopping', { reason, inflight: inFlight });
+  for (const s of servers) {
+    s.close();
+    if (s instanceof http.Server) s.closeIdleConnections();
+  }
+  maybeExit();
+}
+
+function accessLine(req: http.IncomingMessage, res: http.ServerResponse, started: bigint): void {
+  if (spec.disableLogging) return;
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const size = res.getHeader('content-length');
+  log.info(`${req.method} ${req.url} ${res.statusCode}`, {
+    bytes: typeof size === 'string' || typeof size === 'number' ? size : undefined,
+    ms: ms.toFixed(1),
+    addr: req.socket.remoteAddress,
+    aborted: res.writableFinished ? undefined : true,
+  });
+}
+
+function track(listener: http.RequestListener): { listener: http.RequestListener; done: (req: http.IncomingMessage, res: http.ServerResponse) => void } {
+  const started = new WeakMap<http.IncomingMessage, bigint>();
+  const done = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    inFlight--;
+    served++;
+    const t = started.get(req);
+    if (t !== undefined) accessLine(req, res, t);
+    if (spec.maxRequests > 0 && served >= spec.maxRequests && !stopping) stop(`max-requests reached (${spec.maxRequests})`);
+    maybeExit();
+  };
+  return {
+    done,
+    listener: (req, res) => {
+      inFlight++;
+      started.set(req, process.hrtime.bigint());
+      if (stopping) res.shouldKeepAlive = false;
+      listener(req, res);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  if (spec.chdir) process.chdir(spec.chdir);
+  let app;
+  try {
+    if (spec.app === null) throw new UsherError('USHER_ERR_WORKER_BOOT', 'no app given to a Node worker');
+    app = await loadNodeApp(spec.app);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.error('app could not be loaded', { error: message });
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.stack : undefined;
+    if (cause) process.stderr.write(cause + '\n');
+    send({ type: 'app-error', message });
+    flushSync();
+    process.exit(EXIT_APP_LOAD);
+  }
+  const tracked = track(app.listener);
+  const listening: Promise<void>[] = [];
+  spec.fds.forEach((fd, i) => {
+    const kind = spec.kinds[i] ?? 'uwsgi';
+    let server: net.Server;
+    if (kind === 'http') {
+      const hs = http.createServer(tracked.listener);
+      hs.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+        res.once('close', () => tracked.done(req, res));
+      });
+      server = hs;
+    } else {
+      server = createUwsgiServer(tracked.listener, { bufferSize: spec.bufferSize, log }, tracked.done);
+    }
+    servers.push(server);
+    listening.push(new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd, backlog: spec.listen }, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    }));
+  });
+  await Promise.all(listening);
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('message', (m: MasterMessage) => {
+    if (m && m.type === 'stop') stop('master asked');
+  });
+  process.on('disconnect', () => {
+    log.warn('master went away; exiting');
+    stop('master gone');
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+  setInterval(() => send({ type: 'heartbeat' }), HEARTBEAT_INTERVAL_MS).unref();
+  send({ type: 'ready', pid: process.pid });
+}
+
+main().catch((err: unknown) => {
+  log.error('worker failed to boot', { error: err instanceof Error ? err.stack ?? err.message : String(err) });
+  flushSync();
+  process.exit(EXIT_BOOT);
+});

@@ -1,0 +1,165 @@
+/**
+ * worker/uwsgi-server: serves a node:http request listener over the uwsgi protocol (what Nginx's
+ * uwsgi_pass, Apache's mod_proxy_uwsgi and usher's own HTTP router send): one request per connection,
+ * CGI vars in, a raw HTTP response out, the end of the body marked by closing the connection.
+ * The app gets real http.IncomingMessage / http.ServerResponse objects, so Express and friends work
+ * unchanged; Node's own ServerResponse writes the response, with chunking off (the proxies read to EOF).
+ * A body the app never reads is drained before closing, so the proxy never sees a reset.
+ * Must not: parse HTTP, or let a bad packet take the worker down.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { UwsgiRequestParser, cgiToRequest, type UwsgiPacket, type CgiRequest } from '../protocol/index.js';
+import { UwsgiProtocolError, UsherError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface UwsgiServerOptions {
+  readonly bufferSize: number;
+  readonly log: Logger;
+  /** How long a client may take to send the packet head (ms). */
+  readonly headTimeoutMs?: number;
+  /** How long to wait for an unread body to drain after the response (ms). */
+  readonly drainTimeoutMs?: number;
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 413: 'Request Entity Too Large' };
+
+function refuse(socket: net.Socket, err: unknown, log: Logger): void {
+  if (err instanceof UwsgiProtocolError) {
+    log.warn('bad uwsgi packet', { code: err.code, status: err.status, reason: err.message });
+    if (err.code !== 'USHER_ERR_UWSGI_TRUNCATED' && socket.writable) {
+      const text = `${STATUS_TEXT[err.status] ?? 'Bad Request'}\n`;
+      socket.end(`HTTP/1.1 ${err.status} ${STATUS_TEXT[err.status] ?? 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`);
+      socket.setTimeout(1000, () => socket.destroy());
+      return;
+    }
+  } else {
+    log.error('uwsgi connection failed', { error: err instanceof Error ? err.message : String(err) });
+  }
+  socket.destroy();
+}
+
+/** Make the socket look like the client's connection to code that reads req.socket (Express's req.ip, req.protocol). */
+function dressSocket(socket: net.Socket, cgi: CgiRequest): void {
+  if (cgi.remoteAddress !== undefined) Object.defineProperty(socket, 'remoteAddress', { value: cgi.remoteAddress, configurable: true });
+  if (cgi.remotePort !== undefined) Object.defineProperty(socket, 'remotePort', { value: cgi.remotePort, configurable: true });
+  if (cgi.scheme === 'https') Object.defineProperty(socket, 'encrypted', { value: true, configurable: true });
+}
+
+function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
+  let cgi: CgiRequest;
+  try {
+    cgi = cgiToRequest(packet.vars);
+  } catch (err) {
+    refuse(socket, err, opts.log);
+    return;
+  }
+  dressSocket(socket, cgi);
+  const req = new http.IncomingMessage(socket);
+  req.method = cgi.method;
+  req.url = cgi.url;
+  req.httpVersion = cgi.httpVersion;
+  const [major, minor] = cgi.httpVersion.split('.');
+  req.httpVersionMajor = Number(major ?? 1);
+  req.httpVersionMinor = Number(minor ?? 0);
+  req.rawHeaders = cgi.rawHeaders;
+
+  let remaining = cgi.contentLength;
+  let draining = false;
+  const finishBody = (): void => {
+    req.complete = true;
+    req.push(null);
+  };
+  const onBody = (chunk: Buffer): void => {
+    if (remaining <= 0) return; // bytes past CONTENT_LENGTH are not the app's
+    const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+    remaining -= part.length;
+    if (draining) {
+      if (remaining === 0) socket.end();
+      return;
+    }
+    if (!req.push(part)) socket.pause();
+    if (remaining === 0) finishBody();
+  };
+  if (remaining === 0) finishBody();
+  else {
+    if (packet.rest.length > 0) onBody(packet.rest);
+    socket.on('data', onBody);
+    socket.on('end', () => {
+      if (remaining > 0 && !draining) {
+        opts.log.warn('client closed before sending the whole body', { url: cgi.url, missing: remaining });
+        req.destroy(new UsherError('USHER_ERR_UWSGI_TRUNCATED', 'request body truncated'));
+      }
+    });
+  }
+
+  const res = new http.ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.useChunkedEncodingByDefault = false;
+  res.assignSocket(socket);
+  res.once('finish', () => {
+    res.detachSocket(socket);
+    onDone(req, res);
+    if (remaining > 0) {
+      // The app answered without reading the whole body: read and discard the rest, then close.
+      draining = true;
+      req.removeAllListeners('data');
+      socket.resume();
+      socket.setTimeout(opts.drainTimeoutMs ?? 10_000, () => socket.destroy());
+    } else {
+      socket.end();
+    }
+  });
+  socket.once('close', () => {
+    if (!res.writableFinished) onDone(req, res);
+  });
+
+  try {
+    listener(req, res);
+  } catch (err) {
+    opts.log.error('app raised while handling request', { url: cgi.url, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('Internal Server Error\n');
+    } else {
+      socket.destroy();
+    }
+  }
+}
+
+export function createUwsgiServer(listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): net.Server {
+  return net.createServer({ noDelay: true }, (socket) => {
+    const parser = new UwsgiRequestParser({ bufferSize: opts.bufferSize });
+    socket.setTimeout(opts.headTimeoutMs ?? 30_000, () => {
+      opts.log.warn('uwsgi client sent no complete request in time; closing');
+      socket.destroy();
+    });
+    socket.on('error', () => { /* the peer went away: nothing to answer */ });
+    const onData = (chunk: Buffer): void => {
+      let packet: UwsgiPacket | undefined;
+      try {
+        packet = parser.push(chunk);
+      } catch (err) {
+        socket.removeListener('data', onData);
+        socket.removeListener('end', onEnd);
+        refuse(socket, err, opts.log);
+        return;
+      }
+      if (packet === undefined) return;
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.setTimeout(0);
+      dispatch(socket, packet, listener, opts, onDone);
+    };
+    const onEnd = (): void => {
+      try {
+        parser.end();
+        socket.end();
+      } catch (err) {
+        refuse(socket, err, opts.log);
+      }
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+  });
+}
