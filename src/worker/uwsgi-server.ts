@@ -128,7 +128,8 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
 }
 
 export function createUwsgiServer(listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): net.Server {
-  return net.createServer({ noDelay: true }, (socket) => {
+  // allowHalfOpen: a peer that half-closes after sending its request still gets the whole response.
+  return net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     const parser = new UwsgiRequestParser({ bufferSize: opts.bufferSize });
     socket.setTimeout(opts.headTimeoutMs ?? 30_000, () => {
       opts.log.warn('uwsgi client sent no complete request in time; closing');
