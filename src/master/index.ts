@@ -117,7 +117,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       reloadMercyMs: config.reloadMercy * 1000,
       logFd,
     }, log, () => {
-      const urls = bound.filter((s) => s.kind !== 'uwsgi').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
+      const urls = [...routerSockets, ...bound.filter((s) => s.kind === 'http')].map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
       log.info('ready', { pid: process.pid, workers: config.processes, app: app ?? wsgiFile ?? config.module, url: urls[0] });
     });
     return await arbiter.run();

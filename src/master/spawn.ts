@@ -31,6 +31,11 @@ export function resolveInterpreter(python: string | undefined, home: string | un
   return 'python3';
 }
 
+/** The master's own node flags (a loader, say), minus debugger ones whose ports would clash. */
+function nodeArgs(): string[] {
+  return process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--debug'));
+}
+
 function stdio(fds: readonly number[], logFd: number | undefined): StdioOptions {
   const out = logFd ?? 'inherit';
   return ['ignore', out, out, 'ipc', ...fds];
@@ -39,12 +44,12 @@ function stdio(fds: readonly number[], logFd: number | undefined): StdioOptions 
 export function spawnWorker(runtime: AppRuntime, spec: WorkerSpec, sourceFds: readonly number[], logFd: number | undefined): ChildProcess {
   const env = { ...process.env, USHER_WORKER: JSON.stringify(spec), USHER_WORKER_ID: String(spec.id) };
   if (runtime.kind === 'node') {
-    return spawn(process.execPath, [...process.execArgv, WORKER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
+    return spawn(process.execPath, [...nodeArgs(), WORKER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
   }
   return spawn(runtime.interpreter, ['-u', PYTHON_RUNNER], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
 }
 
 export function spawnRouter(spec: RouterSpec, sourceFds: readonly number[], logFd: number | undefined): ChildProcess {
   const env = { ...process.env, USHER_ROUTER: JSON.stringify(spec) };
-  return spawn(process.execPath, [ROUTER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
+  return spawn(process.execPath, [...nodeArgs(), ROUTER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
 }

@@ -22,6 +22,26 @@ export interface UwsgiServerOptions {
   readonly drainTimeoutMs?: number;
 }
 
+/**
+ * IncomingMessage derives `headers`/`headersDistinct` lazily from rawHeaders up to a private count
+ * that only Node's parser sets; find that symbol once so our requests get the very same behaviour.
+ */
+let headersCountSymbol: symbol | undefined | null = null;
+function setRawHeaders(req: http.IncomingMessage, raw: string[]): void {
+  if (headersCountSymbol === null) {
+    headersCountSymbol = Object.getOwnPropertySymbols(req).find((s) => s.description === 'kHeadersCount');
+  }
+  req.rawHeaders = raw;
+  if (headersCountSymbol !== undefined) {
+    (req as unknown as Record<symbol, number>)[headersCountSymbol] = raw.length;
+    return;
+  }
+  const dst: http.IncomingHttpHeaders = {};
+  const add = (req as unknown as { _addHeaderLine(f: string, v: string, d: http.IncomingHttpHeaders): void })._addHeaderLine;
+  for (let i = 0; i + 1 < raw.length; i += 2) add.call(req, raw[i] as string, raw[i + 1] as string, dst);
+  req.headers = dst;
+}
+
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 413: 'Request Entity Too Large' };
 
 function refuse(socket: net.Socket, err: unknown, log: Logger): void {
@@ -62,7 +82,7 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
   const [major, minor] = cgi.httpVersion.split('.');
   req.httpVersionMajor = Number(major ?? 1);
   req.httpVersionMinor = Number(minor ?? 0);
-  req.rawHeaders = cgi.rawHeaders;
+  setRawHeaders(req, cgi.rawHeaders);
 
   let remaining = cgi.contentLength;
   let draining = false;
