@@ -11,7 +11,7 @@ import type { UsherConfig } from '../config/types.js';
 import { AppLoadError, ConfigError } from '../errors.js';
 import { logTo, type Logger } from '../log.js';
 import { Arbiter } from './arbiter.js';
-import { bindSocket, describeSocket, type BoundSocket } from './sockets.js';
+import { bindSocket, describeSocket, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { resolveInterpreter, type AppRuntime } from './spawn.js';
 
@@ -75,17 +75,25 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
     if (privateDir !== undefined) rmSync(privateDir, { recursive: true, force: true });
   };
   try {
-    for (const spec of config.httpSocket) bound.push(await bindSocket('http', spec, config.chmodSocket));
-    for (const spec of config.socket) bound.push(await bindSocket('uwsgi', spec, config.chmodSocket));
-    for (const spec of config.http) bound.push(await bindSocket('router', spec, undefined));
+    // Node workers speak HTTP themselves for `http =` too: their event loop already does what uWSGI's
+    // router is for (keep-alive, slow clients), so a hop through a router would only cost. Python
+    // workers are blocking thread pools: they sit behind usher's HTTP router, as behind uWSGI's.
+    const useRouter = runtime.kind === 'python';
+    const wanted: { option: string; kind: SocketKind; spec: string; mode: number | undefined }[] = [
+      ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: 'http' as const, spec, mode: config.chmodSocket })),
+      ...config.socket.map((spec) => ({ option: 'socket', kind: 'uwsgi' as const, spec, mode: config.chmodSocket })),
+      ...config.http.map((spec) => ({ option: 'http', kind: useRouter ? 'router' as const : 'http' as const, spec, mode: undefined })),
+    ];
+    for (const w of wanted) {
+      const s = await bindSocket(w.kind, w.spec, w.mode);
+      bound.push(s);
+      log.info('bound', { [w.option]: describeSocket(s), fd: s.fd });
+    }
     let upstream: string | undefined;
-    if (config.http.length > 0) {
+    if (bound.some((s) => s.kind === 'router')) {
       privateDir = mkdtempSync(join(tmpdir(), 'usher-'));
       upstream = join(privateDir, 'workers.sock');
       bound.push(await bindSocket('uwsgi', upstream, 0o600));
-    }
-    for (const s of bound) {
-      if (s.path !== upstream) log.info('bound', { [s.kind === 'router' ? 'http' : s.kind === 'http' ? 'http-socket' : 'socket']: describeSocket(s), fd: s.fd });
     }
     if (config.pidfile !== undefined) writePidfile(resolve(config.pidfile));
 
@@ -117,7 +125,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       reloadMercyMs: config.reloadMercy * 1000,
       logFd,
     }, log, () => {
-      const urls = [...routerSockets, ...bound.filter((s) => s.kind === 'http')].map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
+      const urls = bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
       log.info('ready', { pid: process.pid, workers: config.processes, app: app ?? wsgiFile ?? config.module, url: urls[0] });
     });
     return await arbiter.run();

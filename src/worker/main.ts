@@ -5,7 +5,7 @@
  * Must not: bind sockets, handle SIGINT/SIGHUP (the master owns signals), or respawn anything.
  */
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { createLogger, flushSync } from '../log.js';
 import { EXIT_APP_LOAD, EXIT_BOOT, HEARTBEAT_INTERVAL_MS, type ChildMessage, type MasterMessage, type WorkerSpec } from '../ipc.js';
 import { loadNodeApp } from '../apps/node/load.js';
@@ -43,9 +43,15 @@ const servers: net.Server[] = [];
 let inFlight = 0;
 let served = 0;
 let stopping = false;
+let graceOver = false;
+
+/** How long keep-alive clients get, after a stop begins, to send one more request (answered with
+ * `Connection: close`) before their idle connections are closed: a client in the middle of sending
+ * never meets a connection closed under it. */
+const KEEPALIVE_GRACE_MS = 1000;
 
 function maybeExit(): void {
-  if (stopping && inFlight === 0) {
+  if (stopping && graceOver && inFlight === 0) {
     flushSync();
     process.exit(0);
   }
@@ -55,11 +61,17 @@ function stop(reason: string): void {
   if (stopping) return;
   stopping = true;
   log.info('stopping', { reason, inflight: inFlight });
-  for (const s of servers) {
-    s.close();
-    if (s instanceof http.Server) s.closeIdleConnections();
-  }
-  maybeExit();
+  const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
+  // net.Server's close stops accepting only; http.Server's would also drop idle keep-alive
+  // connections at once, racing clients that are about to reuse them.
+  for (const s of servers) net.Server.prototype.close.call(s);
+  const endGrace = (): void => {
+    graceOver = true;
+    for (const s of httpServers) s.closeIdleConnections();
+    maybeExit();
+  };
+  if (httpServers.length === 0) endGrace();
+  else setTimeout(endGrace, KEEPALIVE_GRACE_MS).unref();
 }
 
 function accessLine(req: http.IncomingMessage, res: http.ServerResponse, started: bigint): void {

@@ -56,7 +56,7 @@ test('kill -9 of a worker: it is replaced and requests keep succeeding', async (
   }
 });
 
-test('SIGHUP while a client sends requests in a loop (http router): zero failed requests, new workers serve', async () => {
+test('SIGHUP while a keep-alive client sends requests in a loop (http): zero failed requests, new workers serve', async () => {
   const port = await freePort();
   const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--processes', '2', '--app', join(APPS, 'echo.mjs'), '--disable-logging']);
   try {

@@ -1,0 +1,161 @@
+/**
+ * config: `usher [--ini FILE[:section]]... [--option value]...` -> what to do, and the resolved config.
+ * The CLI accepts every option of the table as `--name value`, `--name=value` or, for switches,
+ * a bare `--name`; a lone `something.ini` argument is read as `--ini`, as uWSGI does.
+ * Must not: run anything.
+ */
+import { ConfigError } from '../errors.js';
+import { readIni } from './ini.js';
+import { findOption, OPTIONS } from './options.js';
+import { resolveSettings, type RawSetting } from './resolve.js';
+import { nearest } from './suggest.js';
+import type { CliAction, ConfigDiagnostic, LoadedConfig, UsherConfig } from './types.js';
+
+export { OPTIONS } from './options.js';
+export type { UsherConfig, LoadedConfig, ConfigDiagnostic, CliAction } from './types.js';
+
+const BOOL_WORDS = new Set(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']);
+
+interface Cli {
+  readonly action: CliAction;
+  readonly inis: string[];
+  readonly settings: RawSetting[];
+}
+
+function parseArgv(argv: readonly string[]): Cli {
+  let action: CliAction = { kind: 'run' };
+  const inis: string[] = [];
+  const settings: RawSetting[] = [];
+  const cli = { kind: 'cli' as const };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '-h' || arg === '--help') { action = { kind: 'help' }; continue; }
+    if (arg === '--version') { action = { kind: 'version' }; continue; }
+    if (arg === '--print-config' || arg === '--show-config') { if (action.kind === 'run') action = { kind: 'print-config' }; continue; }
+    if (!arg.startsWith('-')) {
+      if (arg.endsWith('.ini') || /\.ini:[\w.-]+$/.test(arg)) { inis.push(arg); continue; }
+      throw new ConfigError('USHER_ERR_CONFIG_SYNTAX', `command line: unexpected argument ${JSON.stringify(arg)}; options are --name value (see usher --help)`, { option: arg });
+    }
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq < 0 ? body : body.slice(0, eq);
+    let value: string | undefined = eq < 0 ? undefined : body.slice(eq + 1);
+    if (name === 'ini') {
+      const file = value ?? argv[++i];
+      if (file === undefined) throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', 'command line: --ini needs a file', { option: 'ini' });
+      inis.push(file);
+      continue;
+    }
+    const negated = name.startsWith('no-') && findOption(name) === undefined ? findOption(name.slice(3)) : undefined;
+    if (negated?.type === 'bool' && value === undefined) {
+      settings.push({ key: negated.name, value: 'false', source: cli });
+      continue;
+    }
+    const def = findOption(name);
+    if (def === undefined) {
+      const guess = nearest(name, OPTIONS.filter((d) => d.status === 'implemented').map((d) => d.name));
+      throw new ConfigError('USHER_ERR_CONFIG_UNKNOWN_OPTION', `command line: unknown option --${name}${guess ? ` (did you mean --${guess}?)` : ''}; see usher --help`, { option: name });
+    }
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (def.type === 'bool' || def.type === 'mode') {
+        if (next !== undefined && (BOOL_WORDS.has(next.toLowerCase()) || (def.type === 'mode' && /^[0-7]{3,4}$/.test(next)))) { value = next; i++; }
+      } else if (def.status === 'implemented') {
+        if (next === undefined) throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `command line: --${name} needs a value`, { option: def.name });
+        value = next;
+        i++;
+      }
+    }
+    settings.push({ key: name, value, source: cli });
+  }
+  return { action, inis, settings };
+}
+
+function envSettings(env: NodeJS.ProcessEnv): RawSetting[] {
+  const out: RawSetting[] = [];
+  for (const def of OPTIONS) {
+    if (def.status !== 'implemented') continue;
+    const v = env[`USHER_${def.name.toUpperCase().replace(/-/g, '_')}`];
+    if (v !== undefined) out.push({ key: def.name, value: v, source: { kind: 'env' } });
+  }
+  return out;
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): { action: CliAction; loaded?: LoadedConfig } {
+  const cli = parseArgv(argv);
+  if (cli.action.kind === 'help' || cli.action.kind === 'version') return { action: cli.action };
+  const settings: RawSetting[] = [];
+  let iniFile: string | undefined;
+  for (const spec of cli.inis) {
+    const ini = readIni(spec, env, cwd);
+    iniFile ??= ini.file;
+    for (const e of ini.entries) {
+      settings.push({ key: e.key, value: e.value, source: { kind: 'file', file: e.file, line: e.line }, placeholder: ini.placeholders.has(e.key) });
+    }
+  }
+  settings.push(...envSettings(env), ...cli.settings);
+  const { config, diagnostics } = resolveSettings(settings, iniFile);
+  return { action: cli.action, loaded: { config, diagnostics } };
+}
+
+export function formatDiagnostic(d: ConfigDiagnostic): string {
+  return d.message;
+}
+
+export function formatConfigError(e: ConfigError): string {
+  const loc = e.location;
+  const prefix = loc.file !== undefined && !e.message.includes(loc.file) ? `${loc.file}${loc.line !== undefined ? `:${loc.line}` : ''}: ` : '';
+  return `config error: ${prefix}${e.message}`;
+}
+
+function typeHint(t: string): string {
+  return t === 'bool' ? '' : t === 'int' ? ' N' : t === 'mode' ? ' [MODE]' : t === 'list' ? ' VALUE' : ' VALUE';
+}
+
+export function renderHelp(): string {
+  const lines = [
+    'usher: an application server for Node.js and Python (WSGI) apps, with uWSGI\'s deployment model.',
+    '',
+    'Usage: usher --ini uwsgi.ini[:section] [--option value ...]',
+    '       usher --http :8080 --processes 4 --app app.js',
+    '       usher deploy systemd|nginx|apache --ini uwsgi.ini',
+    '',
+    'Every option can be set in the ini file (`name = value`), as USHER_NAME in the environment, or as',
+    '--name on the command line (later wins). Signals: HUP reloads gracefully, TERM/INT stop gracefully,',
+    'QUIT stops at once.',
+    '',
+    'Options:',
+  ];
+  for (const d of OPTIONS.filter((o) => o.status === 'implemented')) {
+    const names = [`--${d.name}${typeHint(d.type)}`, ...(d.aliases ?? []).filter((a) => a.length > 1).map((a) => `--${a}`)].join(', ');
+    const dflt = d.default !== undefined && d.default !== false ? ` (default: ${d.default})` : '';
+    lines.push(`  ${names}`, `      ${d.help}${dflt}`);
+  }
+  lines.push('', '  --print-config    show the effective configuration and where each value came from',
+    '  --help, --version', '',
+    `Also accepted from uWSGI files (nothing to do in usher): ${OPTIONS.filter((o) => o.status === 'accepted').map((o) => o.name).join(', ')}.`, '');
+  return lines.join('\n');
+}
+
+
+export function renderConfig(c: UsherConfig): string {
+  const lines = ['[uwsgi]'];
+  for (const d of OPTIONS) {
+    if (d.status !== 'implemented' || d.field === undefined) continue;
+    const v = c[d.field];
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+    const src = c.sources[d.name];
+    const from = src === undefined ? 'default' : src.kind === 'file' ? `${src.file}:${src.line}` : src.kind === 'env' ? 'environment' : 'command line';
+    const values: readonly unknown[] = Array.isArray(v) ? v : [d.type === 'mode' && typeof v === 'number' ? v.toString(8) : v];
+    for (const one of values) lines.push(`${`${d.name} = ${String(one)}`.padEnd(44)} ; ${from}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function renderOptionsMarkdown(): string {
+  const rows = ['| option | aliases | default | what it does |', '| --- | --- | --- | --- |'];
+  for (const d of OPTIONS.filter((o) => o.status === 'implemented')) {
+    rows.push(`| \`${d.name}\` | ${(d.aliases ?? []).map((a) => `\`${a}\``).join(' ')} | ${d.default !== undefined ? `\`${String(d.default)}\`` : ''} | ${d.help.replace(/\|/g, '\\|')} |`);
+  }
+  return rows.join('\n') + '\n';
+}
