@@ -27,8 +27,8 @@ vacuum = true
     const pidfile = join(tmp.dir, 'usher.pid');
     const u = await startUsherReady(['--ini', ini, '--pidfile', pidfile]);
     assert.equal(readFileSync(pidfile, 'utf8').trim(), String(u.pid));
-    // 4 workers + 1 HTTP router, all children of the master.
-    assert.equal((await childPids(u.pid)).length, 5);
+    // 4 workers, all children of the master (Node workers serve `http` themselves: no router).
+    assert.equal((await childPids(u.pid)).length, 4);
     const res = await fetch(`http://127.0.0.1:${port}/hello?x=1`, { headers: { 'x-custom': 'abc' } });
     assert.equal(res.status, 200);
     const body = await res.json() as { url: string; headers: Record<string, string>; method: string };
