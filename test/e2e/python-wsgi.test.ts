@@ -1,0 +1,124 @@
+// Python WSGI apps under usher: the runner serves PEP 3333 correctly (wsgiref's validator sees no
+// violation), over the uwsgi socket (as Nginx/Apache reach it) and over `http` (usher's router);
+// failures at startup stop usher with the Python error; failures in requests do not.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startUsher, startUsherReady, tempDir, freePort, childPids, REPO } from '../helpers/usher.js';
+import { uwsgiRequest } from '../helpers/uwsgi-client.js';
+
+const PY = '/usr/bin/python3';
+const APPS = join(REPO, 'test', 'fixtures', 'apps');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function requirePython(ctx: { skip: (m: string) => void }): boolean {
+  if (existsSync(PY)) return true;
+  if (process.env.CI === 'true') throw new Error(`${PY} is missing (CI must install python3)`);
+  ctx.skip(`${PY} is missing`);
+  return false;
+}
+
+test('WSGI app behind the uwsgi socket and over http: PEP 3333 without a single validator AssertionError', async (ctx) => {
+  if (!requirePython(ctx)) return;
+  const tmp = tempDir();
+  const sock = join(tmp.dir, 'app.sock');
+  const port = await freePort();
+  const u = await startUsherReady(['--socket', sock, '--http', `127.0.0.1:${port}`, '--processes', '2', '--threads', '2',
+    '--wsgi-file', join(APPS, 'wsgi_suite.py'), '--python', PY]);
+  try {
+    // over the uwsgi protocol
+    const g = await uwsgiRequest(sock, 'GET', '/?a=1');
+    assert.equal(g.status, 200);
+    assert.equal(g.body.toString(), 'hello from wsgi GET /?a=1 scheme=http mt=True mp=True addr=203.0.113.7\n');
+    const pieces = await uwsgiRequest(sock, 'POST', '/pieces', { body: Buffer.from('12345line one\nrest of it'), headers: { 'content-type': 'text/plain' } });
+    assert.equal(pieces.body.toString(), 'first=12345|line=line one|rest=10');
+    const s = await uwsgiRequest(sock, 'GET', '/stream');
+    assert.equal(s.body.toString(), 'part 0\npart 1\npart 2\npart 3\npart 4\n');
+    const w = await uwsgiRequest(sock, 'GET', '/write');
+    assert.equal(w.body.toString(), 'written then returned\n');
+    const f = await uwsgiRequest(sock, 'GET', '/file');
+    assert.equal(f.body.length, 100000);
+    const h = await uwsgiRequest(sock, 'HEAD', '/');
+    assert.equal(h.status, 200);
+    assert.equal(h.body.length, 0);
+    const nf = await uwsgiRequest(sock, 'GET', '/nope');
+    assert.equal(nf.status, 404);
+    const e = await uwsgiRequest(sock, 'GET', '/error');
+    assert.equal(e.status, 500);
+    assert.equal((await uwsgiRequest(sock, 'GET', '/')).status, 200, 'the worker keeps serving after an app exception');
+
+    // over http, through usher's router
+    const base = `http://127.0.0.1:${port}`;
+    const hg = await fetch(`${base}/?b=2`);
+    assert.equal(await hg.text(), 'hello from wsgi GET /?b=2 scheme=http mt=True mp=True addr=127.0.0.1\n');
+    const hs = await fetch(`${base}/stream`);
+    assert.equal(await hs.text(), 'part 0\npart 1\npart 2\npart 3\npart 4\n');
+    const hh = await fetch(`${base}/`, { method: 'HEAD' });
+    assert.equal(hh.status, 200);
+    const big = randomBytes(10 * 1024 * 1024);
+    const echo = await fetch(`${base}/echo`, { method: 'POST', body: big });
+    assert.equal(await echo.text(), `${big.length} ${createHash('sha256').update(big).digest('hex')}`);
+    const he = await fetch(`${base}/error`);
+    assert.equal(he.status, 500);
+    const errs = await fetch(`${base}/errors-stream`);
+    assert.equal(errs.status, 204);
+
+    await sleep(200);
+    const out = u.output();
+    assert.doesNotMatch(out, /AssertionError/, 'wsgiref.validate found no violation');
+    assert.match(out, /failing on purpose/, 'the app exception is logged with its traceback');
+    assert.match(out, /a line for wsgi\.errors/, 'wsgi.errors goes to the log');
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
+});
+
+test('a Python worker that dies is replaced', async (ctx) => {
+  if (!requirePython(ctx)) return;
+  const tmp = tempDir();
+  const sock = join(tmp.dir, 'app.sock');
+  const u = await startUsherReady(['--socket', sock, '--processes', '1', '--wsgi-file', join(APPS, 'wsgi_suite.py'), '--python', PY]);
+  try {
+    const [before] = await childPids(u.pid);
+    await uwsgiRequest(sock, 'GET', '/die').catch(() => undefined);
+    await u.waitFor(/worker died; respawning .*code=7/);
+    await u.waitFor(/worker spawned id=1 pid=(?!${before})/);
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      ok = await uwsgiRequest(sock, 'GET', '/').then((r) => r.status === 200, () => false);
+      if (!ok) await sleep(100);
+    }
+    assert.ok(ok, 'the replacement serves');
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
+});
+
+for (const [name, file, pattern] of [
+  ['ImportError', 'wsgi_broken_import.py', /module_that_does_not_exist/],
+  ['no callable', 'wsgi_no_callable.py', /application/],
+] as const) {
+  test(`startup failure (${name}): the Python error once, usher exits non-zero, no respawn storm`, async (ctx) => {
+    if (!requirePython(ctx)) return;
+    const tmp = tempDir();
+    const u = startUsher(['--socket', join(tmp.dir, 'a.sock'), '--processes', '2', '--wsgi-file', join(APPS, file), '--python', PY]);
+    const exit = await Promise.race([u.exited, sleep(30_000).then(() => ({ code: -1, signal: null }))]);
+    if (exit.code === -1) await u.stop('SIGKILL');
+    tmp.remove();
+    assert.equal(exit.code, 1);
+    assert.match(u.output(), pattern);
+    assert.match(u.output(), /could not be loaded; stopping usher/);
+    assert.ok(u.output().split('\n').filter((l) => /worker spawned/.test(l)).length <= 2, 'no respawns');
+  });
+}
+
+test('startup failure (missing wsgi-file): a message naming the file, exit 1', async () => {
+  const u = startUsher(['--socket', '/tmp/usher-never.sock', '--wsgi-file', '/nonexistent/wsgi.py', '--python', PY]);
+  const exit = await u.exited;
+  assert.equal(exit.code, 1);
+  assert.match(u.output(), /wsgi-file not found: \/nonexistent\/wsgi\.py/);
+});
