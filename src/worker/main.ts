@@ -107,6 +107,28 @@ function track(listener: http.RequestListener): { listener: http.RequestListener
   };
 }
 
+/**
+ * When a response ends a connection (HTTP/1.0 or `Connection: close`, as Nginx's proxy_pass sends)
+ * before the app read the request body, Node closes the socket with body bytes still unread, and the
+ * kernel answers with a reset: the proxy then reports 502 instead of the response it already got.
+ * Read and discard the rest of the body first (bounded in time), then close.
+ */
+function drainBeforeClose(socket: net.Socket): void {
+  const destroySoon = socket.destroySoon.bind(socket);
+  socket.destroySoon = (): void => {
+    const req = (socket as net.Socket & { parser?: { incoming?: http.IncomingMessage | null } }).parser?.incoming;
+    if (req && !req.complete && !req.destroyed) {
+      const timer = setTimeout(() => socket.destroy(), 10_000);
+      timer.unref();
+      req.once('end', () => { clearTimeout(timer); destroySoon(); });
+      req.once('error', () => socket.destroy());
+      req.resume();
+      return;
+    }
+    destroySoon();
+  };
+}
+
 async function main(): Promise<void> {
   if (spec.chdir) process.chdir(spec.chdir);
   let app;
@@ -132,6 +154,7 @@ async function main(): Promise<void> {
       hs.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
         res.once('close', () => tracked.done(req, res));
       });
+      hs.on('connection', drainBeforeClose);
       server = hs;
     } else {
       server = createUwsgiServer(tracked.listener, { bufferSize: spec.bufferSize, log }, tracked.done);
