@@ -7,9 +7,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsherReady, tempDir, freePort, REPO, type UsherProc } from '../helpers/usher.js';
+import { addEntryFlow } from '../helpers/guestbook-flow.js';
 import { startNginx, startApache, seedNginxHttp, seedNginxSocket, seedApacheHttp, seedApacheSocket, requireTool, type Front } from '../helpers/fronts.js';
 
 const ECHO = join(REPO, 'test', 'fixtures', 'apps', 'echo.mjs');
+const GUESTBOOK = join(REPO, 'examples', 'guestbook');
 
 interface Topology {
   readonly name: string;
@@ -89,6 +91,36 @@ for (const t of TOPOLOGIES) {
       assert.equal(css.status, 200);
       assert.equal(await css.text(), 'body { color: #333; }\n');
       assert.doesNotMatch(usher.output(), /GET \/static\/style\.css/, 'usher never saw the static request');
+    } finally {
+      await front?.stop();
+      await usher?.stop();
+      tmp.remove();
+    }
+  });
+}
+
+for (const t of TOPOLOGIES) {
+  test(`guestbook add-entry flow: ${t.name}`, async (ctx) => {
+    if (!requireTool(t.tool)) { ctx.skip(`${t.tool} is not installed`); return; }
+    const tmp = tempDir();
+    let usher: UsherProc | undefined;
+    let front: Front | undefined;
+    try {
+      const sock = join(tmp.dir, 'guestbook.sock');
+      const upstream = `127.0.0.1:${await freePort()}`;
+      const staticDir = join(GUESTBOOK, 'static');
+      const env = { GUESTBOOK_DB: join(tmp.dir, 'gb.sqlite3') };
+      usher = await startUsherReady(t.mode === 'http'
+        ? ['--http', upstream, '--processes', '2', '--app', join(GUESTBOOK, 'app.ts')]
+        : ['--socket', sock, '--chmod-socket', '660', '--processes', '2', '--app', join(GUESTBOOK, 'app.ts')], { env });
+      const block = t.tool === 'nginx'
+        ? (t.mode === 'http' ? seedNginxHttp({ upstream, staticDir }) : seedNginxSocket({ socketPath: sock, staticDir }))
+        : (t.mode === 'http' ? seedApacheHttp({ upstream, staticDir }) : seedApacheSocket({ socketPath: sock, staticDir }));
+      front = t.tool === 'nginx' ? await startNginx({ serverBlock: block }) : await startApache({ serverBlock: block });
+      await addEntryFlow(front.url);
+      const css = await fetch(`${front.url}/static/style.css`);
+      assert.equal(css.status, 200);
+      assert.match(await css.text(), /--accent/);
     } finally {
       await front?.stop();
       await usher?.stop();
