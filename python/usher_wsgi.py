@@ -1,0 +1,689 @@
+"""usher's Python worker: runs one WSGI app (PEP 3333) in one process, serving the uwsgi protocol on the
+listening sockets the usher master hands over by fd. Standard library only, Python >= 3.8.
+
+Contract with the master (src/master/spawn.ts, src/ipc.ts):
+- USHER_WORKER (JSON): id, fds (inherited bound sockets), listen (backlog), threads, processes,
+  bufferSize, harakiri, maxRequests, disableLogging, chdir, wsgiFile | module, callable, pythonpath.
+- NODE_CHANNEL_FD: Node's IPC channel, one JSON message per line. Worker -> master: ready, heartbeat,
+  app-error. Master -> worker: stop. EOF means the master is gone: exit.
+- SIGTERM = graceful stop (finish in-flight requests, exit 0). SIGINT/SIGHUP are the master's.
+- Exit 3: the app could not be loaded (the master stops usher); exit 4: boot error.
+Per connection: one uwsgi request in, a raw HTTP/1.1 response out, never chunked, end of body = close.
+The unread part of a request body is drained before closing, so the proxy never sees a reset.
+This file must not: bind sockets, respawn anything, or act on UWSGI_* vars (request data never
+chooses what code runs).
+"""
+import importlib
+import importlib.util
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+
+EXIT_APP_LOAD = 3
+EXIT_BOOT = 4
+HEARTBEAT_S = 5.0
+HEAD_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 10.0
+MAX_VARS = 256
+
+HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
+                        'te', 'trailers', 'transfer-encoding', 'upgrade'))
+REQUEST_MODIFIERS = frozenset((0, 5, 6, 7, 8, 9, 14, 30))
+STATUS_TEXT = {400: 'Bad Request', 413: 'Request Entity Too Large', 500: 'Internal Server Error'}
+
+_unpack_h = struct.Struct('<H').unpack_from
+_unpack_head = struct.Struct('<BHB').unpack_from
+
+# ---------------------------------------------------------------------------------------------- log
+
+_log_lock = threading.Lock()
+PROC = 'worker ?'
+
+
+def _fmt_value(v):
+    s = str(v)
+    if s == '' or any(c in s for c in ' \t\n"='):
+        return json.dumps(s)
+    return s
+
+
+def log(level, msg, **fields):
+    t = time.time()
+    stamp = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%03dZ' % (int(t * 1000) % 1000)
+    line = '%s %-5s %s: %s' % (stamp, level, PROC, msg)
+    for k, v in fields.items():
+        if v is not None:
+            line += ' %s=%s' % (k, _fmt_value(v))
+    with _log_lock:
+        sys.stderr.write(line + '\n')
+        sys.stderr.flush()
+
+
+def log_traceback(msg, **fields):
+    log('ERROR', msg, **fields)
+    with _log_lock:
+        sys.stderr.write(traceback.format_exc())
+        sys.stderr.flush()
+
+
+class ErrorStream:
+    """wsgi.errors: what the app writes becomes log lines."""
+
+    def __init__(self):
+        self._buf = ''
+        self._lock = threading.Lock()
+
+    def write(self, s):
+        with self._lock:
+            self._buf += s
+            while '\n' in self._buf:
+                line, self._buf = self._buf.split('\n', 1)
+                log('WARN', 'wsgi.errors: ' + line)
+
+    def writelines(self, seq):
+        for s in seq:
+            self.write(s)
+
+    def flush(self):
+        with self._lock:
+            if self._buf:
+                line, self._buf = self._buf, ''
+                log('WARN', 'wsgi.errors: ' + line)
+
+
+# ---------------------------------------------------------------------------------------------- ipc
+
+class Channel:
+    def __init__(self, fd):
+        self.sock = socket.socket(fileno=fd) if fd is not None else None
+        self.lock = threading.Lock()
+
+    def send(self, msg):
+        if self.sock is None:
+            return
+        data = (json.dumps(msg) + '\n').encode()
+        try:
+            with self.lock:
+                self.sock.sendall(data)
+        except OSError:
+            pass
+
+    def messages(self):
+        if self.sock is None:
+            return
+        buf = b''
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while b'\n' in buf:
+                line, buf = buf.split(b'\n', 1)
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
+
+
+# ------------------------------------------------------------------------------------- uwsgi codec
+
+class ProtocolError(Exception):
+    def __init__(self, status, message):
+        Exception.__init__(self, message)
+        self.status = status
+
+
+def recv_head(conn, buffer_size):
+    """Read header + vars; return (vars dict, leftover body bytes). Raises ProtocolError or EOFError."""
+    buf = conn.recv(65536)
+    while len(buf) < 4:
+        more = conn.recv(65536)
+        if not more:
+            raise EOFError('truncated header (%d bytes)' % len(buf))
+        buf += more
+    modifier1, datasize, _modifier2 = _unpack_head(buf, 0)
+    if modifier1 not in REQUEST_MODIFIERS:
+        raise ProtocolError(400, 'modifier1 %d is not a request usher serves' % modifier1)
+    if datasize > buffer_size:
+        raise ProtocolError(413, 'request vars are %d bytes, more than buffer-size (%d); raise `buffer-size` '
+                                 'if such requests are legitimate' % (datasize, buffer_size))
+    if datasize == 0:
+        raise ProtocolError(400, 'empty vars block: a request needs at least REQUEST_METHOD')
+    total = 4 + datasize
+    while len(buf) < total:
+        more = conn.recv(65536)
+        if not more:
+            raise EOFError('truncated vars block (%d of %d bytes)' % (len(buf), total))
+        buf += more
+    env = {}
+    off = 4
+    n = 0
+    while off < total:
+        if off + 2 > total:
+            raise ProtocolError(400, 'key length runs past the vars block')
+        (klen,) = _unpack_h(buf, off)
+        off += 2
+        if off + klen + 2 > total:
+            raise ProtocolError(400, 'key runs past the vars block')
+        key = buf[off:off + klen].decode('latin-1')
+        off += klen
+        (vlen,) = _unpack_h(buf, off)
+        off += 2
+        if off + vlen > total:
+            raise ProtocolError(400, 'value of %r runs past the vars block' % key)
+        env[key] = buf[off:off + vlen].decode('latin-1')
+        off += vlen
+        n += 1
+        if n > MAX_VARS:
+            raise ProtocolError(400, 'more than %d vars in one packet' % MAX_VARS)
+    return env, buf[total:]
+
+
+# ------------------------------------------------------------------------------------------- input
+
+class Input:
+    """wsgi.input: never reads past CONTENT_LENGTH."""
+
+    def __init__(self, conn, pending, length):
+        self.conn = conn
+        self.buf = pending[:length]
+        self.remaining = length - len(self.buf)  # still on the socket
+
+    def _fill(self, want):
+        while len(self.buf) < want and self.remaining > 0:
+            chunk = self.conn.recv(min(max(want - len(self.buf), 65536), self.remaining))
+            if not chunk:
+                self.remaining = 0
+                break
+            self.remaining -= len(chunk)
+            self.buf += chunk
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            self._fill(len(self.buf) + self.remaining)
+            data, self.buf = self.buf, b''
+            return data
+        if not self.buf:
+            self._fill(min(size, 65536) if size else 0)
+        elif len(self.buf) < size:
+            self._fill(size)
+        data, self.buf = self.buf[:size], self.buf[size:]
+        return data
+
+    def readline(self, size=-1):
+        while True:
+            nl = self.buf.find(b'\n')
+            if nl >= 0 or self.remaining == 0 or (size is not None and 0 <= size <= len(self.buf)):
+                break
+            self._fill(len(self.buf) + 8192)
+        end = nl + 1 if nl >= 0 else len(self.buf)
+        if size is not None and size >= 0:
+            end = min(end, size)
+        data, self.buf = self.buf[:end], self.buf[end:]
+        return data
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                break
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def drain(self, deadline):
+        """Discard what the app did not read, so closing does not reset the peer."""
+        self.buf = b''
+        try:
+            self.conn.settimeout(max(0.1, deadline - time.monotonic()))
+            while self.remaining > 0 and time.monotonic() < deadline:
+                chunk = self.conn.recv(min(self.remaining, 262144))
+                if not chunk:
+                    break
+                self.remaining -= len(chunk)
+        except OSError:
+            pass
+
+
+class FileWrapper:
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, 'close'):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+# ---------------------------------------------------------------------------------------- response
+
+class SpecError(Exception):
+    """The app broke PEP 3333."""
+
+
+class Response:
+    __slots__ = ('conn', 'head', 'status', 'headers', 'sent', 'head_only', 'length', 'written')
+
+    def __init__(self, conn, head_only):
+        self.conn = conn
+        self.status = None
+        self.headers = None
+        self.sent = False
+        self.head_only = head_only
+        self.length = None
+        self.written = 0
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise SpecError('start_response called a second time without exc_info')
+        if type(status) is not str:
+            raise SpecError('status must be a str, got %s' % type(status).__name__)
+        if len(status) < 4 or not status[:3].isdigit() or status[3] != ' ':
+            raise SpecError('status must look like "200 OK", got %r' % status)
+        if type(headers) is not list:
+            raise SpecError('headers must be a list, got %s' % type(headers).__name__)
+        length = None
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2 or type(item[0]) is not str or type(item[1]) is not str:
+                raise SpecError('each header must be a (str, str) tuple, got %r' % (item,))
+            name = item[0].lower()
+            if name in HOP_BY_HOP:
+                raise SpecError('hop-by-hop header %r is the server\'s to set' % item[0])
+            if '\n' in item[1] or '\r' in item[1]:
+                raise SpecError('header %r contains a line break' % item[0])
+            if name == 'content-length':
+                try:
+                    length = int(item[1])
+                except ValueError:
+                    raise SpecError('bad Content-Length %r' % item[1])
+        self.status = status
+        self.headers = headers
+        self.length = length
+        return self.write
+
+    def _head_bytes(self):
+        lines = ['HTTP/1.1 ', self.status, '\r\n']
+        for name, value in self.headers:
+            lines.append(name)
+            lines.append(': ')
+            lines.append(value)
+            lines.append('\r\n')
+        lines.append('Connection: close\r\n\r\n')
+        return ''.join(lines).encode('latin-1')
+
+    def write(self, data):
+        if self.status is None:
+            raise SpecError('write() before start_response()')
+        if type(data) is not bytes:
+            raise SpecError('response body chunks must be bytes, got %s' % type(data).__name__)
+        if not self.sent:
+            self.sent = True
+            if self.head_only or not data:
+                self.conn.sendall(self._head_bytes())
+            else:
+                self.conn.sendall(self._head_bytes() + data)
+                self.written += len(data)
+            return
+        if data and not self.head_only:
+            self.conn.sendall(data)
+            self.written += len(data)
+
+    def finish(self):
+        if not self.sent:
+            self.write(b'')
+
+    def sendfile(self, wrapper):
+        f = wrapper.filelike
+        try:
+            fd = f.fileno()
+            offset = f.tell()
+        except (AttributeError, OSError, ValueError):
+            return False
+        self.write(b'')
+        if self.head_only:
+            return True
+        todo = self.length if self.length is not None else os.fstat(fd).st_size - offset
+        out = self.conn.fileno()
+        while todo > 0:
+            n = os.sendfile(out, fd, offset, min(todo, 1 << 20))
+            if n == 0:
+                break
+            offset += n
+            todo -= n
+            self.written += n
+        return True
+
+
+def simple_response(conn, status, text):
+    body = (text + '\n').encode()
+    head = 'HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' % (
+        status, STATUS_TEXT.get(status, 'Error'), len(body))
+    try:
+        conn.sendall(head.encode() + body)
+    except OSError:
+        pass
+
+
+# ------------------------------------------------------------------------------------------ server
+
+class Worker:
+    def __init__(self, spec, app, channel):
+        self.spec = spec
+        self.app = app
+        self.channel = channel
+        self.buffer_size = spec['bufferSize']
+        self.logging = not spec.get('disableLogging')
+        self.harakiri = spec.get('harakiri') or 0
+        self.max_requests = spec.get('maxRequests') or 0
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.active = 0
+        self.served = 0
+        self.busy = {}  # thread ident -> (start time, uri) for harakiri
+        self.errors = ErrorStream()
+        self.base_env = {
+            'wsgi.version': (1, 0),
+            'wsgi.errors': self.errors,
+            'wsgi.multithread': spec['threads'] > 1,
+            'wsgi.multiprocess': spec['processes'] > 1,
+            'wsgi.run_once': False,
+            'wsgi.file_wrapper': FileWrapper,
+            'wsgi.input_terminated': True,
+            'SCRIPT_NAME': '',
+            'SERVER_NAME': 'localhost',
+            'SERVER_PORT': '80',
+            'SERVER_PROTOCOL': 'HTTP/1.0',
+        }
+        self.listeners = []
+        for fd in spec['fds']:
+            s = socket.socket(fileno=fd)
+            s.listen(spec.get('listen') or 100)
+            s.setblocking(False)
+            self.listeners.append(s)
+
+    # accept loop: every thread polls every listening socket; the kernel wakes them, one wins.
+    def serve_forever(self):
+        poller = select.poll()
+        by_fd = {}
+        for s in self.listeners:
+            poller.register(s.fileno(), select.POLLIN)
+            by_fd[s.fileno()] = s
+        while not self.stopping.is_set():
+            try:
+                events = poller.poll(500)
+            except InterruptedError:
+                continue
+            for fd, _ in events:
+                if self.stopping.is_set():
+                    break
+                try:
+                    conn, _addr = by_fd[fd].accept()
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as e:
+                    log('WARN', 'accept failed', error=str(e))
+                    continue
+                with self.lock:
+                    self.active += 1
+                try:
+                    self.handle(conn)
+                finally:
+                    with self.lock:
+                        self.active -= 1
+                        self.served += 1
+                        served = self.served
+                    if self.max_requests and served >= self.max_requests and not self.stopping.is_set():
+                        log('INFO', 'max-requests reached; recycling this worker', requests=served)
+                        self.stopping.set()
+
+    def handle(self, conn):
+        conn.setblocking(True)
+        conn.settimeout(HEAD_TIMEOUT_S)
+        try:
+            try:
+                env, pending = recv_head(conn, self.buffer_size)
+            except ProtocolError as e:
+                log('WARN', 'bad uwsgi packet', status=e.status, reason=str(e))
+                simple_response(conn, e.status, STATUS_TEXT.get(e.status, 'Bad Request'))
+                return
+            except EOFError as e:
+                log('WARN', 'bad uwsgi packet', reason=str(e))
+                return
+            except socket.timeout:
+                log('WARN', 'uwsgi client sent no complete request in time; closing')
+                return
+            except OSError:
+                return
+            conn.settimeout(None)
+            self.run_app(conn, env, pending)
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            conn.close()
+
+    def run_app(self, conn, vars_, pending):
+        started = time.monotonic()
+        method = vars_.get('REQUEST_METHOD')
+        if not method:
+            log('WARN', 'bad uwsgi packet', status=400, reason='no REQUEST_METHOD in the uwsgi vars')
+            simple_response(conn, 400, 'Bad Request')
+            return
+        cl = vars_.get('CONTENT_LENGTH', '')
+        if cl and not cl.isdigit():
+            log('WARN', 'bad uwsgi packet', status=400, reason='bad CONTENT_LENGTH %r' % cl)
+            simple_response(conn, 400, 'Bad Request')
+            return
+        length = int(cl) if cl else 0
+        env = dict(self.base_env)
+        env.update(vars_)
+        if 'PATH_INFO' not in env:
+            uri = env.get('REQUEST_URI', '/')
+            env['PATH_INFO'] = uri.split('?', 1)[0][len(env['SCRIPT_NAME']):]
+        env.setdefault('QUERY_STRING', '')
+        https = env.get('HTTPS', '').lower()
+        scheme = env.get('REQUEST_SCHEME') or env.get('UWSGI_SCHEME') or ''
+        env['wsgi.url_scheme'] = 'https' if https in ('on', '1') or scheme.lower() == 'https' else 'http'
+        if not env.get('CONTENT_TYPE'):
+            env.pop('CONTENT_TYPE', None)
+        if not cl:
+            env.pop('CONTENT_LENGTH', None)
+        inp = Input(conn, pending, length)
+        env['wsgi.input'] = inp
+        res = Response(conn, method == 'HEAD')
+        uri = env.get('REQUEST_URI') or env['PATH_INFO']
+        me = threading.get_ident()
+        if self.harakiri:
+            self.busy[me] = (started, uri)
+        result = None
+        aborted = False
+        try:
+            result = self.app(env, res.start_response)
+            if isinstance(result, FileWrapper) and res.status is not None and res.sendfile(result):
+                pass
+            else:
+                for chunk in result:
+                    if chunk:
+                        res.write(chunk)
+                    elif type(chunk) is not bytes:
+                        raise SpecError('response body chunks must be bytes, got %s' % type(chunk).__name__)
+                if res.status is None:
+                    raise SpecError('the app returned without calling start_response()')
+                res.finish()
+        except (BrokenPipeError, ConnectionResetError):
+            aborted = True
+            log('INFO', 'client went away mid-response', uri=uri)
+        except SpecError as e:
+            log('ERROR', 'the app broke PEP 3333: %s' % e, uri=uri)
+            if not res.sent:
+                res.status = '500 Internal Server Error'
+                simple_response(conn, 500, 'Internal Server Error')
+        except Exception:
+            log_traceback('the app raised an exception', uri=uri)
+            if not res.sent:
+                res.status = '500 Internal Server Error'
+                simple_response(conn, 500, 'Internal Server Error')
+        finally:
+            if hasattr(result, 'close'):
+                try:
+                    result.close()
+                except Exception:
+                    log_traceback('the app\'s iterable failed in close()', uri=uri)
+            if self.harakiri:
+                self.busy.pop(me, None)
+        if not aborted and inp.remaining > 0:
+            inp.drain(time.monotonic() + DRAIN_TIMEOUT_S)
+        if self.logging:
+            log('INFO', '%s %s %s' % (method, uri, (res.status or '-')[:3]), bytes=res.written,
+                ms='%.1f' % ((time.monotonic() - started) * 1000), addr=env.get('REMOTE_ADDR'),
+                aborted=True if aborted else None)
+
+    def watchdog(self):
+        """harakiri: a request running too long takes its worker down; the master replaces it."""
+        while not self.stopping.is_set():
+            time.sleep(1)
+            now = time.monotonic()
+            for start, uri in list(self.busy.values()):
+                if now - start > self.harakiri:
+                    log('ERROR', 'harakiri: request ran longer than %ds; killing this worker' % self.harakiri, uri=uri)
+                    os._exit(9)
+
+
+# --------------------------------------------------------------------------------------------- app
+
+def load_app(spec):
+    cwd = os.getcwd()
+    for p in reversed(spec.get('pythonpath') or []):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    name = spec.get('callable') or 'application'
+    if spec.get('wsgiFile'):
+        path = spec['wsgiFile']
+        if not os.path.exists(path):
+            raise LookupError('wsgi-file not found: %s' % path)
+        modname = 'uwsgi_file_' + ''.join(c if c.isalnum() else '_' for c in os.path.splitext(path)[0])
+        mspec = importlib.util.spec_from_file_location(modname, path)
+        module = importlib.util.module_from_spec(mspec)
+        sys.modules[modname] = module
+        mspec.loader.exec_module(module)
+        where = path
+    else:
+        target = spec.get('module') or ''
+        if ':' in target:
+            target, name = target.split(':', 1)
+        module = importlib.import_module(target)
+        where = 'module ' + target
+    app = getattr(module, name, None)
+    if app is None:
+        raise LookupError('%s defines no callable named %r (set `callable` if it has another name)' % (where, name))
+    if not callable(app):
+        raise LookupError('%s: %r is not callable' % (where, name))
+    return app
+
+
+def main():
+    global PROC
+    try:
+        spec = json.loads(os.environ['USHER_WORKER'])
+    except (KeyError, ValueError):
+        sys.stderr.write('usher worker: USHER_WORKER is not set or not JSON; workers are started by the usher master\n')
+        sys.exit(EXIT_BOOT)
+    PROC = 'worker %s' % spec['id']
+    fd = os.environ.get('NODE_CHANNEL_FD')
+    channel = Channel(int(fd) if fd else None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if spec.get('chdir'):
+        os.chdir(spec['chdir'])
+    try:
+        app = load_app(spec)
+    except Exception as e:
+        log('ERROR', 'app could not be loaded', error='%s: %s' % (type(e).__name__, e))
+        with _log_lock:
+            traceback.print_exc()
+            sys.stderr.flush()
+        channel.send({'type': 'app-error', 'message': '%s: %s' % (type(e).__name__, e)})
+        sys.exit(EXIT_APP_LOAD)
+    try:
+        worker = Worker(spec, app, channel)
+    except OSError as e:
+        log('ERROR', 'worker failed to boot', error=str(e))
+        sys.exit(EXIT_BOOT)
+
+    def on_term(_signum, _frame):
+        worker.stopping.set()
+    signal.signal(signal.SIGTERM, on_term)
+
+    def ipc_reader():
+        for msg in channel.messages():
+            if isinstance(msg, dict) and msg.get('type') == 'stop':
+                worker.stopping.set()
+        # EOF: the master is gone
+        if not worker.stopping.is_set():
+            log('WARN', 'master went away; exiting')
+            worker.stopping.set()
+
+    def heartbeat():
+        while not worker.stopping.wait(HEARTBEAT_S):
+            channel.send({'type': 'heartbeat'})
+
+    threads = [threading.Thread(target=worker.serve_forever, daemon=True, name='usher-%d' % i)
+               for i in range(spec['threads'])]
+    for t in threads:
+        t.start()
+    for target in (ipc_reader, heartbeat) + ((worker.watchdog,) if worker.harakiri else ()):
+        threading.Thread(target=target, daemon=True).start()
+    channel.send({'type': 'ready', 'pid': os.getpid()})
+
+    while not worker.stopping.wait(1.0):
+        pass
+    log('INFO', 'stopping', inflight=worker.active)
+    for t in threads:
+        t.join()  # each finishes its request, then sees `stopping` within one poll interval
+    worker.errors.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == '__main__':
+    main()
