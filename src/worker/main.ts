@@ -40,42 +40,36 @@ process.on('unhandledRejection', (reason) => {
 });
 
 const servers: net.Server[] = [];
-let inFlight = 0;
 let served = 0;
 let stopping = false;
-let graceOver = false;
 
 /** How long keep-alive clients get, after a stop begins, to send one more request (answered with
  * `Connection: close`) before their idle connections are closed: a client in the middle of sending
  * never meets a connection closed under it. */
 const KEEPALIVE_GRACE_MS = 1000;
 
-function maybeExit(): void {
-  if (stopping && graceOver && inFlight === 0) {
-    flushSync();
-    process.exit(0);
-  }
-}
-
+/**
+ * Stop accepting, let every connection finish its request, exit when the last one has closed.
+ * (net.Server's close stops accepting only and calls back once all connections are gone;
+ * http.Server's would also drop idle keep-alive connections at once, racing clients that are about
+ * to reuse them: those get the grace period, and `Connection: close` on their next response.)
+ */
 function stop(reason: string): void {
   if (stopping) return;
   stopping = true;
-  log.info('stopping', { reason, inflight: inFlight });
-  const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
-  // net.Server's close stops accepting only; http.Server's would also drop idle keep-alive
-  // connections at once, racing clients that are about to reuse them.
-  for (const s of servers) net.Server.prototype.close.call(s);
-  const endGrace = (): void => {
-    graceOver = true;
-    for (const s of httpServers) s.closeIdleConnections();
-    maybeExit();
+  log.info('stopping', { reason });
+  let open = servers.length;
+  const closed = (): void => {
+    if (--open > 0) return;
+    flushSync();
+    process.exit(0);
   };
-  if (httpServers.length === 0) endGrace();
-  else setTimeout(endGrace, KEEPALIVE_GRACE_MS).unref();
+  for (const s of servers) net.Server.prototype.close.call(s, closed);
+  const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
+  if (httpServers.length > 0) setTimeout(() => { for (const s of httpServers) s.closeIdleConnections(); }, KEEPALIVE_GRACE_MS).unref();
 }
 
 function accessLine(req: http.IncomingMessage, res: http.ServerResponse, started: bigint): void {
-  if (spec.disableLogging) return;
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const size = res.getHeader('content-length');
   log.info(`${req.method} ${req.url} ${res.statusCode}`, {
@@ -86,23 +80,28 @@ function accessLine(req: http.IncomingMessage, res: http.ServerResponse, started
   });
 }
 
-function track(listener: http.RequestListener): { listener: http.RequestListener; done: (req: http.IncomingMessage, res: http.ServerResponse) => void } {
+/**
+ * The listener the servers call. Per-request bookkeeping (access log, max-requests) costs a timer and
+ * a listener per request, so it is only wired when one of them is on.
+ */
+function wrap(app: http.RequestListener): { listener: http.RequestListener; done: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined } {
+  const counting = !spec.disableLogging || spec.maxRequests > 0;
+  if (!counting) {
+    return { done: undefined, listener: (req, res) => { if (stopping) res.shouldKeepAlive = false; app(req, res); } };
+  }
   const started = new WeakMap<http.IncomingMessage, bigint>();
   const done = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    inFlight--;
     served++;
     const t = started.get(req);
-    if (t !== undefined) accessLine(req, res, t);
+    if (t !== undefined && !spec.disableLogging) accessLine(req, res, t);
     if (spec.maxRequests > 0 && served >= spec.maxRequests && !stopping) stop(`max-requests reached (${spec.maxRequests})`);
-    maybeExit();
   };
   return {
     done,
     listener: (req, res) => {
-      inFlight++;
       started.set(req, process.hrtime.bigint());
       if (stopping) res.shouldKeepAlive = false;
-      listener(req, res);
+      app(req, res);
     },
   };
 }
@@ -144,20 +143,19 @@ async function main(): Promise<void> {
     flushSync();
     process.exit(EXIT_APP_LOAD);
   }
-  const tracked = track(app.listener);
+  const tracked = wrap(app.listener);
   const listening: Promise<void>[] = [];
   spec.fds.forEach((fd, i) => {
     const kind = spec.kinds[i] ?? 'uwsgi';
     let server: net.Server;
     if (kind === 'http') {
       const hs = http.createServer(tracked.listener);
-      hs.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-        res.once('close', () => tracked.done(req, res));
-      });
+      const done = tracked.done;
+      if (done) hs.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => res.once('close', () => done(req, res)));
       hs.on('connection', drainBeforeClose);
       server = hs;
     } else {
-      server = createUwsgiServer(tracked.listener, { bufferSize: spec.bufferSize, log }, tracked.done);
+      server = createUwsgiServer(tracked.listener, { bufferSize: spec.bufferSize, log }, tracked.done ?? (() => undefined));
     }
     servers.push(server);
     listening.push(new Promise((resolve, reject) => {

@@ -1,0 +1,142 @@
+/**
+ * `npm run bench [-- --quick] [-- --only CASE] [-- --update-readme]`: usher and the servers users would
+ * pick instead, on the same apps, in one run. Every server of a case is started at once; then each
+ * round measures them one after the other (alternating, so drift of the machine hits all alike), and
+ * the median round is reported. Processes started here are stopped here, by process group, even on Ctrl-C.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { CASES, PROCESSES, REPO, THREADS, missing, type Started } from './servers.js';
+import { freePort, treeRss, which } from './procs.js';
+import { CLIENT, runWrk, type Load } from './wrk.js';
+import { renderMarkdown, renderSvg, renderTable, updateReadme, withRatios, type Row } from './report.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const ROUNDS = quick ? 1 : 3;
+const SECONDS = quick ? 2 : 10;
+const WARMUP = quick ? 1 : 2;
+
+const running = new Set<Started>();
+let interrupted = false;
+process.on('SIGINT', () => {
+  interrupted = true;
+  process.stderr.write('\nbench: interrupted; stopping the servers it started\n');
+  void Promise.all([...running].map((s) => s.stop())).then(() => process.exit(130));
+});
+
+function version(cmd: string, argv: string[], re: RegExp): string {
+  try {
+    const out = execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return re.exec(out)?.[1] ?? out.trim().split('\n')[0] ?? '?';
+  } catch (e) {
+    const err = e as { stderr?: string };
+    return re.exec(err.stderr ?? '')?.[1] ?? 'absent';
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  if (!which('wrk')) {
+    process.stderr.write('bench: wrk is not installed (apt-get install wrk); it is the load generator every row uses\n');
+    process.exit(1);
+  }
+  const cases = CASES.filter((c) => only === undefined || c.id === only);
+  if (cases.length === 0) {
+    process.stderr.write(`bench: no case named ${only}; cases: ${CASES.map((c) => c.id).join(', ')}\n`);
+    process.exit(2);
+  }
+  const measurements = cases.reduce((n, c) => n + c.servers.length, 0) * ROUNDS;
+  const estimate = measurements * (SECONDS + 1) + cases.reduce((n, c) => n + c.servers.length, 0) * (WARMUP + 2);
+  const settings = `wrk -t${CLIENT.threads} -c${CLIENT.connections}, ${SECONDS}s per measurement, median of ${ROUNDS} round(s) alternating servers, ${WARMUP}s warm-up; ` +
+    `${PROCESSES} processes × ${THREADS} threads everywhere; ${os.cpus().length} cores shared by client and servers (one client thread: a second one steals a server core)`;
+  process.stderr.write(`bench: ${cases.length} case(s), ${measurements} measurements, about ${Math.ceil(estimate / 60)} min\nbench: ${settings}\n`);
+  const started = Date.now();
+  let done = 0;
+  const rows: Row[] = [];
+  const tmp = mkdtempSync(join(os.tmpdir(), 'usher-bench-'));
+  chmodSync(tmp, 0o755); // Nginx's www-data workers reach the sockets in it
+  try {
+    for (const c of cases) {
+      if (interrupted) break;
+      process.stderr.write(`\n[${c.id}] ${c.title}\n`);
+      try { c.setup?.(tmp); } catch (e) { process.stderr.write(`[${c.id}] setup failed: ${(e as Error).message}\n`); }
+      const live: { def: (typeof c.servers)[number]; s: Started; loads: Load[] }[] = [];
+      for (const def of c.servers) {
+        const why = def.requires.map(missing).find((m) => m !== undefined);
+        const base = { caseId: c.id, caseTitle: c.title, server: def.id, label: def.label, reference: def.reference === true };
+        if (why !== undefined) {
+          process.stderr.write(`[${c.id}] ${def.label}: skipped: ${why}\n`);
+          rows.push({ ...base, note: `skipped: ${why}` });
+          continue;
+        }
+        try {
+          const s = await def.start(await freePort(), tmp);
+          running.add(s);
+          await runWrk(s.url, WARMUP);
+          live.push({ def, s, loads: [] });
+          process.stderr.write(`[${c.id}] ${def.label}: up and warmed (${s.url})\n`);
+        } catch (e) {
+          process.stderr.write(`[${c.id}] ${def.label}: failed to start: ${(e as Error).message}\n`);
+          rows.push({ ...base, note: `failed to start: ${(e as Error).message.slice(0, 120)}` });
+        }
+      }
+      for (let round = 1; round <= ROUNDS && !interrupted; round++) {
+        for (const l of live) {
+          const left = Math.max(0, Math.round(((measurements - done) * (SECONDS + 1)) / 60 * 10) / 10);
+          process.stderr.write(`[${c.id}] round ${round}/${ROUNDS} ${l.def.label} (${SECONDS}s; ~${left} min left)\n`);
+          try {
+            l.loads.push(await runWrk(l.s.url, SECONDS));
+          } catch (e) {
+            process.stderr.write(`[${c.id}] ${l.def.label}: ${(e as Error).message}\n`);
+          }
+          done++;
+        }
+      }
+      for (const l of live) {
+        const rss = treeRss(l.s.rootPid);
+        await l.s.stop();
+        running.delete(l.s);
+        const base = { caseId: c.id, caseTitle: c.title, server: l.def.id, label: l.def.label, reference: l.def.reference === true };
+        if (l.loads.length === 0) { rows.push({ ...base, note: 'no measurement succeeded' }); continue; }
+        const mid = l.loads.find((x) => x.rps === median(l.loads.map((y) => y.rps))) as Load;
+        rows.push({ ...base, rps: mid.rps, p50ms: mid.p50ms, p99ms: mid.p99ms, errors: l.loads.reduce((a, x) => a + x.errors, 0), rssBytes: rss, rounds: l.loads.map((x) => Math.round(x.rps)) });
+      }
+    }
+  } finally {
+    await Promise.all([...running].map((s) => s.stop()));
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const result = withRatios(rows);
+  process.stdout.write(`\n${settings}\n\n${renderTable(result)}`);
+  const machine = {
+    date: new Date().toISOString(), cores: os.cpus().length, cpu: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version, python: version('/usr/bin/python3', ['--version'], /Python (\S+)/), uwsgi: version('uwsgi', ['--version'], /^(\S+)/),
+    gunicorn: version('gunicorn', ['--version'], /\(version ([\d.]+)\)/), nginx: version('nginx', ['-v'], /nginx\/(\S+)/), wrk: version('wrk', ['-v'], /wrk (\S+)/),
+  };
+  const outDir = join(REPO, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const name = quick ? 'quick' : 'latest';
+  const subtitle = `${machine.date.slice(0, 10)}, ${machine.cores} cores, ${settings.split(';')[0]}`;
+  const md = renderMarkdown(result, `Measured ${machine.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cores} cores (${machine.cpu}), node ${machine.node}, Python ${machine.python}, uWSGI ${machine.uwsgi}, gunicorn ${machine.gunicorn}, nginx ${machine.nginx}.\n${settings}.`);
+  writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ machine, settings, quick, rows: result }, null, 2) + '\n');
+  writeFileSync(join(outDir, `${name}.md`), md);
+  writeFileSync(join(outDir, `${name}.svg`), renderSvg(result, subtitle));
+  process.stderr.write(`\nbench: done in ${Math.round((Date.now() - started) / 1000)}s; wrote bench/results/${name}.{json,md,svg}\n`);
+  if (args.includes('--update-readme')) {
+    const ok = updateReadme(join(REPO, 'README.md'), `${md}\n![usher vs peers](bench/results/${name}.svg)\n`);
+    process.stderr.write(ok ? 'bench: README.md updated\n' : 'bench: README.md has no <!-- bench:start --> / <!-- bench:end --> markers; left as it is\n');
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  void Promise.all([...running].map((s) => s.stop())).then(() => process.exit(1));
+});
