@@ -102,6 +102,6 @@ test('every error code is documented, and the README option table matches the op
   for (const c of Object.keys(ERROR_DOCS)) assert.ok((ERROR_DOCS as Record<string, string>)[c]!.length > 20, c);
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
   const block = /<!-- options:start -->\n([\s\S]*?)<!-- options:end -->/.exec(readme)?.[1];
-  assert.equal(block, renderOptionsMarkdown(), 'README options table is stale: regenerate it with `node dist/src/config/render-readme.js`');
+  assert.equal(block, renderOptionsMarkdown(), 'README options table is stale: regenerate it with `npm run docs`');
   for (const c of Object.keys(ERROR_DOCS)) assert.ok(readme.includes(c), `README documents ${c}`);
 });
