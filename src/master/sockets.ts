@@ -113,6 +113,13 @@ export async function bindSocket(kind: SocketKind, spec: string, chmodSocket: nu
     h.getsockname?.(out);
     port = out.port;
     host = out.address;
+    // libuv defers EADDRINUSE from bind() to listen(), which only the workers call: an address in
+    // use shows here as a socket left unbound (no port), and must be refused now, not silently
+    // auto-bound to a random port by the workers' listen().
+    if (!port || (addr.port > 0 && port !== addr.port)) {
+      h.close();
+      throw new UsherError('USHER_ERR_BIND', `cannot bind ${kind === 'router' ? 'http' : kind === 'http' ? 'http-socket' : 'socket'} ${spec}: EADDRINUSE: ${ERRNO_HINT.EADDRINUSE}`);
+    }
   }
   if (addr.path !== undefined && chmodSocket !== undefined) chmodSync(addr.path, chmodSocket);
   let closed = false;

@@ -1,0 +1,75 @@
+// What a user sees from the real CLI when the config is wrong: one clear line (file, line, option,
+// suggestion), exit 1, never a bare stack trace; an unknown key alone still lets usher start.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startUsher, startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
+
+const ECHO = join(REPO, 'test', 'fixtures', 'apps', 'echo.mjs');
+
+async function run(args: string[]): Promise<{ code: number | null; out: string }> {
+  const u = startUsher(args);
+  const e = await u.exited;
+  return { code: e.code, out: u.output() };
+}
+
+test('unknown key: warning with file:line and suggestion, and usher serves', async () => {
+  const t = tempDir();
+  try {
+    const port = await freePort();
+    const ini = join(t.dir, 'uwsgi.ini');
+    writeFileSync(ini, `[uwsgi]\nhttp-socket = 127.0.0.1:${port}\napp = ${ECHO}\nvaccum = true\n`);
+    const u = await startUsherReady(['--ini', ini]);
+    try {
+      assert.match(u.output(), new RegExp(`WARN  master: ${ini.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4: unknown option "vaccum" \\(did you mean "vacuum"\\?\\)`));
+      assert.equal((await fetch(`http://127.0.0.1:${port}/pid`)).status, 200);
+    } finally {
+      await u.stop();
+    }
+    const strict = await run(['--ini', ini, '--strict']);
+    assert.equal(strict.code, 1);
+    assert.match(strict.out, /ERROR master: config error: .*:4: unknown option "vaccum" \(did you mean "vacuum"\?\).*code=USHER_ERR_CONFIG_UNKNOWN_OPTION/);
+  } finally {
+    t.remove();
+  }
+});
+
+test('bad value: file, line, option and expected form; exit 1; no stack trace', async () => {
+  const t = tempDir();
+  try {
+    const ini = join(t.dir, 'uwsgi.ini');
+    writeFileSync(ini, `[uwsgi]\nhttp = :0\napp = ${ECHO}\nprocesses = four\n`);
+    const r = await run(['--ini', ini]);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /uwsgi\.ini:4: processes = "four": expected a whole number from 1 to 1024/);
+    assert.match(r.out, /code=USHER_ERR_CONFIG_BAD_VALUE/);
+    assert.doesNotMatch(r.out, /^\s+at /m);
+  } finally {
+    t.remove();
+  }
+});
+
+test('nothing to serve / no app / missing ini: one line each, exit 1', async () => {
+  for (const [args, re] of [
+    [['--app', ECHO], /nothing to serve on/],
+    [['--http', ':0'], /no app to run/],
+    [['--ini', '/nonexistent/uwsgi.ini'], /cannot read config \/nonexistent\/uwsgi\.ini: no such file/],
+  ] as const) {
+    const r = await run([...args]);
+    assert.equal(r.code, 1, String(args));
+    assert.match(r.out, re);
+  }
+});
+
+test('an address already in use: says so and what to do', async () => {
+  const port = await freePort();
+  const first = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--app', ECHO]);
+  try {
+    const r = await run(['--http-socket', `127.0.0.1:${port}`, '--app', ECHO]);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /cannot bind http-socket 127\.0\.0\.1:\d+: EADDRINUSE: the address is in use by another process/);
+  } finally {
+    await first.stop();
+  }
+});
