@@ -8,7 +8,9 @@ Contract with the master (src/master/spawn.ts, src/ipc.ts):
   app-error. Master -> worker: stop. EOF means the master is gone: exit.
 - SIGTERM = graceful stop (finish in-flight requests, exit 0). SIGINT/SIGHUP are the master's.
 - Exit 3: the app could not be loaded (the master stops usher); exit 4: boot error.
-Per connection: one uwsgi request in, a raw HTTP/1.1 response out, never chunked, end of body = close.
+Per connection: one uwsgi request in, a raw HTTP/1.1 response out, the end of the body marked by closing
+the connection (as Nginx and Apache expect). Only usher's own router asks (modifier2 = 1) to keep the
+connection: then the body is framed by Content-Length or chunked, and the connection serves again.
 The unread part of a request body is drained before closing, so the proxy never sees a reset.
 This file must not: bind sockets, respawn anything, or act on UWSGI_* vars (request data never
 chooses what code runs).
@@ -32,6 +34,9 @@ HEARTBEAT_S = 5.0
 HEAD_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 10.0
 MAX_VARS = 256
+# modifier2 = 1 from usher's router: frame the response and keep the connection (src/router/upstream.ts)
+KEEPALIVE_MODIFIER2 = 1
+ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
 
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                         'te', 'trailers', 'transfer-encoding', 'upgrade'))
@@ -143,15 +148,22 @@ class ProtocolError(Exception):
         self.status = status
 
 
+class IdleClose(Exception):
+    """The peer closed a kept connection between requests: nothing was lost."""
+
+
 def recv_head(conn, buffer_size):
-    """Read header + vars; return (vars dict, leftover body bytes). Raises ProtocolError or EOFError."""
+    """Read header + vars; return (vars, leftover body bytes, modifier2). Raises ProtocolError, EOFError
+    or IdleClose."""
     buf = conn.recv(65536)
+    if not buf:
+        raise IdleClose()
     while len(buf) < 4:
         more = conn.recv(65536)
         if not more:
             raise EOFError('truncated header (%d bytes)' % len(buf))
         buf += more
-    modifier1, datasize, _modifier2 = _unpack_head(buf, 0)
+    modifier1, datasize, modifier2 = _unpack_head(buf, 0)
     if modifier1 not in REQUEST_MODIFIERS:
         raise ProtocolError(400, 'modifier1 %d is not a request usher serves' % modifier1)
     if datasize > buffer_size:
@@ -186,7 +198,7 @@ def recv_head(conn, buffer_size):
         n += 1
         if n > MAX_VARS:
             raise ProtocolError(400, 'more than %d vars in one packet' % MAX_VARS)
-    return env, buf[total:]
+    return env, buf[total:], modifier2
 
 
 # ------------------------------------------------------------------------------------------- input
@@ -292,9 +304,9 @@ class SpecError(Exception):
 
 
 class Response:
-    __slots__ = ('conn', 'head', 'status', 'headers', 'sent', 'head_only', 'length', 'written')
+    __slots__ = ('conn', 'status', 'headers', 'sent', 'head_only', 'length', 'written', 'keep', 'chunked')
 
-    def __init__(self, conn, head_only):
+    def __init__(self, conn, head_only, keep):
         self.conn = conn
         self.status = None
         self.headers = None
@@ -302,6 +314,10 @@ class Response:
         self.head_only = head_only
         self.length = None
         self.written = 0
+        # keep: the peer (usher's router, modifier2 = 1) wants the connection kept, so the body must be
+        # framed: by the app's Content-Length, else chunked. Otherwise the body ends at close.
+        self.keep = keep
+        self.chunked = False
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -344,7 +360,14 @@ class Response:
             lines.append(': ')
             lines.append(value)
             lines.append('\r\n')
-        lines.append('Connection: close\r\n\r\n')
+        code = self.status[:3]
+        if not self.keep:
+            lines.append('Connection: close\r\n\r\n')
+        elif self.length is None and not self.head_only and code not in ('204', '304') and code[0] != '1':
+            self.chunked = True
+            lines.append('Transfer-Encoding: chunked\r\n\r\n')
+        else:
+            lines.append('\r\n')
         return ''.join(lines).encode('latin-1')
 
     def write(self, data):
@@ -354,21 +377,26 @@ class Response:
             raise SpecError('response body chunks must be bytes, got %s' % type(data).__name__)
         if not self.sent:
             self.sent = True
+            head = self._head_bytes()
             if self.head_only or not data:
-                self.conn.sendall(self._head_bytes())
+                self.conn.sendall(head)
             else:
-                self.conn.sendall(self._head_bytes() + data)
+                self.conn.sendall(head + (b'%x\r\n%s\r\n' % (len(data), data) if self.chunked else data))
                 self.written += len(data)
             return
         if data and not self.head_only:
-            self.conn.sendall(data)
+            self.conn.sendall(b'%x\r\n%s\r\n' % (len(data), data) if self.chunked else data)
             self.written += len(data)
 
     def finish(self):
         if not self.sent:
             self.write(b'')
+        if self.chunked:
+            self.conn.sendall(b'0\r\n\r\n')
 
     def sendfile(self, wrapper):
+        if self.keep and self.length is None:
+            return False  # chunked framing: iterate instead
         f = wrapper.filelike
         try:
             fd = f.fileno()
@@ -431,86 +459,130 @@ class Worker:
             'SERVER_PROTOCOL': 'HTTP/1.0',
         }
         self.listeners = []
+        self.by_fd = {}
+        self.kept = {}
+        self.epoll = select.epoll()
         for fd in spec['fds']:
             s = socket.socket(fileno=fd)
             s.listen(spec.get('listen') or 100)
             s.setblocking(False)
             self.listeners.append(s)
+            self.by_fd[s.fileno()] = s
+            self.epoll.register(s.fileno(), ONESHOT_IN)
 
-    # accept loop: every thread polls every listening socket; the kernel wakes them, one wins.
+    # The serving loop. One epoll per process, shared by every thread; each event is one-shot, so it
+    # goes to exactly one thread, which re-arms it when done. Listening sockets and kept connections
+    # (the router's, between requests) wait in the same epoll, so an idle kept connection never pins
+    # a thread: there can be more kept connections than threads.
     def serve_forever(self):
-        poller = select.poll()
-        by_fd = {}
-        for s in self.listeners:
-            poller.register(s.fileno(), select.POLLIN)
-            by_fd[s.fileno()] = s
+        ep = self.epoll
         while not self.stopping.is_set():
             try:
-                events = poller.poll(500)
+                events = ep.poll(0.5, 1)
             except InterruptedError:
                 continue
-            for fd, _ in events:
-                if self.stopping.is_set():
-                    break
-                try:
-                    conn, _addr = by_fd[fd].accept()
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError as e:
-                    log('WARN', 'accept failed', error=str(e))
-                    continue
-                with self.lock:
-                    self.active += 1
-                try:
-                    self.handle(conn)
-                finally:
+            for fd, _ev in events:
+                listener = self.by_fd.get(fd)
+                if listener is not None:
+                    try:
+                        conn, _addr = listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        conn = None
+                    except OSError as e:
+                        log('WARN', 'accept failed', error=str(e))
+                        conn = None
+                    try:
+                        ep.modify(fd, ONESHOT_IN)
+                    except OSError:
+                        pass
+                    if conn is None:
+                        continue
+                    conn.setblocking(True)
+                else:
                     with self.lock:
-                        self.active -= 1
-                        self.served += 1
-                        served = self.served
-                    if self.max_requests and served >= self.max_requests and not self.stopping.is_set():
-                        log('INFO', 'max-requests reached; recycling this worker', requests=served)
-                        self.stopping.set()
+                        conn = self.kept.pop(fd, None)
+                    if conn is None:
+                        continue
+                self.serve_connection(conn)
+
+    def serve_connection(self, conn):
+        with self.lock:
+            self.active += 1
+        keep = False
+        try:
+            keep = self.handle(conn)
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.served += 1
+                served = self.served
+                if keep and not self.stopping.is_set():
+                    fd = conn.fileno()
+                    self.kept[fd] = conn
+                    try:
+                        self.epoll.modify(fd, ONESHOT_IN)
+                    except FileNotFoundError:
+                        self.epoll.register(fd, ONESHOT_IN)
+                    keep = True
+                else:
+                    keep = False
+            if not keep:
+                self.close_conn(conn)
+            if self.max_requests and served >= self.max_requests and not self.stopping.is_set():
+                log('INFO', 'max-requests reached; recycling this worker', requests=served)
+                self.stopping.set()
+
+    def close_conn(self, conn):
+        try:
+            self.epoll.unregister(conn.fileno())
+        except (OSError, ValueError):
+            pass
+        try:
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        conn.close()
+
+    def close_kept(self):
+        with self.lock:
+            kept, self.kept = self.kept, {}
+        for conn in kept.values():
+            self.close_conn(conn)
 
     def handle(self, conn):
-        conn.setblocking(True)
+        """Serve one request; returns True when the connection is to be kept for the next one."""
         conn.settimeout(HEAD_TIMEOUT_S)
         try:
-            try:
-                env, pending = recv_head(conn, self.buffer_size)
-            except ProtocolError as e:
-                log('WARN', 'bad uwsgi packet', status=e.status, reason=str(e))
-                simple_response(conn, e.status, STATUS_TEXT.get(e.status, 'Bad Request'))
-                return
-            except EOFError as e:
-                log('WARN', 'bad uwsgi packet', reason=str(e))
-                return
-            except socket.timeout:
-                log('WARN', 'uwsgi client sent no complete request in time; closing')
-                return
-            except OSError:
-                return
-            conn.settimeout(None)
-            self.run_app(conn, env, pending)
-        finally:
-            try:
-                conn.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            conn.close()
+            env, pending, modifier2 = recv_head(conn, self.buffer_size)
+        except IdleClose:
+            return False
+        except ProtocolError as e:
+            log('WARN', 'bad uwsgi packet', status=e.status, reason=str(e))
+            simple_response(conn, e.status, STATUS_TEXT.get(e.status, 'Bad Request'))
+            return False
+        except EOFError as e:
+            log('WARN', 'bad uwsgi packet', reason=str(e))
+            return False
+        except socket.timeout:
+            log('WARN', 'uwsgi client sent no complete request in time; closing')
+            return False
+        except OSError:
+            return False
+        conn.settimeout(None)
+        return self.run_app(conn, env, pending, modifier2 == KEEPALIVE_MODIFIER2)
 
-    def run_app(self, conn, vars_, pending):
+    def run_app(self, conn, vars_, pending, keep):
         started = time.monotonic()
         method = vars_.get('REQUEST_METHOD')
         if not method:
             log('WARN', 'bad uwsgi packet', status=400, reason='no REQUEST_METHOD in the uwsgi vars')
             simple_response(conn, 400, 'Bad Request')
-            return
+            return False
         cl = vars_.get('CONTENT_LENGTH', '')
         if cl and not cl.isdigit():
             log('WARN', 'bad uwsgi packet', status=400, reason='bad CONTENT_LENGTH %r' % cl)
             simple_response(conn, 400, 'Bad Request')
-            return
+            return False
         length = int(cl) if cl else 0
         env = dict(self.base_env)
         env.update(vars_)
@@ -527,7 +599,7 @@ class Worker:
             env.pop('CONTENT_LENGTH', None)
         inp = Input(conn, pending, length)
         env['wsgi.input'] = inp
-        res = Response(conn, method == 'HEAD')
+        res = Response(conn, method == 'HEAD', keep and not self.stopping.is_set())
         uri = env.get('REQUEST_URI') or env['PATH_INFO']
         me = threading.get_ident()
         if self.harakiri:
@@ -555,11 +627,13 @@ class Worker:
             if not res.sent:
                 res.status = '500 Internal Server Error'
                 simple_response(conn, 500, 'Internal Server Error')
+            res.keep = False
         except Exception:
             log_traceback('the app raised an exception', uri=uri)
             if not res.sent:
                 res.status = '500 Internal Server Error'
                 simple_response(conn, 500, 'Internal Server Error')
+            res.keep = False
         finally:
             if hasattr(result, 'close'):
                 try:
@@ -570,10 +644,13 @@ class Worker:
                 self.busy.pop(me, None)
         if not aborted and inp.remaining > 0:
             inp.drain(time.monotonic() + DRAIN_TIMEOUT_S)
+            if inp.remaining > 0:
+                res.keep = False
         if self.logging:
             log('INFO', '%s %s %s' % (method, uri, (res.status or '-')[:3]), bytes=res.written,
                 ms='%.1f' % ((time.monotonic() - started) * 1000), addr=env.get('REMOTE_ADDR'),
                 aborted=True if aborted else None)
+        return res.keep and not aborted and not self.stopping.is_set()
 
     def watchdog(self):
         """harakiri: a request running too long takes its worker down; the master replaces it."""
@@ -677,6 +754,7 @@ def main():
     while not worker.stopping.wait(1.0):
         pass
     log('INFO', 'stopping', inflight=worker.active)
+    worker.close_kept()
     for t in threads:
         t.join()  # each finishes its request, then sees `stopping` within one poll interval
     worker.errors.flush()

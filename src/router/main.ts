@@ -8,7 +8,7 @@
 import http from 'node:http';
 import { createLogger, flushSync } from '../log.js';
 import { EXIT_BOOT, HEARTBEAT_INTERVAL_MS, type ChildMessage, type MasterMessage, type RouterSpec } from '../ipc.js';
-import { forward } from './forward.js';
+import { createForwarder } from './forward.js';
 
 const raw = process.env.USHER_ROUTER;
 if (raw === undefined) {
@@ -48,11 +48,11 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
-const options = { upstream: spec.upstream, log, maxChunkedBody: 256 * 1024 * 1024 };
+const forward = createForwarder({ upstream: spec.upstream, log, maxChunkedBody: 256 * 1024 * 1024 });
 const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
   const server = http.createServer({ maxHeaderSize: Math.max(16384, spec.bufferSize) }, (req, res) => {
     if (stopping) res.shouldKeepAlive = false;
-    forward(req, res, options);
+    forward(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }

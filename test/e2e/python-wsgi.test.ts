@@ -122,3 +122,36 @@ test('startup failure (missing wsgi-file): a message naming the file, exit 1', a
   assert.equal(exit.code, 1);
   assert.match(u.output(), /wsgi-file not found: \/nonexistent\/wsgi\.py/);
 });
+
+test('SIGHUP under load through the HTTP router (kept worker connections): zero failed requests', async (ctx) => {
+  if (!requirePython(ctx)) return;
+  const port = await freePort();
+  const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--processes', '2', '--threads', '2', '--wsgi-file', join(APPS, 'wsgi_suite.py'), '--python', PY, '--disable-logging']);
+  try {
+    const before = new Set((await childPids(u.pid)).map(String));
+    let done = false;
+    const reloaded = u.waitFor(/reload complete/, 30_000).then(() => sleep(1000)).finally(() => { done = true; });
+    const failures: string[] = [];
+    const pids = new Set<string>();
+    let ok = 0;
+    const client = async (): Promise<void> => {
+      while (!done) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/pid`);
+          const t = await r.text();
+          if (r.status === 200) { ok++; pids.add(t); } else failures.push(`status ${r.status}`);
+        } catch (e) { failures.push((e as Error).message); }
+      }
+    };
+    const clients = Promise.all([client(), client(), client(), client()]);
+    await sleep(500);
+    process.kill(u.pid, 'SIGHUP');
+    await reloaded;
+    await clients;
+    assert.deepEqual(failures, []);
+    assert.ok(ok > 50, `${ok} requests`);
+    assert.ok([...pids].some((p) => !before.has(p)), 'new workers served');
+  } finally {
+    await u.stop();
+  }
+});
