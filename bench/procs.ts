@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
-import net from 'node:net';
 
 export interface Running {
   readonly proc: ChildProcess;
@@ -56,16 +55,7 @@ export async function waitForHttp(url: string, timeoutMs: number, alive: () => b
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../test/helpers/net.js';
 
 function childrenOf(pid: number): number[] {
   const out: number[] = [];

@@ -62,8 +62,6 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'logto', aliases: ['logto2'], type: 'path', field: 'logto', help: 'Append logs to this file instead of stderr.' }),
   impl({ name: 'disable-logging', aliases: ['L'], type: 'bool', field: 'disableLogging', default: false, help: 'No per-request access lines (errors are still logged).' }),
   impl({ name: 'strict', type: 'bool', field: 'strict', default: false, help: 'Unknown options are errors instead of warnings.' }),
-  impl({ name: 'static-map', type: 'list', field: 'staticMap', help: 'Serve `/mountpoint=/path` from files. Accepted for now; use the front\'s alias.' }),
-  impl({ name: 'stats', type: 'string', field: 'stats', help: 'Address of a JSON stats server. Accepted for now.' }),
 
   // accepted: real uWSGI files carry them, they mean nothing to usher
   accepted('plugin', 'usher has no plugins: HTTP, uwsgi and Python support are built in.', ['plugins', 'plugins-dir', 'plugin-dir', 'need-plugin', 'need-plugins']),
@@ -90,7 +88,7 @@ const KNOWN: OptionDef[] = [
 const taken = new Set(KNOWN.flatMap((d) => [d.name, ...(d.aliases ?? [])]));
 
 /** uWSGI options usher knows of but does not do yet. */
-const NOT_YET = ['uid', 'gid', 'daemonize', 'daemonize2', 'touch-reload', 'touch-chain-reload', 'fs-reload', 'cheaper', 'cheaper-algo',
+const NOT_YET = ['static-map', 'stats', 'uid', 'gid', 'daemonize', 'daemonize2', 'touch-reload', 'touch-chain-reload', 'fs-reload', 'cheaper', 'cheaper-algo',
     'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'max-worker-lifetime', 'reload-on-rss', 'reload-on-as', 'evil-reload-on-rss',
     'limit-as', 'limit-post', 'socket-timeout', 'http-timeout', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
     'log-x-forwarded-for', 'req-logger', 'logger', 'log-master', 'log-5xx', 'log-4xx', 'log-slow', 'log-big', 'mount', 'route', 'route-run',

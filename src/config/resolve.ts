@@ -144,12 +144,10 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     logto: get<string | undefined>('logto'),
     disableLogging: get<boolean>('disableLogging'),
     strict: get<boolean>('strict'),
-    staticMap: Object.freeze(get<string[]>('staticMap')),
-    stats: get<string | undefined>('stats'),
     sources: Object.freeze(sources),
     iniFile,
   });
-  validate(config, diagnostics);
+  validate(config);
   return { config, diagnostics };
 }
 
@@ -157,7 +155,7 @@ function at(c: UsherConfig, option: string): { file?: string; line?: number; opt
   return { file: c.sources[option]?.file, line: c.sources[option]?.line, option };
 }
 
-function validate(c: UsherConfig, diagnostics: ConfigDiagnostic[]): void {
+function validate(c: UsherConfig): void {
   const file = c.iniFile ? `${c.iniFile}: ` : '';
   if (c.http.length + c.httpSocket.length + c.socket.length === 0) {
     throw new ConfigError('USHER_ERR_CONFIG_MISSING', `${file}nothing to serve on: add \`http = 127.0.0.1:8080\` (HTTP), \`socket = /run/app.sock\` (uwsgi protocol, for Nginx/Apache) or \`http-socket\``, { file: c.iniFile });
@@ -172,10 +170,5 @@ function validate(c: UsherConfig, diagnostics: ConfigDiagnostic[]): void {
   }
   if (c.wsgiFile !== undefined && c.module !== undefined) {
     throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'both `wsgi-file` and `module` are set; keep one', at(c, 'module'));
-  }
-  for (const name of ['static-map', 'stats'] as const) {
-    if (c.sources[name] !== undefined) {
-      diagnostics.push({ level: 'warn', code: 'unimplemented', message: `${name}: not served by usher yet; let Nginx/Apache serve static files`, ...at(c, name) });
-    }
   }
 }

@@ -58,10 +58,6 @@ export interface UsherConfig {
   readonly disableLogging: boolean;
   /** `strict`: unknown options are errors, not warnings. */
   readonly strict: boolean;
-  /** `static-map = /mountpoint=/path`: served by usher itself (repeatable). */
-  readonly staticMap: readonly string[];
-  /** `stats`: address of the JSON stats server (uWSGI's `stats`). */
-  readonly stats: string | undefined;
   /** Where each option came from (keyed by canonical option name). */
   readonly sources: Readonly<Record<string, OptionSource>>;
   /** The ini file, when one was given (absolute). */

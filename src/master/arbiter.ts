@@ -66,11 +66,6 @@ export class Arbiter {
     return done;
   }
 
-  /** Counts for tests and stats. */
-  snapshot(): { role: Role; id: number; pid: number; generation: number; state: string }[] {
-    return [...this.children.values()].map((c) => ({ role: c.role, id: c.id, pid: c.pid, generation: c.generation, state: c.state }));
-  }
-
   private readonly handlers: Record<SignalName, () => void> = {
     SIGHUP: () => this.handleHup(),
     SIGTERM: () => this.handleTerm('SIGTERM'),

@@ -33,6 +33,7 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
     const app = resolve(config.app);
     if (!existsSync(app)) throw new AppLoadError(`app file not found: ${app} (\`app\`${config.sources.app?.file ? ` in ${config.sources.app.file}:${config.sources.app.line}` : ''}; relative paths resolve against \`chdir\`)`);
     if (config.threads > 1) log.info('threads applies to Python workers; a Node worker serves many requests at once on its event loop', { threads: config.threads });
+    if (config.harakiri > 0) log.warn('harakiri applies to Python workers; a Node worker is watched by its heartbeat instead (a blocked event loop is killed after 60 s)', { harakiri: config.harakiri });
     return { runtime: { kind: 'node' }, app, wsgiFile: null };
   }
   const interpreter = resolveInterpreter(config.python, config.home);

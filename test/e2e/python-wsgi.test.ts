@@ -155,3 +155,39 @@ test('SIGHUP under load through the HTTP router (kept worker connections): zero 
     await u.stop();
   }
 });
+
+test('a client that disconnects mid-response: close() is called and the worker is free again', async (ctx) => {
+  if (!requirePython(ctx)) return;
+  const tmp = tempDir();
+  const sock = join(tmp.dir, 'app.sock');
+  const marker = join(tmp.dir, 'closed.txt');
+  // one worker, one thread: if the aborted request left it stuck, the next request could not be served
+  const u = await startUsherReady(['--socket', sock, '--processes', '1', '--threads', '1', '--wsgi-file', join(APPS, 'wsgi_suite.py'), '--python', PY]);
+  try {
+    const { connectTarget } = await import('../helpers/uwsgi-client.js');
+    const { encodePacket } = await import('../../src/protocol/index.js');
+    const { uwsgiVars } = await import('../helpers/uwsgi-client.js');
+    await new Promise<void>((resolve, reject) => {
+      const c = connectTarget(sock);
+      let got = 0;
+      c.on('connect', () => c.write(encodePacket(uwsgiVars('GET', `/slow-stream?${marker}`))));
+      c.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got > 200_000) { c.destroy(); resolve(); }
+      });
+      c.on('error', reject);
+    });
+    let closed = false;
+    for (let i = 0; i < 100 && !closed; i++) {
+      closed = existsSync(marker);
+      if (!closed) await sleep(50);
+    }
+    assert.ok(closed, 'the app iterable was closed after the client went away');
+    const next = await uwsgiRequest(sock, 'GET', '/');
+    assert.equal(next.status, 200, 'the only worker thread serves the next request');
+    assert.match(u.output(), /client went away mid-response/);
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
+});

@@ -8,6 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from './net.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -34,17 +35,6 @@ export function requireTool(name: string): boolean {
     || existsSync(`/usr/sbin/${name}`);
   if (!found && process.env.CI === 'true') throw new Error(`${name} is not installed; .ci/run must install it`);
   return found;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function waitForPort(port: number, proc: ChildProcess, logFile: string, timeoutMs = 10_000): Promise<void> {
@@ -80,6 +70,21 @@ function stopper(proc: ChildProcess, root: string): () => Promise<void> {
   };
 }
 
+/** Write the config, start the server in the foreground, and wait until it listens. */
+async function launch(cmd: string, args: (confFile: string) => string[], confFile: string, conf: string, port: number, errorLog: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  writeFileSync(confFile, conf);
+  const proc = spawn(cmd, args(confFile), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  try {
+    await waitForPort(port, proc, errorLog);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n${stderr}\nconfig:\n${conf}`);
+  }
+  return proc;
+}
+
 function makeRoot(prefix: string): string {
   const root = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(root, 0o755); // www-data workers traverse it
@@ -113,17 +118,7 @@ http {
 ${block}
 }
 `;
-  const confFile = join(root, 'nginx.conf');
-  writeFileSync(confFile, conf);
-  const proc = spawn('nginx', ['-p', root, '-c', confFile, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  try {
-    await waitForPort(port, proc, join(root, 'logs', 'error.log'));
-  } catch (err) {
-    proc.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n${stderr}\nconfig:\n${conf}`);
-  }
+  const proc = await launch('nginx', (f) => ['-p', root, '-c', f, '-g', 'daemon off;'], join(root, 'nginx.conf'), conf, port, join(root, 'logs', 'error.log'), {});
   return { kind: 'nginx', port, url: `http://127.0.0.1:${port}`, root, errorLog: join(root, 'logs', 'error.log'), accessLog: join(root, 'logs', 'access.log'), stop: stopper(proc, root) };
 }
 
@@ -156,17 +151,7 @@ TypesConfig /etc/mime.types
 </Directory>
 ${block}
 `;
-  const confFile = join(root, 'apache2.conf');
-  writeFileSync(confFile, conf);
-  const proc = spawn('apache2', ['-d', root, '-f', confFile, '-DFOREGROUND'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, APACHE_LOG_DIR: join(root, 'logs') } });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  try {
-    await waitForPort(port, proc, join(root, 'logs', 'error.log'));
-  } catch (err) {
-    proc.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n${stderr}\nconfig:\n${conf}`);
-  }
+  const proc = await launch('apache2', (f) => ['-d', root, '-f', f, '-DFOREGROUND'], join(root, 'apache2.conf'), conf, port, join(root, 'logs', 'error.log'), { APACHE_LOG_DIR: join(root, 'logs') });
   return { kind: 'apache', port, url: `http://127.0.0.1:${port}`, root, errorLog: join(root, 'logs', 'error.log'), accessLog: join(root, 'logs', 'access.log'), stop: stopper(proc, root) };
 }
 
