@@ -40,7 +40,7 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'processes', aliases: ['workers', 'p'], type: 'int', field: 'processes', default: 1, min: 1, max: 1024, help: 'Number of worker processes.' }),
   impl({ name: 'threads', type: 'int', field: 'threads', default: 1, min: 1, max: 1024, help: 'Threads per Python worker. Node workers serve concurrent requests on their event loop; for them this changes nothing.' }),
   impl({ name: 'master', aliases: ['M'], type: 'bool', field: 'master', default: true, help: 'Run the master process. usher always does; accepted for uWSGI files.' }),
-  impl({ name: 'http-router', type: 'bool', field: 'httpRouter', help: 'Put usher\'s HTTP router in front of the workers for `http`. Default: on for Python apps, off for Node apps (their workers speak HTTP themselves, one hop less). usher-only.' }),
+  impl({ name: 'http-router', type: 'bool', field: 'httpRouter', help: 'Put usher\'s HTTP router in front of the workers for `http`. Default: on for Python apps, off for Node apps (their workers speak HTTP themselves: one hop less, about 4x the requests/s). On for a Node app, clients keep their connections to the router across reloads. usher-only.' }),
   impl({ name: 'http-processes', aliases: ['http-workers'], type: 'int', field: 'httpProcesses', default: 1, min: 1, max: 64, help: 'Number of HTTP router processes (Python apps behind `http`).' }),
   impl({ name: 'harakiri', type: 'int', field: 'harakiri', default: 0, min: 0, help: 'Seconds a request may run in a Python worker before the worker is killed and replaced (0 = off).' }),
   impl({ name: 'max-requests', type: 'int', field: 'maxRequests', default: 0, min: 0, help: 'Recycle a worker after this many requests (0 = never).' }),

@@ -81,7 +81,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
   try {
     // Node workers speak HTTP themselves for `http =` too (unless `http-router` says otherwise): their
     // event loop already does what uWSGI's router is for (keep-alive, slow clients), and the hop
-    // costs (measured: ~10k req/s through one router vs ~100k direct). Python workers are blocking
+    // costs (measured: ~23k req/s through one router vs ~100k direct). Python workers are blocking
     // thread pools: they sit behind usher's HTTP router, as behind uWSGI's.
     const useRouter = config.httpRouter ?? runtime.kind === 'python';
     const wanted: { option: string; kind: SocketKind; spec: string; mode: number | undefined }[] = [

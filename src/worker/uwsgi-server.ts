@@ -3,7 +3,8 @@
  * uwsgi_pass, Apache's mod_proxy_uwsgi and usher's own HTTP router send): one request per connection,
  * CGI vars in, a raw HTTP response out, the end of the body marked by closing the connection.
  * The app gets real http.IncomingMessage / http.ServerResponse objects, so Express and friends work
- * unchanged; Node's own ServerResponse writes the response, with chunking off (the proxies read to EOF).
+ * unchanged; Node's own ServerResponse writes the response, with chunking off (the proxies read to EOF),
+ * except for usher's own router, which asks (modifier2 = 1) for framed responses on a kept connection.
  * A body the app never reads is drained before closing, so the proxy never sees a reset.
  * Must not: parse HTTP, or let a bad packet take the worker down.
  */
@@ -20,7 +21,12 @@ export interface UwsgiServerOptions {
   readonly headTimeoutMs?: number;
   /** How long to wait for an unread body to drain after the response (ms). */
   readonly drainTimeoutMs?: number;
+  /** While stopping, kept connections are not kept. */
+  readonly isStopping?: () => boolean;
 }
+
+/** modifier2 = 1: usher's own HTTP router asks to keep the connection (see router/upstream). */
+const MODIFIER2_KEEPALIVE = 1;
 
 /**
  * IncomingMessage derives `headers`/`headersDistinct` lazily from rawHeaders up to a private count
@@ -66,7 +72,7 @@ function dressSocket(socket: net.Socket, cgi: CgiRequest): void {
   if (cgi.scheme === 'https') Object.defineProperty(socket, 'encrypted', { value: true, configurable: true });
 }
 
-function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
+function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void, readNext: () => void): void {
   let cgi: CgiRequest;
   try {
     cgi = cgiToRequest(packet.vars);
@@ -101,24 +107,32 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
     if (!req.push(part)) socket.pause();
     if (remaining === 0) finishBody();
   };
+  const onEnd = (): void => {
+    if (remaining > 0 && !draining) {
+      opts.log.warn('client closed before sending the whole body', { url: cgi.url, missing: remaining });
+      req.destroy(new UsherError('USHER_ERR_UWSGI_TRUNCATED', 'request body truncated'));
+    }
+  };
   if (remaining === 0) finishBody();
   else {
     if (packet.rest.length > 0) onBody(packet.rest);
     socket.on('data', onBody);
-    socket.on('end', () => {
-      if (remaining > 0 && !draining) {
-        opts.log.warn('client closed before sending the whole body', { url: cgi.url, missing: remaining });
-        req.destroy(new UsherError('USHER_ERR_UWSGI_TRUNCATED', 'request body truncated'));
-      }
-    });
+    socket.on('end', onEnd);
   }
 
+  // Nginx and Apache read the body to EOF: no chunking, close after. usher's router (modifier2 = 1)
+  // gets a framed body (Content-Length or chunked) on a connection kept for its next request.
+  const keep = packet.modifier2 === MODIFIER2_KEEPALIVE && opts.isStopping?.() !== true;
   const res = new http.ServerResponse(req);
-  res.shouldKeepAlive = false;
-  res.useChunkedEncodingByDefault = false;
+  res.shouldKeepAlive = keep;
+  res.useChunkedEncodingByDefault = keep;
   res.assignSocket(socket);
+  const onClose = (): void => {
+    if (!res.writableFinished) onDone(req, res);
+  };
   res.once('finish', () => {
     res.detachSocket(socket);
+    socket.removeListener('close', onClose);
     onDone(req, res);
     if (remaining > 0) {
       // The app answered without reading the whole body: read and discard the rest, then close.
@@ -126,13 +140,15 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
       req.removeAllListeners('data');
       socket.resume();
       socket.setTimeout(opts.drainTimeoutMs ?? 10_000, () => socket.destroy());
+    } else if (keep && opts.isStopping?.() !== true) {
+      socket.removeListener('data', onBody);
+      socket.removeListener('end', onEnd);
+      readNext();
     } else {
       socket.end();
     }
   });
-  socket.once('close', () => {
-    if (!res.writableFinished) onDone(req, res);
-  });
+  socket.once('close', onClose);
 
   try {
     listener(req, res);
@@ -147,40 +163,45 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
   }
 }
 
+/** Read one packet from the connection, then hand it to dispatch (again for each kept request). */
+function readPacket(socket: net.Socket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
+  const parser = new UwsgiRequestParser({ bufferSize: opts.bufferSize });
+  socket.setTimeout(opts.headTimeoutMs ?? 30_000, () => {
+    opts.log.warn('uwsgi client sent no complete request in time; closing');
+    socket.destroy();
+  });
+  const onData = (chunk: Buffer): void => {
+    let packet: UwsgiPacket | undefined;
+    try {
+      packet = parser.push(chunk);
+    } catch (err) {
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      refuse(socket, err, opts.log);
+      return;
+    }
+    if (packet === undefined) return;
+    socket.removeListener('data', onData);
+    socket.removeListener('end', onEnd);
+    socket.setTimeout(0);
+    dispatch(socket, packet, listener, opts, onDone, () => readPacket(socket, listener, opts, onDone));
+  };
+  const onEnd = (): void => {
+    try {
+      parser.end();
+      socket.end();
+    } catch (err) {
+      refuse(socket, err, opts.log);
+    }
+  };
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+}
+
 export function createUwsgiServer(listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): net.Server {
   // allowHalfOpen: a peer that half-closes after sending its request still gets the whole response.
   return net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-    const parser = new UwsgiRequestParser({ bufferSize: opts.bufferSize });
-    socket.setTimeout(opts.headTimeoutMs ?? 30_000, () => {
-      opts.log.warn('uwsgi client sent no complete request in time; closing');
-      socket.destroy();
-    });
     socket.on('error', () => { /* the peer went away: nothing to answer */ });
-    const onData = (chunk: Buffer): void => {
-      let packet: UwsgiPacket | undefined;
-      try {
-        packet = parser.push(chunk);
-      } catch (err) {
-        socket.removeListener('data', onData);
-        socket.removeListener('end', onEnd);
-        refuse(socket, err, opts.log);
-        return;
-      }
-      if (packet === undefined) return;
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
-      socket.setTimeout(0);
-      dispatch(socket, packet, listener, opts, onDone);
-    };
-    const onEnd = (): void => {
-      try {
-        parser.end();
-        socket.end();
-      } catch (err) {
-        refuse(socket, err, opts.log);
-      }
-    };
-    socket.on('data', onData);
-    socket.on('end', onEnd);
+    readPacket(socket, listener, opts, onDone);
   });
 }
