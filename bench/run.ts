@@ -4,7 +4,7 @@
  * round measures them one after the other (alternating, so drift of the machine hits all alike), and
  * the median round is reported. Processes started here are stopped here, by process group, even on Ctrl-C.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -28,14 +28,12 @@ process.on('SIGINT', () => {
   void Promise.all([...running].map((s) => s.stop())).then(() => process.exit(130));
 });
 
+/** A tool's version from whatever it prints (nginx -v and python --version may use stderr). */
 function version(cmd: string, argv: string[], re: RegExp): string {
-  try {
-    const out = execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return re.exec(out)?.[1] ?? out.trim().split('\n')[0] ?? '?';
-  } catch (e) {
-    const err = e as { stderr?: string };
-    return re.exec(err.stderr ?? '')?.[1] ?? 'absent';
-  }
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error !== undefined) return 'absent';
+  const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  return re.exec(out)?.[1] ?? (out.trim().split('\n')[0] || '?');
 }
 
 function median(xs: number[]): number {

@@ -612,6 +612,8 @@ class Worker:
                 pass
             else:
                 for chunk in result:
+                    if res.status is None:
+                        raise SpecError('the app returned a body without calling start_response()')
                     if chunk:
                         res.write(chunk)
                     elif type(chunk) is not bytes:
@@ -715,9 +717,14 @@ def main():
         app = load_app(spec)
     except Exception as e:
         log('ERROR', 'app could not be loaded', error='%s: %s' % (type(e).__name__, e))
-        with _log_lock:
-            traceback.print_exc()
-            sys.stderr.flush()
+        # The app's frames only: the runner's own and the import machinery's say nothing to its author.
+        tb = e.__traceback__
+        while tb is not None and (tb.tb_frame.f_code.co_filename == __file__ or tb.tb_frame.f_code.co_filename.startswith('<frozen')):
+            tb = tb.tb_next
+        if not isinstance(e, LookupError):  # usher's own finding: the line above says it all
+            with _log_lock:
+                traceback.print_exception(type(e), e, tb)
+                sys.stderr.flush()
         channel.send({'type': 'app-error', 'message': '%s: %s' % (type(e).__name__, e)})
         sys.exit(EXIT_APP_LOAD)
     try:

@@ -51,6 +51,8 @@ export class Arbiter {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private resolveDone: ((code: number) => void) | undefined;
   private forceTimer: NodeJS.Timeout | undefined;
+  /** A generation whose first worker is loading the app alone; the others start once it is ready. */
+  private canaryGeneration: number | undefined;
 
   constructor(private readonly plan: ArbiterPlan, private readonly log: Logger, private readonly onReady: () => void) {}
 
@@ -61,7 +63,7 @@ export class Arbiter {
       process.on(sig, () => { this.queue.push(sig); setImmediate(() => this.drain()); });
     }
     for (let id = 1; id <= this.plan.routers; id++) this.spawn('router', id, this.generation);
-    for (let id = 1; id <= this.plan.processes; id++) this.spawn('worker', id, this.generation);
+    this.startGeneration(this.generation);
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), HEARTBEAT_INTERVAL_MS);
     return done;
   }
@@ -124,6 +126,15 @@ export class Arbiter {
     }
   }
 
+  /**
+   * Worker 1 loads the app alone first (uWSGI loads it once before forking): an app that cannot load
+   * fails in one process, with one traceback, instead of in every worker at once.
+   */
+  private startGeneration(generation: number): void {
+    this.canaryGeneration = this.plan.processes > 1 ? generation : undefined;
+    this.spawn('worker', 1, generation);
+  }
+
   private allReady(generation: number): boolean {
     let routers = 0;
     let workers = 0;
@@ -136,6 +147,12 @@ export class Arbiter {
   }
 
   private afterReady(child: Child): void {
+    if (child.role === 'worker' && child.generation === this.canaryGeneration) {
+      this.canaryGeneration = undefined;
+      this.log.info('app loaded; starting the other workers', { generation: child.generation, workers: this.plan.processes - 1 });
+      for (let id = 2; id <= this.plan.processes; id++) this.spawn('worker', id, child.generation);
+      return;
+    }
     if (this.state === 'starting' && this.allReady(this.generation)) {
       this.state = 'running';
       this.onReady();
@@ -214,6 +231,7 @@ export class Arbiter {
       }
     }
     this.generation = generation - 1;
+    this.canaryGeneration = undefined;
     this.state = 'running';
   }
 
@@ -238,7 +256,7 @@ export class Arbiter {
     this.generation++;
     this.state = 'reloading';
     this.log.info('reloading: starting a new generation of workers', { generation: this.generation, workers: this.plan.processes });
-    for (let id = 1; id <= this.plan.processes; id++) this.spawn('worker', id, this.generation);
+    this.startGeneration(this.generation);
   }
 
   private handleTerm(sig: string): void {

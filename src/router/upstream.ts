@@ -50,6 +50,9 @@ export class UpstreamPool {
     s.once('close', drop);
     s.once('error', drop);
     s.once('data', drop); // nothing may arrive on an idle connection
+    // Back-pressure from the last client may have paused it (its body ended in the same read that
+    // filled the client's buffer): paused, it would never hand the next response's bytes over.
+    s.resume();
     this.idle.push(s);
   }
 }

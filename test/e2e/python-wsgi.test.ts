@@ -60,6 +60,12 @@ test('WSGI app behind the uwsgi socket and over http: PEP 3333 without a single 
     const big = randomBytes(10 * 1024 * 1024);
     const echo = await fetch(`${base}/echo`, { method: 'POST', body: big });
     assert.equal(await echo.text(), `${big.length} ${createHash('sha256').update(big).digest('hex')}`);
+    // A 10 MB body echoed back byte for byte, streamed both ways (chunked response through the router).
+    const back = await fetch(`${base}/echo-back`, { method: 'POST', body: big });
+    assert.equal(back.status, 200);
+    assert.ok(Buffer.from(await back.arrayBuffer()).equals(big), 'the 10 MB body came back intact over http');
+    const sockBack = await uwsgiRequest(sock, 'POST', '/echo-back', { body: big, headers: { 'content-type': 'application/octet-stream' } });
+    assert.ok(sockBack.body.equals(big), 'and over the uwsgi socket');
     const he = await fetch(`${base}/error`);
     assert.equal(he.status, 500);
     const errs = await fetch(`${base}/errors-stream`);
@@ -70,6 +76,41 @@ test('WSGI app behind the uwsgi socket and over http: PEP 3333 without a single 
     assert.doesNotMatch(out, /AssertionError/, 'wsgiref.validate found no violation');
     assert.match(out, /failing on purpose/, 'the app exception is logged with its traceback');
     assert.match(out, /a line for wsgi\.errors/, 'wsgi.errors goes to the log');
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
+});
+
+test('an app that breaks PEP 3333 gets a 500 and a log line saying what it did; the worker keeps serving', async (ctx) => {
+  if (!requirePython(ctx)) return;
+  const tmp = tempDir();
+  const sock = join(tmp.dir, 'app.sock');
+  const port = await freePort();
+  // one worker, one thread: every breach below must leave it able to serve the next request
+  const u = await startUsherReady(['--socket', sock, '--http', `127.0.0.1:${port}`, '--processes', '1', '--threads', '1',
+    '--wsgi-file', join(APPS, 'wsgi_spec_breakers.py'), '--python', PY]);
+  try {
+    const cases: Array<[string, RegExp]> = [
+      ['/str-body', /broke PEP 3333: response body chunks must be bytes, got str/],
+      ['/no-start-response', /broke PEP 3333: the app returned a body without calling start_response\(\)/],
+      ['/header-not-tuple', /broke PEP 3333: each header must be a \(str, str\) tuple/],
+      ['/hop-by-hop', /broke PEP 3333: hop-by-hop header 'Connection' is the server's to set/],
+      ['/bad-status', /broke PEP 3333: status must look like "200 OK", got 'OK'/],
+      ['/header-newline', /broke PEP 3333: header 'X-Injected' contains a line break/],
+      ['/twice', /broke PEP 3333: start_response called a second time without exc_info/],
+    ];
+    for (const [path, logged] of cases) {
+      const viaSocket = await uwsgiRequest(sock, 'GET', path);
+      assert.equal(viaSocket.status, 500, `${path} over the uwsgi socket`);
+      assert.doesNotMatch(viaSocket.body.toString(), /evil|str, not bytes|nobody called/, `${path}: nothing of the broken response leaks`);
+      const viaHttp = await fetch(`http://127.0.0.1:${port}${path}`);
+      assert.equal(viaHttp.status, 500, `${path} over http`);
+      assert.equal(viaHttp.headers.get('set-cookie'), null);
+      await u.waitFor(new RegExp(`${logged.source}.*uri=${path.replace(/\//g, '\\/')}`), 5_000);
+      const ok = await fetch(`http://127.0.0.1:${port}/ok`);
+      assert.equal(await ok.text(), 'ok\n', `the worker serves after ${path}`);
+    }
   } finally {
     await u.stop();
     tmp.remove();
@@ -99,20 +140,26 @@ test('a Python worker that dies is replaced', async (ctx) => {
 });
 
 for (const [name, file, pattern] of [
-  ['ImportError', 'wsgi_broken_import.py', /module_that_does_not_exist/],
-  ['no callable', 'wsgi_no_callable.py', /application/],
+  ['ImportError', 'wsgi_broken_import.py', /ModuleNotFoundError: No module named 'module_that_does_not_exist'/],
+  ['SyntaxError', 'wsgi_syntax_error.py', /SyntaxError: expected ':' \(wsgi_syntax_error\.py, line 2\)/],
+  ['no callable', 'wsgi_no_callable.py', /defines no callable named 'application' \(set `callable`/],
 ] as const) {
   test(`startup failure (${name}): the Python error once, usher exits non-zero, no respawn storm`, async (ctx) => {
     if (!requirePython(ctx)) return;
     const tmp = tempDir();
-    const u = startUsher(['--socket', join(tmp.dir, 'a.sock'), '--processes', '2', '--wsgi-file', join(APPS, file), '--python', PY]);
+    const u = startUsher(['--socket', join(tmp.dir, 'a.sock'), '--processes', '4', '--wsgi-file', join(APPS, file), '--python', PY]);
     const exit = await Promise.race([u.exited, sleep(30_000).then(() => ({ code: -1, signal: null }))]);
     if (exit.code === -1) await u.stop('SIGKILL');
     tmp.remove();
+    const out = u.output();
     assert.equal(exit.code, 1);
-    assert.match(u.output(), pattern);
-    assert.match(u.output(), /could not be loaded; stopping usher/);
-    assert.ok(u.output().split('\n').filter((l) => /worker spawned/.test(l)).length <= 2, 'no respawns');
+    assert.match(out, pattern);
+    assert.match(out, /could not be loaded; stopping usher/);
+    // One worker loads the app first: one error, one traceback, however many processes are asked for.
+    assert.equal(out.split('\n').filter((l) => /worker spawned/.test(l)).length, 1, 'one worker tried, no respawns');
+    assert.equal(out.split('\n').filter((l) => /app could not be loaded error=/.test(l)).length, 1, 'the error once');
+    assert.ok(out.split('\n').filter((l) => /^Traceback/.test(l)).length <= 1, 'the traceback at most once');
+    assert.doesNotMatch(out, /usher_wsgi\.py/, "the runner's own frames are left out of the app's traceback");
   });
 }
 

@@ -38,6 +38,25 @@ test('router -> Node workers on kept connections: lengths, chunked streams, HEAD
   }
 });
 
+test('router: a kept worker connection paused by a slow client is resumed before it is reused', async () => {
+  // One worker, one request at a time: the connection that carried the big answer carries the next one.
+  const port = await freePort();
+  const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--http-router', '--processes', '1', '--app', ECHO, '--disable-logging']);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    for (let round = 0; round < 3; round++) {
+      const big = await fetch(`${base}/big?mb=16`);
+      await sleep(300); // read nothing for a while: the router's client buffer fills and it pauses the worker link
+      assert.equal((await big.arrayBuffer()).byteLength, 16 * 1024 * 1024);
+      const next = await fetch(`${base}/pid`, { signal: AbortSignal.timeout(5_000) });
+      assert.equal(next.status, 200, `round ${round}: the next request on the reused connection is answered`);
+      await next.text();
+    }
+  } finally {
+    await u.stop();
+  }
+});
+
 test('router -> Node workers: SIGHUP under load drops nothing', async () => {
   const port = await freePort();
   const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--http-router', '--processes', '2', '--app', ECHO, '--disable-logging']);
