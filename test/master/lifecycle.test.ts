@@ -3,6 +3,7 @@
 // load stops usher (exit 1) instead of respawning forever.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, tempDir, freePort, childPids, REPO } from '../helpers/usher.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
@@ -125,6 +126,40 @@ test('an app that cannot load stops usher with its error (exit 1), no respawn st
   // Worker 1 loads the app alone first, so a broken app fails once, not in all four workers.
   assert.equal(out.split('\n').filter((l) => /worker spawned/.test(l)).length, 1, 'one worker tried, no respawns');
   assert.equal(out.split('\n').filter((l) => /app could not be loaded error=/.test(l)).length, 1, 'the error once');
+});
+
+test('SIGHUP onto an app that no longer loads: one new worker tries, the old workers keep serving', async () => {
+  const tmp = tempDir();
+  const marker = join(tmp.dir, 'broken');
+  const port = await freePort();
+  const u = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--processes', '3', '--app', join(APPS, 'breakable.mjs')], { env: { BREAK_MARKER: marker } });
+  try {
+    const before = new Set((await childPids(u.pid)).map(String));
+    assert.equal(before.size, 3);
+    writeFileSync(marker, 'x');
+    process.kill(u.pid, 'SIGHUP');
+    await u.waitFor(/reload failed: the app could not be loaded; the previous workers keep serving/);
+    const out = u.output();
+    assert.equal(out.split('\n').filter((l) => /worker spawned .*generation=2/.test(l)).length, 1, 'only the first new worker tried');
+    assert.equal(out.split('\n').filter((l) => /the new release is broken/.test(l) && /ERROR/.test(l)).length, 1, 'the error once');
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(res.status, 200);
+      assert.ok(before.has(await res.text()), 'answered by an old worker');
+    }
+    // Fixed: the next reload goes through.
+    rmSync(marker);
+    process.kill(u.pid, 'SIGHUP');
+    await u.waitFor(/reload complete generation=2/);
+    const t0 = Date.now();
+    while (u.output().split('\n').filter((l) => /worker retired/.test(l)).length < 3 && Date.now() - t0 < 10_000) await sleep(50);
+    const after = (await childPids(u.pid)).map(String);
+    assert.equal(after.length, 3);
+    assert.ok(after.every((p) => !before.has(p)), 'all workers replaced');
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
 });
 
 test('missing app file: a clear message naming the path, exit 1', async () => {
