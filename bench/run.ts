@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only CASE] [-- --update-readme]`: usher and the servers users would
+ * `npm run bench [-- --quick] [-- --only CASE] [-- --update-readme] [-- --autocannon]`: usher and the servers users would
  * pick instead, on the same apps, in one run. Every server of a case is started at once; then each
  * round measures them one after the other (alternating, so drift of the machine hits all alike), and
  * the median round is reported. Processes started here are stopped here, by process group, even on Ctrl-C.
@@ -9,8 +9,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import { join } from 'node:path';
 import { CASES, PROCESSES, REPO, THREADS, missing, type Started } from './servers.js';
-import { freePort, treeRss, which } from './procs.js';
-import { CLIENT, runWrk, type Load } from './wrk.js';
+import { freePort, treeRss } from './procs.js';
+import { CLIENT, loadTool, runLoad, type Load } from './load.js';
 import { renderMarkdown, renderSvg, renderTable, updateReadme, withRatios, type Row } from './report.js';
 
 const args = process.argv.slice(2);
@@ -42,9 +42,9 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  if (!which('wrk')) {
-    process.stderr.write('bench: wrk is not installed (apt-get install wrk); it is the load generator every row uses\n');
-    process.exit(1);
+  const tool = args.includes('--autocannon') ? 'autocannon' : loadTool();
+  if (tool !== 'wrk' && !args.includes('--autocannon')) {
+    process.stderr.write('bench: wrk is not installed: falling back to autocannon (npm), whose figures run lower than wrk\'s; `apt-get install wrk` for the figures the README shows\n');
   }
   const cases = CASES.filter((c) => only === undefined || c.id === only);
   if (cases.length === 0) {
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   }
   const measurements = cases.reduce((n, c) => n + c.servers.length, 0) * ROUNDS;
   const estimate = measurements * (SECONDS + 1) + cases.reduce((n, c) => n + c.servers.length, 0) * (WARMUP + 2);
-  const settings = `wrk -t${CLIENT.threads} -c${CLIENT.connections}, ${SECONDS}s per measurement, median of ${ROUNDS} round(s) alternating servers, ${WARMUP}s warm-up; ` +
+  const settings = `${tool === 'wrk' ? `wrk -t${CLIENT.threads}` : 'autocannon'} -c${CLIENT.connections}, ${SECONDS}s per measurement, median of ${ROUNDS} round(s) alternating servers, ${WARMUP}s warm-up; ` +
     `${PROCESSES} processes × ${THREADS} threads everywhere; ${os.cpus().length} cores shared by client and servers (one client thread: a second one steals a server core)`;
   process.stderr.write(`bench: ${cases.length} case(s), ${measurements} measurements, about ${Math.ceil(estimate / 60)} min\nbench: ${settings}\n`);
   const started = Date.now();
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
         try {
           const s = await def.start(await freePort(), tmp);
           running.add(s);
-          await runWrk(s.url, WARMUP);
+          await runLoad(tool, s.url, WARMUP);
           live.push({ def, s, loads: [] });
           process.stderr.write(`[${c.id}] ${def.label}: up and warmed (${s.url})\n`);
         } catch (e) {
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
           const left = Math.max(0, Math.round(((measurements - done) * (SECONDS + 1)) / 60 * 10) / 10);
           process.stderr.write(`[${c.id}] round ${round}/${ROUNDS} ${l.def.label} (${SECONDS}s; ~${left} min left)\n`);
           try {
-            l.loads.push(await runWrk(l.s.url, SECONDS));
+            l.loads.push(await runLoad(tool, l.s.url, SECONDS));
           } catch (e) {
             process.stderr.write(`[${c.id}] ${l.def.label}: ${(e as Error).message}\n`);
           }
