@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -32,15 +33,27 @@ EXIT_APP_LOAD = 3
 EXIT_BOOT = 4
 HEARTBEAT_S = 5.0
 HEAD_TIMEOUT_S = 30.0
+# Set once per connection as the kernel's receive timeout (SO_RCVTIMEO) on a blocking socket: a Python
+# socket timeout would instead cost a poll() before every recv and two ioctl()s to switch modes.
+RCVTIMEO = struct.pack('ll', int(HEAD_TIMEOUT_S), 0)
 DRAIN_TIMEOUT_S = 10.0
 MAX_VARS = 256
 # modifier2 = 1 from usher's router: frame the response and keep the connection (src/router/upstream.ts)
 KEEPALIVE_MODIFIER2 = 1
 ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
+# Listening sockets are shared by every worker process: EPOLLEXCLUSIVE wakes one process's epoll per
+# new connection instead of all of them (each would try accept() and all but one get EAGAIN). It
+# cannot be combined with EPOLLONESHOT, so a listener stays armed; a thread that loses the race for
+# a connection to another thread of its own process just gets EAGAIN.
+LISTEN_IN = select.EPOLLIN | getattr(select, 'EPOLLEXCLUSIVE', 0)
 
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                         'te', 'trailers', 'transfer-encoding', 'upgrade'))
-REQUEST_MODIFIERS = frozenset((0, 5, 6, 7, 8, 9, 14, 30))
+REQUEST_MODIFIERS = frozenset((0, 5, 6, 7, 8, 9, 14, 15, 30))
+# uWSGI's UWSGI_MODIFIER_MANAGE_PATH_INFO (Nginx `uwsgi_modifier1 30`): PATH_INFO starts with SCRIPT_NAME.
+MANAGE_PATH_INFO = 30
+# An HTTP token (RFC 9110): what a REQUEST_METHOD must be.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 STATUS_TEXT = {400: 'Bad Request', 413: 'Request Entity Too Large', 500: 'Internal Server Error'}
 
 _unpack_h = struct.Struct('<H').unpack_from
@@ -185,6 +198,8 @@ def recv_head(conn, buffer_size):
             raise ProtocolError(400, 'key length runs past the vars block')
         (klen,) = _unpack_h(buf, off)
         off += 2
+        if klen == 0:
+            raise ProtocolError(400, 'an empty key in the vars block')
         if off + klen + 2 > total:
             raise ProtocolError(400, 'key runs past the vars block')
         key = buf[off:off + klen].decode('latin-1')
@@ -193,11 +208,19 @@ def recv_head(conn, buffer_size):
         off += 2
         if off + vlen > total:
             raise ProtocolError(400, 'value of %r runs past the vars block' % key)
-        env[key] = buf[off:off + vlen].decode('latin-1')
+        value = buf[off:off + vlen].decode('latin-1')
+        if key in env and key.startswith('HTTP_'):
+            # a header sent once per line (Nginx < 1.23): joined as HTTP joins repeated fields
+            value = env[key] + ('; ' if key == 'HTTP_COOKIE' else ', ') + value
+        env[key] = value
         off += vlen
         n += 1
         if n > MAX_VARS:
             raise ProtocolError(400, 'more than %d vars in one packet' % MAX_VARS)
+    if modifier1 == MANAGE_PATH_INFO:
+        script, path = env.get('SCRIPT_NAME', ''), env.get('PATH_INFO')
+        if script and path is not None and path.startswith(script):
+            env['PATH_INFO'] = path[len(script):]
     return env, buf[total:], modifier2
 
 
@@ -213,7 +236,10 @@ class Input:
 
     def _fill(self, want):
         while len(self.buf) < want and self.remaining > 0:
-            chunk = self.conn.recv(min(max(want - len(self.buf), 65536), self.remaining))
+            try:
+                chunk = self.conn.recv(min(max(want - len(self.buf), 65536), self.remaining))
+            except BlockingIOError:  # SO_RCVTIMEO ran out
+                raise TimeoutError('the client sent no body bytes for %d s' % HEAD_TIMEOUT_S) from None
             if not chunk:
                 self.remaining = 0
                 break
@@ -276,6 +302,7 @@ class Input:
                 if not chunk:
                     break
                 self.remaining -= len(chunk)
+            self.conn.settimeout(None)
         except OSError:
             pass
 
@@ -461,6 +488,7 @@ class Worker:
         self.listeners = []
         self.by_fd = {}
         self.kept = {}
+        self.registered = set()  # fds of connections in the epoll (kept ones), not the listeners
         self.epoll = select.epoll()
         for fd in spec['fds']:
             s = socket.socket(fileno=fd)
@@ -468,7 +496,7 @@ class Worker:
             s.setblocking(False)
             self.listeners.append(s)
             self.by_fd[s.fileno()] = s
-            self.epoll.register(s.fileno(), ONESHOT_IN)
+            self.epoll.register(s.fileno(), LISTEN_IN)
 
     # The serving loop. One epoll per process, shared by every thread; each event is one-shot, so it
     # goes to exactly one thread, which re-arms it when done. Listening sockets and kept connections
@@ -491,13 +519,10 @@ class Worker:
                     except OSError as e:
                         log('WARN', 'accept failed', error=str(e))
                         conn = None
-                    try:
-                        ep.modify(fd, ONESHOT_IN)
-                    except OSError:
-                        pass
                     if conn is None:
                         continue
-                    conn.setblocking(True)
+                    # blocking already (accept4 without SOCK_NONBLOCK, and no default timeout)
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, RCVTIMEO)
                 else:
                     with self.lock:
                         conn = self.kept.pop(fd, None)
@@ -519,10 +544,11 @@ class Worker:
                 if keep and not self.stopping.is_set():
                     fd = conn.fileno()
                     self.kept[fd] = conn
-                    try:
+                    if fd in self.registered:
                         self.epoll.modify(fd, ONESHOT_IN)
-                    except FileNotFoundError:
+                    else:
                         self.epoll.register(fd, ONESHOT_IN)
+                        self.registered.add(fd)
                     keep = True
                 else:
                     keep = False
@@ -533,10 +559,15 @@ class Worker:
                 self.stopping.set()
 
     def close_conn(self, conn):
-        try:
-            self.epoll.unregister(conn.fileno())
-        except (OSError, ValueError):
-            pass
+        fd = conn.fileno()
+        with self.lock:
+            registered = fd in self.registered
+            self.registered.discard(fd)
+        if registered:  # only kept connections ever were: no failing epoll_ctl per request
+            try:
+                self.epoll.unregister(fd)
+            except (OSError, ValueError):
+                pass
         try:
             conn.shutdown(socket.SHUT_WR)
         except OSError:
@@ -551,7 +582,6 @@ class Worker:
 
     def handle(self, conn):
         """Serve one request; returns True when the connection is to be kept for the next one."""
-        conn.settimeout(HEAD_TIMEOUT_S)
         try:
             env, pending, modifier2 = recv_head(conn, self.buffer_size)
         except IdleClose:
@@ -563,19 +593,18 @@ class Worker:
         except EOFError as e:
             log('WARN', 'bad uwsgi packet', reason=str(e))
             return False
-        except socket.timeout:
+        except (BlockingIOError, socket.timeout):
             log('WARN', 'uwsgi client sent no complete request in time; closing')
             return False
         except OSError:
             return False
-        conn.settimeout(None)
         return self.run_app(conn, env, pending, modifier2 == KEEPALIVE_MODIFIER2)
 
     def run_app(self, conn, vars_, pending, keep):
         started = time.monotonic()
         method = vars_.get('REQUEST_METHOD')
-        if not method:
-            log('WARN', 'bad uwsgi packet', status=400, reason='no REQUEST_METHOD in the uwsgi vars')
+        if not method or not _TOKEN.match(method):
+            log('WARN', 'bad uwsgi packet', status=400, reason='bad REQUEST_METHOD %r' % method if method else 'no REQUEST_METHOD in the uwsgi vars')
             simple_response(conn, 400, 'Bad Request')
             return False
         cl = vars_.get('CONTENT_LENGTH', '')

@@ -75,7 +75,7 @@ function dressSocket(socket: net.Socket, cgi: CgiRequest): void {
 function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void, readNext: () => void): void {
   let cgi: CgiRequest;
   try {
-    cgi = cgiToRequest(packet.vars);
+    cgi = cgiToRequest(packet.vars, packet.modifier1);
   } catch (err) {
     refuse(socket, err, opts.log);
     return;

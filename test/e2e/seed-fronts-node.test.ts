@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsherReady, tempDir, freePort, REPO, type UsherProc } from '../helpers/usher.js';
 import { addEntryFlow } from '../helpers/guestbook-flow.js';
@@ -91,6 +91,14 @@ for (const t of TOPOLOGIES) {
       assert.equal(css.status, 200);
       assert.equal(await css.text(), 'body { color: #333; }\n');
       assert.doesNotMatch(usher.output(), /GET \/static\/style\.css/, 'usher never saw the static request');
+
+      // The seed's site logs: the front's access log has both the proxied and the static requests,
+      // and usher's own log has an access line for the proxied one.
+      const access = readFileSync(join(front.root, 'logs', 'guestbook_access.log'), 'utf8');
+      assert.match(access, /"POST \/submit HTTP\/1\.1" 200/);
+      assert.match(access, /"GET \/static\/style\.css HTTP\/1\.1" 200/);
+      assert.ok(existsSync(join(front.root, 'logs', 'guestbook_error.log')), 'the site error log is open');
+      assert.match(usher.output(), /worker \d+: POST \/submit 200/);
     } finally {
       await front?.stop();
       await usher?.stop();
