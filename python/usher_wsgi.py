@@ -41,10 +41,9 @@ MAX_VARS = 256
 # modifier2 = 1 from usher's router: frame the response and keep the connection (src/router/upstream.ts)
 KEEPALIVE_MODIFIER2 = 1
 ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
-# Listening sockets are shared by every worker process: EPOLLEXCLUSIVE wakes one process's epoll per
-# new connection instead of all of them (each would try accept() and all but one get EAGAIN). It
-# cannot be combined with EPOLLONESHOT, so a listener stays armed; a thread that loses the race for
-# a connection to another thread of its own process just gets EAGAIN.
+# Listening sockets are shared by every thread of every worker process, each waiting in its own epoll:
+# EPOLLEXCLUSIVE wakes one of those epolls per new connection instead of all of them (each would try
+# accept() and all but one get EAGAIN). A thread that still loses the race just gets EAGAIN.
 LISTEN_IN = select.EPOLLIN | getattr(select, 'EPOLLEXCLUSIVE', 0)
 
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
@@ -190,30 +189,32 @@ def recv_head(conn, buffer_size):
         if not more:
             raise EOFError('truncated vars block (%d of %d bytes)' % (len(buf), total))
         buf += more
+    # One latin-1 decode of the whole block, then str slices (latin-1 maps byte i to char i, so the
+    # offsets carry over): about half the cost of decoding every key and value on its own.
+    text = buf[4:total].decode('latin-1')
     env = {}
     off = 4
     n = 0
     while off < total:
         if off + 2 > total:
             raise ProtocolError(400, 'key length runs past the vars block')
-        (klen,) = _unpack_h(buf, off)
-        off += 2
+        klen = buf[off] | (buf[off + 1] << 8)
+        ke = off + 2 + klen
         if klen == 0:
             raise ProtocolError(400, 'an empty key in the vars block')
-        if off + klen + 2 > total:
+        if ke + 2 > total:
             raise ProtocolError(400, 'key runs past the vars block')
-        key = buf[off:off + klen].decode('latin-1')
-        off += klen
-        (vlen,) = _unpack_h(buf, off)
-        off += 2
-        if off + vlen > total:
+        ve = ke + 2 + (buf[ke] | (buf[ke + 1] << 8))
+        key = text[off - 2:ke - 4]
+        if ve > total:
             raise ProtocolError(400, 'value of %r runs past the vars block' % key)
-        value = buf[off:off + vlen].decode('latin-1')
-        if key in env and key.startswith('HTTP_'):
+        value = text[ke - 2:ve - 4]
+        prev = env.get(key)
+        if prev is not None and key.startswith('HTTP_'):
             # a header sent once per line (Nginx < 1.23): joined as HTTP joins repeated fields
-            value = env[key] + ('; ' if key == 'HTTP_COOKIE' else ', ') + value
+            value = prev + ('; ' if key == 'HTTP_COOKIE' else ', ') + value
         env[key] = value
-        off += vlen
+        off = ve
         n += 1
         if n > MAX_VARS:
             raise ProtocolError(400, 'more than %d vars in one packet' % MAX_VARS)
@@ -488,7 +489,10 @@ class Worker:
         self.listeners = []
         self.by_fd = {}
         self.kept = {}
-        self.registered = set()  # fds of connections in the epoll (kept ones), not the listeners
+        self.registered = set()  # fds of the kept connections in self.epoll
+        # Kept connections (the router's, between requests) wait in one epoll shared by the threads,
+        # one-shot so each next request goes to exactly one thread; every thread's own epoll (see
+        # serve_forever) watches the listeners and this epoll's fd.
         self.epoll = select.epoll()
         for fd in spec['fds']:
             s = socket.socket(fileno=fd)
@@ -496,39 +500,48 @@ class Worker:
             s.setblocking(False)
             self.listeners.append(s)
             self.by_fd[s.fileno()] = s
-            self.epoll.register(s.fileno(), LISTEN_IN)
 
-    # The serving loop. One epoll per process, shared by every thread; each event is one-shot, so it
-    # goes to exactly one thread, which re-arms it when done. Listening sockets and kept connections
-    # (the router's, between requests) wait in the same epoll, so an idle kept connection never pins
-    # a thread: there can be more kept connections than threads.
+    # The serving loop of one thread. Its own epoll holds the listeners (EPOLLEXCLUSIVE: a new
+    # connection wakes one thread of one process) and the shared epoll of kept connections, so an idle
+    # kept connection never pins a thread: there can be more kept connections than threads.
     def serve_forever(self):
-        ep = self.epoll
-        while not self.stopping.is_set():
-            try:
-                events = ep.poll(0.5, 1)
-            except InterruptedError:
-                continue
-            for fd, _ev in events:
-                listener = self.by_fd.get(fd)
-                if listener is not None:
-                    try:
-                        conn, _addr = listener.accept()
-                    except (BlockingIOError, InterruptedError):
+        ep = select.epoll()
+        shared = self.epoll
+        shared_fd = shared.fileno()
+        ep.register(shared_fd, select.EPOLLIN)
+        for fd in self.by_fd:
+            ep.register(fd, LISTEN_IN)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    events = ep.poll(0.5, 1)
+                except InterruptedError:
+                    continue
+                for fd, _ev in events:
+                    if fd == shared_fd:
                         conn = None
-                    except OSError as e:
-                        log('WARN', 'accept failed', error=str(e))
-                        conn = None
-                    if conn is None:
-                        continue
-                    # blocking already (accept4 without SOCK_NONBLOCK, and no default timeout)
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, RCVTIMEO)
-                else:
-                    with self.lock:
-                        conn = self.kept.pop(fd, None)
-                    if conn is None:
-                        continue
-                self.serve_connection(conn)
+                        for kfd, _kev in shared.poll(0, 1):
+                            with self.lock:
+                                conn = self.kept.pop(kfd, None)
+                        if conn is None:
+                            continue
+                        self.serve_connection(conn)
+                    else:
+                        self.accept(self.by_fd[fd])
+        finally:
+            ep.close()
+
+    def accept(self, listener):
+        try:
+            conn, _addr = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another thread or process took it
+        except OSError as e:
+            log('WARN', 'accept failed', error=str(e))
+            return
+        # blocking already (accept4 without SOCK_NONBLOCK, and no default timeout)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, RCVTIMEO)
+        self.serve_connection(conn)
 
     def serve_connection(self, conn):
         with self.lock:
@@ -568,11 +581,7 @@ class Worker:
                 self.epoll.unregister(fd)
             except (OSError, ValueError):
                 pass
-        try:
-            conn.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        conn.close()
+        conn.close()  # the FIN that ends a close-delimited response (no other process holds this fd)
 
     def close_kept(self):
         with self.lock:
