@@ -52,7 +52,7 @@ test('Django guestbook directly over http (seed mode 1, no front)', async (ctx) 
     assert.equal(list.status, 200);
     assert.match(await list.text(), /<h1>Guestbook<\/h1>/);
     await addEntryFlow(`http://${upstream}`, { tokenField: 'csrfmiddlewaretoken' });
-    assert.match(u.output(), /worker \d: POST \/ 302/);
+    await u.waitFor(/worker \d: POST \/ 302/, 5_000);
   } finally {
     await u.stop();
   }

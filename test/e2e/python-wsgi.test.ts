@@ -232,7 +232,7 @@ test('a client that disconnects mid-response: close() is called and the worker i
     assert.ok(closed, 'the app iterable was closed after the client went away');
     const next = await uwsgiRequest(sock, 'GET', '/');
     assert.equal(next.status, 200, 'the only worker thread serves the next request');
-    assert.match(u.output(), /client went away mid-response/);
+    await u.waitFor(/client went away mid-response/, 5_000);
   } finally {
     await u.stop();
     tmp.remove();
