@@ -189,35 +189,32 @@ def recv_head(conn, buffer_size):
         if not more:
             raise EOFError('truncated vars block (%d of %d bytes)' % (len(buf), total))
         buf += more
-    # One latin-1 decode of the whole block, then str slices (latin-1 maps byte i to char i, so the
-    # offsets carry over): about half the cost of decoding every key and value on its own.
-    text = buf[4:total].decode('latin-1')
+    # One latin-1 decode of the head, then str slices at the same offsets (latin-1 maps byte i to char
+    # i): this loop runs ~20 times per request and is the worker's largest share of Python time.
+    text = buf[:total].decode('latin-1')
     env = {}
     off = 4
     n = 0
     while off < total:
         if off + 2 > total:
             raise ProtocolError(400, 'key length runs past the vars block')
-        klen = buf[off] | (buf[off + 1] << 8)
-        ke = off + 2 + klen
-        if klen == 0:
-            raise ProtocolError(400, 'an empty key in the vars block')
-        if ke + 2 > total:
-            raise ProtocolError(400, 'key runs past the vars block')
-        ve = ke + 2 + (buf[ke] | (buf[ke + 1] << 8))
-        key = text[off - 2:ke - 4]
-        if ve > total:
-            raise ProtocolError(400, 'value of %r runs past the vars block' % key)
-        value = text[ke - 2:ve - 4]
-        prev = env.get(key)
-        if prev is not None and key.startswith('HTTP_'):
+        ks = off + 2
+        ke = ks + (buf[off] | (buf[off + 1] << 8))
+        vs = ke + 2
+        if ke == ks or vs > total:
+            raise ProtocolError(400, 'an empty key in the vars block' if ke == ks else 'key runs past the vars block')
+        off = vs + (buf[ke] | (buf[ke + 1] << 8))
+        if off > total:
+            raise ProtocolError(400, 'value of %r runs past the vars block' % text[ks:ke])
+        key = text[ks:ke]
+        if key in env and key[:5] == 'HTTP_':
             # a header sent once per line (Nginx < 1.23): joined as HTTP joins repeated fields
-            value = prev + ('; ' if key == 'HTTP_COOKIE' else ', ') + value
-        env[key] = value
-        off = ve
+            env[key] += ('; ' if key == 'HTTP_COOKIE' else ', ') + text[vs:off]
+        else:
+            env[key] = text[vs:off]
         n += 1
-        if n > MAX_VARS:
-            raise ProtocolError(400, 'more than %d vars in one packet' % MAX_VARS)
+    if n > MAX_VARS:
+        raise ProtocolError(400, 'more than %d vars in one packet' % MAX_VARS)
     if modifier1 == MANAGE_PATH_INFO:
         script, path = env.get('SCRIPT_NAME', ''), env.get('PATH_INFO')
         if script and path is not None and path.startswith(script):
