@@ -42,8 +42,9 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const tool = args.includes('--autocannon') ? 'autocannon' : loadTool();
-  if (tool !== 'wrk' && !args.includes('--autocannon')) {
+  const forced = args.includes('--autocannon');
+  const tool = forced ? 'autocannon' : loadTool();
+  if (tool !== 'wrk' && !forced) {
     process.stderr.write('bench: wrk is not installed: falling back to autocannon (npm), whose figures run lower than wrk\'s; `apt-get install wrk` for the figures the README shows\n');
   }
   const cases = CASES.filter((c) => only === undefined || c.id === only);

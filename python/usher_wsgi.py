@@ -55,7 +55,6 @@ MANAGE_PATH_INFO = 30
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 STATUS_TEXT = {400: 'Bad Request', 413: 'Request Entity Too Large', 500: 'Internal Server Error'}
 
-_unpack_h = struct.Struct('<H').unpack_from
 _unpack_head = struct.Struct('<BHB').unpack_from
 
 # ---------------------------------------------------------------------------------------------- log
@@ -397,7 +396,8 @@ class Response:
 
     def write(self, data):
         if self.status is None:
-            raise SpecError('write() before start_response()')
+            # only the body loop can get here (the write callable comes from start_response itself)
+            raise SpecError('the app returned a body without calling start_response()')
         if type(data) is not bytes:
             raise SpecError('response body chunks must be bytes, got %s' % type(data).__name__)
         if not self.sent:
@@ -647,8 +647,6 @@ class Worker:
                 pass
             else:
                 for chunk in result:
-                    if res.status is None:
-                        raise SpecError('the app returned a body without calling start_response()')
                     if chunk:
                         res.write(chunk)
                     elif type(chunk) is not bytes:

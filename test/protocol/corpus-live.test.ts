@@ -26,14 +26,20 @@ function expectRefusal(f: Fixture, raw: Buffer, where: string): void {
   assert.equal(parseRaw(raw).status, err.status, `${where}: ${err.code} is answered ${err.status}`);
 }
 
-function checkNode(f: Fixture, raw: Buffer, where: string): void {
+/** The app's JSON answer to a well-formed packet; undefined for HEAD, whose answer has no body. */
+function answer<T>(f: Fixture, raw: Buffer, where: string): T | undefined {
   const res = parseRaw(raw);
   assert.equal(res.status, 200, where);
   if (f.expect!.method === 'HEAD') {
     assert.equal(res.body.length, 0, `${where}: a HEAD answer carries no body`);
-    return;
+    return undefined;
   }
-  const got = JSON.parse(res.body.toString('utf8')) as Echoed;
+  return JSON.parse(res.body.toString('utf8')) as T;
+}
+
+function checkNode(f: Fixture, raw: Buffer, where: string): void {
+  const got = answer<Echoed>(f, raw, where);
+  if (got === undefined) return;
   const want = f.expect!;
   assert.equal(got.method, want.method, where);
   assert.equal(got.url, want.url, where);
@@ -45,13 +51,8 @@ function checkNode(f: Fixture, raw: Buffer, where: string): void {
 }
 
 function checkPython(f: Fixture, raw: Buffer, where: string): void {
-  const res = parseRaw(raw);
-  assert.equal(res.status, 200, where);
-  if (f.expect!.method === 'HEAD') {
-    assert.equal(res.body.length, 0, `${where}: a HEAD answer carries no body`);
-    return;
-  }
-  const got = JSON.parse(res.body.toString('utf8')) as PyEchoed;
+  const got = answer<PyEchoed>(f, raw, where);
+  if (got === undefined) return;
   const want = f.expect!;
   const env = got.environ;
   assert.equal(env.REQUEST_METHOD, want.method, where);
