@@ -17,25 +17,31 @@ chooses what code runs).
 """
 import importlib
 import importlib.util
+import itertools
 import json
 import os
 import re
 import select
 import signal
+import _socket
 import socket
+from socket import MSG_DONTWAIT, SO_RCVTIMEO, SOCK_STREAM, SOL_SOCKET
 import struct
 import sys
 import threading
 import time
 import traceback
+from time import monotonic
 
 EXIT_APP_LOAD = 3
 EXIT_BOOT = 4
 HEARTBEAT_S = 5.0
-HEAD_TIMEOUT_S = 30.0
-# Set once per connection as the kernel's receive timeout (SO_RCVTIMEO) on a blocking socket: a Python
-# socket timeout would instead cost a poll() before every recv and two ioctl()s to switch modes.
-RCVTIMEO = struct.pack('ll', int(HEAD_TIMEOUT_S), 0)
+# `socket-timeout`: how long a read waits on a peer that stopped sending mid-request (set in main()).
+SOCKET_TIMEOUT_S = 30
+# The same as the kernel's receive timeout (SO_RCVTIMEO) on a blocking socket, set on a connection only
+# once a read has to wait (see recv_more): a Python socket timeout would instead cost a poll() before
+# every recv and two ioctl()s to switch modes, and setting it up front a setsockopt() per request.
+RCVTIMEO = struct.pack('ll', SOCKET_TIMEOUT_S, 0)
 DRAIN_TIMEOUT_S = 10.0
 MAX_VARS = 256
 # modifier2 = 1 from usher's router: frame the response and keep the connection (src/router/upstream.ts)
@@ -52,8 +58,10 @@ REQUEST_MODIFIERS = frozenset((0, 5, 6, 7, 8, 9, 14, 15, 30))
 # uWSGI's UWSGI_MODIFIER_MANAGE_PATH_INFO (Nginx `uwsgi_modifier1 30`): PATH_INFO starts with SCRIPT_NAME.
 MANAGE_PATH_INFO = 30
 # An HTTP token (RFC 9110): what a REQUEST_METHOD must be.
+# The usual ones skip the regex.
+COMMON_METHODS = frozenset(('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'))
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-STATUS_TEXT = {400: 'Bad Request', 413: 'Request Entity Too Large', 500: 'Internal Server Error'}
+STATUS_TEXT = {400: 'Bad Request', 408: 'Request Timeout', 413: 'Request Entity Too Large', 500: 'Internal Server Error'}
 
 _unpack_head = struct.Struct('<BHB').unpack_from
 
@@ -159,18 +167,36 @@ class ProtocolError(Exception):
         self.status = status
 
 
+class BodyTimeout(TimeoutError):
+    """wsgi.input: the peer stopped sending the body (an OSError, as uWSGI raises IOError there)."""
+
+
 class IdleClose(Exception):
     """The peer closed a kept connection between requests: nothing was lost."""
 
 
+def recv_more(conn):
+    """A blocking recv under socket-timeout. The first recv of a request goes without it (MSG_DONTWAIT,
+    see recv_head): the kernel's SO_RCVTIMEO is set only once a read actually has to wait."""
+    conn.setsockopt(SOL_SOCKET, SO_RCVTIMEO, RCVTIMEO)
+    try:
+        return conn.recv(65536)
+    except BlockingIOError:  # SO_RCVTIMEO ran out
+        raise socket.timeout() from None
+
+
 def recv_head(conn, buffer_size):
-    """Read header + vars; return (vars, leftover body bytes, modifier2). Raises ProtocolError, EOFError
-    or IdleClose."""
-    buf = conn.recv(65536)
+    """Read header + vars; return (vars, leftover body bytes, modifier2). Raises ProtocolError, EOFError,
+    IdleClose or socket.timeout."""
+    try:
+        # The front connected and (almost always) wrote its packet at once: try without waiting first.
+        buf = conn.recv(65536, MSG_DONTWAIT)
+    except BlockingIOError:
+        buf = recv_more(conn)
     if not buf:
         raise IdleClose()
     while len(buf) < 4:
-        more = conn.recv(65536)
+        more = recv_more(conn)
         if not more:
             raise EOFError('truncated header (%d bytes)' % len(buf))
         buf += more
@@ -184,13 +210,42 @@ def recv_head(conn, buffer_size):
         raise ProtocolError(400, 'empty vars block: a request needs at least REQUEST_METHOD')
     total = 4 + datasize
     while len(buf) < total:
-        more = conn.recv(65536)
+        more = recv_more(conn)
         if not more:
             raise EOFError('truncated vars block (%d of %d bytes)' % (len(buf), total))
         buf += more
+    head = buf[:total] if len(buf) > total else buf
     # One latin-1 decode of the head, then str slices at the same offsets (latin-1 maps byte i to char
-    # i): this loop runs ~20 times per request and is the worker's largest share of Python time.
-    text = buf[:total].decode('latin-1')
+    # i). This loop runs ~20 times per request and is the worker's largest share of Python time, so it
+    # does the least it can: indexing `head` past its end raises IndexError, and the rarer checks
+    # (empty key, repeated key, too many vars, a value past the end) cost one test after the loop. Any
+    # of them sends the block to the careful parser, which names the fault or joins the repeats.
+    text = head.decode('latin-1')
+    env = {}
+    off = 4
+    n = 0
+    try:
+        while off < total:
+            ks = off + 2
+            ke = ks + (head[off] | (head[off + 1] << 8))
+            vs = ke + 2
+            off = vs + (head[ke] | (head[ke + 1] << 8))
+            env[text[ks:ke]] = text[vs:off]
+            n += 1
+    except IndexError:
+        env = None
+    if env is None or off != total or n != len(env) or n > MAX_VARS or '' in env:
+        env = _parse_vars_carefully(text, total)
+    if modifier1 == MANAGE_PATH_INFO:
+        script, path = env.get('SCRIPT_NAME', ''), env.get('PATH_INFO')
+        if script and path is not None and path.startswith(script):
+            env['PATH_INFO'] = path[len(script):]
+    return env, buf[total:], modifier2
+
+
+def _parse_vars_carefully(text, total):
+    """The vars block var by var: names exactly what is wrong, and joins a header repeated once per
+    line (Nginx < 1.23 sends each Cookie line as its own HTTP_COOKIE var)."""
     env = {}
     off = 4
     n = 0
@@ -198,27 +253,22 @@ def recv_head(conn, buffer_size):
         if off + 2 > total:
             raise ProtocolError(400, 'key length runs past the vars block')
         ks = off + 2
-        ke = ks + (buf[off] | (buf[off + 1] << 8))
+        ke = ks + (ord(text[off]) | (ord(text[off + 1]) << 8))
         vs = ke + 2
         if ke == ks or vs > total:
             raise ProtocolError(400, 'an empty key in the vars block' if ke == ks else 'key runs past the vars block')
-        off = vs + (buf[ke] | (buf[ke + 1] << 8))
+        off = vs + (ord(text[ke]) | (ord(text[ke + 1]) << 8))
         if off > total:
             raise ProtocolError(400, 'value of %r runs past the vars block' % text[ks:ke])
         key = text[ks:ke]
         if key in env and key[:5] == 'HTTP_':
-            # a header sent once per line (Nginx < 1.23): joined as HTTP joins repeated fields
             env[key] += ('; ' if key == 'HTTP_COOKIE' else ', ') + text[vs:off]
         else:
             env[key] = text[vs:off]
         n += 1
     if n > MAX_VARS:
         raise ProtocolError(400, 'more than %d vars in one packet' % MAX_VARS)
-    if modifier1 == MANAGE_PATH_INFO:
-        script, path = env.get('SCRIPT_NAME', ''), env.get('PATH_INFO')
-        if script and path is not None and path.startswith(script):
-            env['PATH_INFO'] = path[len(script):]
-    return env, buf[total:], modifier2
+    return env
 
 
 # ------------------------------------------------------------------------------------------- input
@@ -230,13 +280,17 @@ class Input:
         self.conn = conn
         self.buf = pending[:length]
         self.remaining = length - len(self.buf)  # still on the socket
+        self.timed = False
 
     def _fill(self, want):
+        if len(self.buf) < want and self.remaining > 0 and not self.timed:
+            self.timed = True  # see recv_more: the timeout is set once a read has to wait
+            self.conn.setsockopt(SOL_SOCKET, SO_RCVTIMEO, RCVTIMEO)
         while len(self.buf) < want and self.remaining > 0:
             try:
                 chunk = self.conn.recv(min(max(want - len(self.buf), 65536), self.remaining))
             except BlockingIOError:  # SO_RCVTIMEO ran out
-                raise TimeoutError('the client sent no body bytes for %d s' % HEAD_TIMEOUT_S) from None
+                raise BodyTimeout('the peer sent no body bytes for %d s (socket-timeout)' % SOCKET_TIMEOUT_S) from None
             if not chunk:
                 self.remaining = 0
                 break
@@ -466,11 +520,12 @@ class Worker:
         self.max_requests = spec.get('maxRequests') or 0
         self.stopping = threading.Event()
         self.lock = threading.Lock()
-        self.active = 0
-        self.served = 0
+        self.inflight = [False] * spec['threads']  # per serving thread: in a request now?
+        self.served = itertools.count(1)  # next() is atomic under the GIL
         self.busy = {}  # thread ident -> (start time, uri) for harakiri
         self.errors = ErrorStream()
-        self.base_env = {
+        # The wsgi.* keys every environ gets; a request's vars can't override them (run_app).
+        self.wsgi_fixed = {
             'wsgi.version': (1, 0),
             'wsgi.errors': self.errors,
             'wsgi.multithread': spec['threads'] > 1,
@@ -478,6 +533,10 @@ class Worker:
             'wsgi.run_once': False,
             'wsgi.file_wrapper': FileWrapper,
             'wsgi.input_terminated': True,
+            'wsgi.url_scheme': 'http',
+        }
+        # CGI vars PEP 3333 requires, for a front that does not send them.
+        self.cgi_defaults = {
             'SCRIPT_NAME': '',
             'SERVER_NAME': 'localhost',
             'SERVER_PORT': '80',
@@ -485,6 +544,7 @@ class Worker:
         }
         self.listeners = []
         self.by_fd = {}
+        self.family_of = {}
         self.kept = {}
         self.registered = set()  # fds of the kept connections in self.epoll
         # Kept connections (the router's, between requests) wait in one epoll shared by the threads,
@@ -497,17 +557,19 @@ class Worker:
             s.setblocking(False)
             self.listeners.append(s)
             self.by_fd[s.fileno()] = s
+            self.family_of[s] = int(s.family)
 
     # The serving loop of one thread. Its own epoll holds the listeners (EPOLLEXCLUSIVE: a new
     # connection wakes one thread of one process) and the shared epoll of kept connections, so an idle
     # kept connection never pins a thread: there can be more kept connections than threads.
-    def serve_forever(self):
+    def serve_forever(self, index):
         ep = select.epoll()
         shared = self.epoll
         shared_fd = shared.fileno()
         ep.register(shared_fd, select.EPOLLIN)
         for fd in self.by_fd:
             ep.register(fd, LISTEN_IN)
+        by_fd = self.by_fd
         try:
             while not self.stopping.is_set():
                 try:
@@ -522,58 +584,54 @@ class Worker:
                                 conn = self.kept.pop(kfd, None)
                         if conn is None:
                             continue
-                        self.serve_connection(conn)
                     else:
-                        self.accept(self.by_fd[fd])
+                        listener = by_fd[fd]
+                        try:
+                            cfd, _addr = listener._accept()
+                        except (BlockingIOError, InterruptedError):
+                            continue  # another thread or process took it
+                        except OSError as e:
+                            log('WARN', 'accept failed', error=str(e))
+                            continue
+                        # The C socket type, blocking (accept4 without SOCK_NONBLOCK): socket.accept()'s
+                        # Python wrapper and enum conversions cost more than a hello world's bookkeeping.
+                        conn = _socket.socket(self.family_of[listener], SOCK_STREAM, 0, cfd)
+                    self.inflight[index] = True
+                    try:
+                        keep = self.handle(conn)
+                    except Exception:  # a bug of usher's own: lose this connection, not the thread
+                        log_traceback('internal error while serving a request; connection closed')
+                        keep = False
+                    self.inflight[index] = False
+                    self.done(conn, keep)
         finally:
             ep.close()
 
-    def accept(self, listener):
-        try:
-            conn, _addr = listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return  # another thread or process took it
-        except OSError as e:
-            log('WARN', 'accept failed', error=str(e))
-            return
-        # blocking already (accept4 without SOCK_NONBLOCK, and no default timeout)
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, RCVTIMEO)
-        self.serve_connection(conn)
-
-    def serve_connection(self, conn):
-        with self.lock:
-            self.active += 1
-        keep = False
-        try:
-            keep = self.handle(conn)
-        finally:
+    def done(self, conn, keep):
+        """After a request: keep the connection for the next one (usher's router), or close it."""
+        served = next(self.served)
+        if keep and not self.stopping.is_set():
             with self.lock:
-                self.active -= 1
-                self.served += 1
-                served = self.served
-                if keep and not self.stopping.is_set():
-                    fd = conn.fileno()
-                    self.kept[fd] = conn
-                    if fd in self.registered:
-                        self.epoll.modify(fd, ONESHOT_IN)
-                    else:
-                        self.epoll.register(fd, ONESHOT_IN)
-                        self.registered.add(fd)
-                    keep = True
+                fd = conn.fileno()
+                self.kept[fd] = conn
+                if fd in self.registered:
+                    self.epoll.modify(fd, ONESHOT_IN)
                 else:
-                    keep = False
-            if not keep:
-                self.close_conn(conn)
-            if self.max_requests and served >= self.max_requests and not self.stopping.is_set():
-                log('INFO', 'max-requests reached; recycling this worker', requests=served)
-                self.stopping.set()
+                    self.epoll.register(fd, ONESHOT_IN)
+                    self.registered.add(fd)
+        else:
+            self.close_conn(conn)
+        if self.max_requests and served >= self.max_requests and not self.stopping.is_set():
+            log('INFO', 'max-requests reached; recycling this worker', requests=served)
+            self.stopping.set()
 
     def close_conn(self, conn):
         fd = conn.fileno()
-        with self.lock:
-            registered = fd in self.registered
-            self.registered.discard(fd)
-        if registered:  # only kept connections ever were: no failing epoll_ctl per request
+        # Only kept connections were ever registered: no failing epoll_ctl per request. The fd is this
+        # thread's until closed, so no other thread can add it meanwhile.
+        if fd in self.registered:
+            with self.lock:
+                self.registered.discard(fd)
             try:
                 self.epoll.unregister(fd)
             except (OSError, ValueError):
@@ -600,44 +658,48 @@ class Worker:
             log('WARN', 'bad uwsgi packet', reason=str(e))
             return False
         except (BlockingIOError, socket.timeout):
-            log('WARN', 'uwsgi client sent no complete request in time; closing')
+            log('WARN', 'uwsgi peer sent no complete request within socket-timeout; closing', seconds=SOCKET_TIMEOUT_S)
             return False
         except OSError:
             return False
         return self.run_app(conn, env, pending, modifier2 == KEEPALIVE_MODIFIER2)
 
     def run_app(self, conn, vars_, pending, keep):
-        started = time.monotonic()
+        started = monotonic()
         method = vars_.get('REQUEST_METHOD')
-        if not method or not _TOKEN.match(method):
+        if method not in COMMON_METHODS and (not method or not _TOKEN.match(method)):
             log('WARN', 'bad uwsgi packet', status=400, reason='bad REQUEST_METHOD %r' % method if method else 'no REQUEST_METHOD in the uwsgi vars')
             simple_response(conn, 400, 'Bad Request')
             return False
-        cl = vars_.get('CONTENT_LENGTH', '')
-        if cl and not cl.isdigit():
-            log('WARN', 'bad uwsgi packet', status=400, reason='bad CONTENT_LENGTH %r' % cl)
-            simple_response(conn, 400, 'Bad Request')
-            return False
-        length = int(cl) if cl else 0
-        env = dict(self.base_env)
-        env.update(vars_)
+        # The request's vars override the CGI defaults; nothing overrides the wsgi.* keys.
+        env = {**self.cgi_defaults, **vars_, **self.wsgi_fixed}
+        cl = env.get('CONTENT_LENGTH')
+        if cl:
+            if not cl.isdigit():
+                log('WARN', 'bad uwsgi packet', status=400, reason='bad CONTENT_LENGTH %r' % cl)
+                simple_response(conn, 400, 'Bad Request')
+                return False
+            length = int(cl)
+        else:
+            length = 0
+            if cl is not None:  # Nginx's uwsgi_params send it empty: PEP 3333 says absent
+                del env['CONTENT_LENGTH']
+        if not env.get('CONTENT_TYPE', True):
+            del env['CONTENT_TYPE']
         if 'PATH_INFO' not in env:
             uri = env.get('REQUEST_URI', '/')
             env['PATH_INFO'] = uri.split('?', 1)[0][len(env['SCRIPT_NAME']):]
-        env.setdefault('QUERY_STRING', '')
-        https = env.get('HTTPS', '').lower()
-        scheme = env.get('REQUEST_SCHEME') or env.get('UWSGI_SCHEME') or ''
-        env['wsgi.url_scheme'] = 'https' if https in ('on', '1') or scheme.lower() == 'https' else 'http'
-        if not env.get('CONTENT_TYPE'):
-            env.pop('CONTENT_TYPE', None)
-        if not cl:
-            env.pop('CONTENT_LENGTH', None)
-        inp = Input(conn, pending, length)
-        env['wsgi.input'] = inp
+        if 'QUERY_STRING' not in env:
+            env['QUERY_STRING'] = ''
+        https = env.get('HTTPS')
+        scheme = env.get('REQUEST_SCHEME') or env.get('UWSGI_SCHEME')
+        if (https and https.lower() in ('on', '1')) or (scheme and scheme.lower() == 'https'):
+            env['wsgi.url_scheme'] = 'https'
+        inp = env['wsgi.input'] = Input(conn, pending, length)
         res = Response(conn, method == 'HEAD', keep and not self.stopping.is_set())
         uri = env.get('REQUEST_URI') or env['PATH_INFO']
-        me = threading.get_ident()
         if self.harakiri:
+            me = threading.get_ident()
             self.busy[me] = (started, uri)
         result = None
         aborted = False
@@ -657,6 +719,13 @@ class Worker:
         except (BrokenPipeError, ConnectionResetError):
             aborted = True
             log('INFO', 'client went away mid-response', uri=uri)
+        except BodyTimeout as e:  # the peer's fault, not the app's: no traceback
+            log('WARN', 'uwsgi peer stopped sending the request body; closing', reason=str(e), uri=uri)
+            if not res.sent:
+                res.status = '408 Request Timeout'
+                simple_response(conn, 408, 'Request Timeout')
+            res.keep = False
+            inp.remaining = 0  # nothing to drain: the peer is not sending
         except SpecError as e:
             log('ERROR', 'the app broke PEP 3333: %s' % e, uri=uri)
             if not res.sent:
@@ -733,12 +802,14 @@ def load_app(spec):
 
 
 def main():
-    global PROC
+    global PROC, SOCKET_TIMEOUT_S, RCVTIMEO
     try:
         spec = json.loads(os.environ['USHER_WORKER'])
     except (KeyError, ValueError):
         sys.stderr.write('usher worker: USHER_WORKER is not set or not JSON; workers are started by the usher master\n')
         sys.exit(EXIT_BOOT)
+    SOCKET_TIMEOUT_S = int(spec.get('socketTimeout') or SOCKET_TIMEOUT_S)
+    RCVTIMEO = struct.pack('ll', SOCKET_TIMEOUT_S, 0)
     PROC = 'worker %s' % spec['id']
     fd = os.environ.get('NODE_CHANNEL_FD')
     channel = Channel(int(fd) if fd else None)
@@ -783,7 +854,7 @@ def main():
         while not worker.stopping.wait(HEARTBEAT_S):
             channel.send({'type': 'heartbeat'})
 
-    threads = [threading.Thread(target=worker.serve_forever, daemon=True, name='usher-%d' % i)
+    threads = [threading.Thread(target=worker.serve_forever, args=(i,), daemon=True, name='usher-%d' % i)
                for i in range(spec['threads'])]
     for t in threads:
         t.start()
@@ -793,7 +864,7 @@ def main():
 
     while not worker.stopping.wait(1.0):
         pass
-    log('INFO', 'stopping', inflight=worker.active)
+    log('INFO', 'stopping', inflight=sum(worker.inflight))
     worker.close_kept()
     for t in threads:
         t.join()  # each finishes its request, then sees `stopping` within one poll interval

@@ -39,6 +39,8 @@ export interface WorkerSpec {
   readonly processes: number;
   readonly bufferSize: number;
   readonly harakiri: number;
+  /** Seconds to wait on a uwsgi peer mid-request (`socket-timeout`). */
+  readonly socketTimeout: number;
   readonly maxRequests: number;
   readonly disableLogging: boolean;
   readonly chdir: string | null;

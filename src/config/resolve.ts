@@ -139,6 +139,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     httpRouter: get<boolean | undefined>('httpRouter'),
     httpProcesses: get<number>('httpProcesses'),
     harakiri: get<number>('harakiri'),
+    socketTimeout: get<number>('socketTimeout'),
     maxRequests: get<number>('maxRequests'),
     reloadMercy: get<number>('reloadMercy'),
     logto: get<string | undefined>('logto'),

@@ -48,6 +48,8 @@ export interface UsherConfig {
   readonly httpProcesses: number;
   /** `harakiri`: seconds a single request may take before its worker is killed and replaced (0 = off). */
   readonly harakiri: number;
+  /** `socket-timeout`: seconds a worker waits on a uwsgi peer mid-request before closing it. */
+  readonly socketTimeout: number;
   /** `max-requests`: recycle a worker after this many requests (0 = never). */
   readonly maxRequests: number;
   /** `reload-mercy` / `worker-reload-mercy`: seconds a worker gets to finish in-flight work on stop or reload. */

@@ -115,6 +115,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
         processes: config.processes,
         bufferSize: config.bufferSize,
         harakiri: config.harakiri,
+        socketTimeout: config.socketTimeout,
         maxRequests: config.maxRequests,
         disableLogging: config.disableLogging,
         chdir: config.chdir !== undefined ? process.cwd() : null,

@@ -155,7 +155,7 @@ async function main(): Promise<void> {
       hs.on('connection', drainBeforeClose);
       server = hs;
     } else {
-      server = createUwsgiServer(tracked.listener, { bufferSize: spec.bufferSize, log, isStopping: () => stopping }, tracked.done ?? (() => undefined));
+      server = createUwsgiServer(tracked.listener, { bufferSize: spec.bufferSize, headTimeoutMs: spec.socketTimeout * 1000, log, isStopping: () => stopping }, tracked.done ?? (() => undefined));
     }
     servers.push(server);
     listening.push(new Promise((resolve, reject) => {

@@ -167,7 +167,7 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
 function readPacket(socket: net.Socket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
   const parser = new UwsgiRequestParser({ bufferSize: opts.bufferSize });
   socket.setTimeout(opts.headTimeoutMs ?? 30_000, () => {
-    opts.log.warn('uwsgi client sent no complete request in time; closing');
+    opts.log.warn('uwsgi peer sent no complete request within socket-timeout; closing', { seconds: Math.round((opts.headTimeoutMs ?? 30_000) / 1000) });
     socket.destroy();
   });
   const onData = (chunk: Buffer): void => {
