@@ -69,6 +69,7 @@ async function behindNginx(sock: string, backend: Running): Promise<Started> {
   let front: Front | undefined;
   try {
     front = await startNginx({
+      ownSession: true,
       serverBlock: `server { listen 127.0.0.1:{{PORT}}; access_log off; location / { include uwsgi_params; uwsgi_pass unix:${sock}; } }`,
     });
   } catch (err) {
@@ -137,7 +138,7 @@ export const CASES: readonly CaseDef[] = [
   {
     id: 'ceiling', title: 'Ceiling: Nginx answering by itself', path: '/',
     servers: [{ id: 'nginx-return', label: 'Nginx return 200', requires: ['nginx'], reference: true, start: async () => {
-      const front = await startNginx({ serverBlock: 'server { listen 127.0.0.1:{{PORT}}; access_log off; location / { return 200 "Hello, world!\\n"; } }' });
+      const front = await startNginx({ ownSession: true, serverBlock: 'server { listen 127.0.0.1:{{PORT}}; access_log off; location / { return 200 "Hello, world!\\n"; } }' });
       const pid = Number(readFileSync(join(front.root, 'nginx.pid'), 'utf8'));
       return { url: `${front.url}/`, rootPid: pid, stop: () => front.stop() };
     } }],

@@ -27,6 +27,10 @@ export interface FrontOptions {
   readonly serverBlock: string;
   readonly user?: string;
   readonly group?: string;
+  /** Start it in its own session, as a systemd unit would be: the kernel's autogroup scheduling then
+   *  shares the CPU between it, the app server and the load generator instead of lumping it in with
+   *  whoever spawned it. The benchmark uses this; tests don't need it. */
+  readonly ownSession?: boolean;
 }
 
 /** True if the tool is on PATH; under CI=true a missing tool is an error (tests must fail, not skip). */
@@ -71,9 +75,9 @@ function stopper(proc: ChildProcess, root: string): () => Promise<void> {
 }
 
 /** Write the config, start the server in the foreground, and wait until it listens. */
-async function launch(cmd: string, args: (confFile: string) => string[], confFile: string, conf: string, port: number, errorLog: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+async function launch(cmd: string, args: (confFile: string) => string[], confFile: string, conf: string, port: number, errorLog: string, env: NodeJS.ProcessEnv, ownSession = false): Promise<ChildProcess> {
   writeFileSync(confFile, conf);
-  const proc = spawn(cmd, args(confFile), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawn(cmd, args(confFile), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env }, detached: ownSession });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   try {
@@ -118,7 +122,7 @@ http {
 ${block}
 }
 `;
-  const proc = await launch('nginx', (f) => ['-p', root, '-c', f, '-g', 'daemon off;'], join(root, 'nginx.conf'), conf, port, join(root, 'logs', 'error.log'), {});
+  const proc = await launch('nginx', (f) => ['-p', root, '-c', f, '-g', 'daemon off;'], join(root, 'nginx.conf'), conf, port, join(root, 'logs', 'error.log'), {}, o.ownSession);
   return { kind: 'nginx', port, url: `http://127.0.0.1:${port}`, root, errorLog: join(root, 'logs', 'error.log'), accessLog: join(root, 'logs', 'access.log'), stop: stopper(proc, root) };
 }
 
