@@ -39,7 +39,7 @@ HEARTBEAT_S = 5.0
 # `socket-timeout`: how long a read waits on a peer that stopped sending mid-request (set in main()).
 SOCKET_TIMEOUT_S = 30
 # The same as the kernel's receive timeout (SO_RCVTIMEO) on a blocking socket, set on a connection only
-# once a read has to wait (see recv_more): a Python socket timeout would instead cost a poll() before
+# once a read has to wait (see arm_timeout): a Python socket timeout would instead cost a poll() before
 # every recv and two ioctl()s to switch modes, and setting it up front a setsockopt() per request.
 RCVTIMEO = struct.pack('ll', SOCKET_TIMEOUT_S, 0)
 DRAIN_TIMEOUT_S = 10.0
@@ -175,10 +175,15 @@ class IdleClose(Exception):
     """The peer closed a kept connection between requests: nothing was lost."""
 
 
-def recv_more(conn):
-    """A blocking recv under socket-timeout. The first recv of a request goes without it (MSG_DONTWAIT,
-    see recv_head): the kernel's SO_RCVTIMEO is set only once a read actually has to wait."""
+def arm_timeout(conn):
+    """socket-timeout for the blocking reads to come. The first recv of a request goes without it
+    (MSG_DONTWAIT, see recv_head): it is set only once a read actually has to wait."""
     conn.setsockopt(SOL_SOCKET, SO_RCVTIMEO, RCVTIMEO)
+
+
+def recv_more(conn):
+    """A blocking recv of the head's rest (a rare path: the timeout is re-armed each time)."""
+    arm_timeout(conn)
     try:
         return conn.recv(65536)
     except BlockingIOError:  # SO_RCVTIMEO ran out
@@ -284,8 +289,8 @@ class Input:
 
     def _fill(self, want):
         if len(self.buf) < want and self.remaining > 0 and not self.timed:
-            self.timed = True  # see recv_more: the timeout is set once a read has to wait
-            self.conn.setsockopt(SOL_SOCKET, SO_RCVTIMEO, RCVTIMEO)
+            self.timed = True
+            arm_timeout(self.conn)
         while len(self.buf) < want and self.remaining > 0:
             try:
                 chunk = self.conn.recv(min(max(want - len(self.buf), 65536), self.remaining))
@@ -544,7 +549,6 @@ class Worker:
         }
         self.listeners = []
         self.by_fd = {}
-        self.family_of = {}
         self.kept = {}
         self.registered = set()  # fds of the kept connections in self.epoll
         # Kept connections (the router's, between requests) wait in one epoll shared by the threads,
@@ -556,8 +560,7 @@ class Worker:
             s.listen(spec.get('listen') or 100)
             s.setblocking(False)
             self.listeners.append(s)
-            self.by_fd[s.fileno()] = s
-            self.family_of[s] = int(s.family)
+            self.by_fd[s.fileno()] = (s, int(s.family))
 
     # The serving loop of one thread. Its own epoll holds the listeners (EPOLLEXCLUSIVE: a new
     # connection wakes one thread of one process) and the shared epoll of kept connections, so an idle
@@ -585,7 +588,7 @@ class Worker:
                         if conn is None:
                             continue
                     else:
-                        listener = by_fd[fd]
+                        listener, family = by_fd[fd]
                         try:
                             cfd, _addr = listener._accept()
                         except (BlockingIOError, InterruptedError):
@@ -595,7 +598,7 @@ class Worker:
                             continue
                         # The C socket type, blocking (accept4 without SOCK_NONBLOCK): socket.accept()'s
                         # Python wrapper and enum conversions cost more than a hello world's bookkeeping.
-                        conn = _socket.socket(self.family_of[listener], SOCK_STREAM, 0, cfd)
+                        conn = _socket.socket(family, SOCK_STREAM, 0, cfd)
                     self.inflight[index] = True
                     try:
                         keep = self.handle(conn)
