@@ -8,7 +8,9 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { flushSync } from '../log.js';
-import { EXIT_APP_LOAD, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, isChildMessage, type RouterSpec, type WorkerSpec } from '../ipc.js';
+import { CONTRACT_VERSION, EXIT, TIMING, isChildMessage, type RouterSpec, type WorkerSpec } from '../ipc.js';
+
+const HEARTBEAT_TIMEOUT_MS = 60_000;
 import { FIRST_SOCKET_FD, spawnRouter, spawnWorker, type AppRuntime } from './spawn.js';
 
 export type Role = 'worker' | 'router';
@@ -30,10 +32,10 @@ export interface ArbiterPlan {
   readonly routers: number;
   readonly runtime: AppRuntime;
   /** Worker spec without the per-process fields (id, generation, fds). */
-  readonly worker: Omit<WorkerSpec, 'id' | 'generation' | 'fds'>;
+  readonly worker: Omit<WorkerSpec, 'id' | 'generation' | 'fds' | 'contract'>;
   /** Bound fds the workers get, in spec.kinds order. */
   readonly workerFds: readonly number[];
-  readonly router: Omit<RouterSpec, 'id' | 'fds'> | undefined;
+  readonly router: Omit<RouterSpec, 'id' | 'fds' | 'contract'> | undefined;
   readonly routerFds: readonly number[];
   readonly reloadMercyMs: number;
   readonly logFd: number | undefined;
@@ -64,7 +66,7 @@ export class Arbiter {
     }
     for (let id = 1; id <= this.plan.routers; id++) this.spawn('router', id, this.generation);
     this.startGeneration(this.generation);
-    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), HEARTBEAT_INTERVAL_MS);
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), TIMING.HEARTBEAT_INTERVAL_MS);
     return done;
   }
 
@@ -87,13 +89,13 @@ export class Arbiter {
     let proc: ChildProcess;
     if (role === 'worker') {
       const fds = this.plan.workerFds.map((_, i) => FIRST_SOCKET_FD + i);
-      const spec: WorkerSpec = { ...this.plan.worker, id, generation, fds };
+      const spec: WorkerSpec = { ...this.plan.worker, contract: CONTRACT_VERSION, id, generation, fds };
       proc = spawnWorker(this.plan.runtime, spec, this.plan.workerFds, this.plan.logFd);
     } else {
       const router = this.plan.router;
       if (router === undefined) return;
       const fds = this.plan.routerFds.map((_, i) => FIRST_SOCKET_FD + i);
-      proc = spawnRouter({ ...router, id, fds }, this.plan.routerFds, this.plan.logFd);
+      proc = spawnRouter({ ...router, contract: CONTRACT_VERSION, id, fds }, this.plan.routerFds, this.plan.logFd);
     }
     const pid = proc.pid;
     if (pid === undefined) {
@@ -190,7 +192,7 @@ export class Arbiter {
       this.log.info(`${child.role} retired`, fields);
       return;
     }
-    if (code === EXIT_APP_LOAD && child.state === 'starting') {
+    if (code === EXIT.APP_LOAD && child.state === 'starting') {
       if (this.state === 'reloading' && child.generation === this.generation) {
         this.log.error('reload failed: the app could not be loaded; the previous workers keep serving', fields);
         this.abandonGeneration(this.generation);

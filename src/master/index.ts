@@ -126,7 +126,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
         pythonpath: config.pythonpath.map((p) => resolve(p)),
       },
       workerFds: workerSockets.map((s) => s.fd),
-      router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize } : undefined,
+      router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging } : undefined,
       routerFds: routerSockets.map((s) => s.fd),
       reloadMercyMs: config.reloadMercy * 1000,
       logFd,

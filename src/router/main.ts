@@ -6,47 +6,26 @@
  * Must not: load or run app code, or bind sockets.
  */
 import http from 'node:http';
-import { createLogger, flushSync } from '../log.js';
-import { EXIT_BOOT, HEARTBEAT_INTERVAL_MS, type ChildMessage, type MasterMessage, type RouterSpec } from '../ipc.js';
+import { EXIT, ROUTER_SPEC_KEYS, SPEC_ENV, type RouterSpec } from '../ipc.js';
+import { ChildLifecycle } from '../child/lifecycle.js';
 import { createForwarder } from './forward.js';
 
-const raw = process.env.USHER_ROUTER;
-if (raw === undefined) {
-  process.stderr.write('usher router: USHER_ROUTER is not set; the router is started by the usher master\n');
-  process.exit(EXIT_BOOT);
-}
-const spec = JSON.parse(raw) as RouterSpec;
-const log = createLogger(spec.id > 1 ? `router ${spec.id}` : 'router');
-
-function send(msg: ChildMessage): void {
-  if (process.connected && process.send) process.send(msg);
-}
+const life = ChildLifecycle.boot<RouterSpec>(SPEC_ENV.router, ROUTER_SPEC_KEYS, (s) => (s.id > 1 ? `router ${s.id}` : 'router'));
+const { spec, log } = life;
 
 const servers: http.Server[] = [];
 let stopping = false;
 
-function stop(reason: string): void {
+function stop(): void {
   if (stopping) return;
   stopping = true;
-  log.info('stopping', { reason });
   let open = servers.length;
   for (const s of servers) {
-    s.close(() => { if (--open === 0) { flushSync(); process.exit(0); } });
+    s.close(() => { if (--open === 0) life.exit(EXIT.OK); });
     s.closeIdleConnections();
   }
-  if (open === 0) process.exit(0);
+  if (open === 0) life.exit(EXIT.OK);
 }
-
-process.on('SIGINT', () => { /* the master decides */ });
-process.on('SIGHUP', () => { /* the master decides */ });
-process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('message', (m: MasterMessage) => { if (m && m.type === 'stop') stop('master asked'); });
-process.on('disconnect', () => { stop('master gone'); setTimeout(() => process.exit(0), 2000).unref(); });
-process.on('uncaughtException', (err) => {
-  log.error('uncaught exception; the router exits and the master replaces it', { error: err.stack ?? String(err) });
-  flushSync();
-  process.exit(1);
-});
 
 const forward = createForwarder({ upstream: spec.upstream, log, maxChunkedBody: 256 * 1024 * 1024 });
 const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
@@ -66,10 +45,8 @@ const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
 }));
 
 Promise.all(listening).then(() => {
-  setInterval(() => send({ type: 'heartbeat' }), HEARTBEAT_INTERVAL_MS).unref();
-  send({ type: 'ready', pid: process.pid });
+  life.ready({ stop });
 }, (err: unknown) => {
   log.error('router failed to listen', { error: err instanceof Error ? err.message : String(err) });
-  flushSync();
-  process.exit(EXIT_BOOT);
+  life.exit(EXIT.BOOT);
 });

@@ -6,38 +6,14 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { createLogger, flushSync } from '../log.js';
-import { EXIT_APP_LOAD, EXIT_BOOT, HEARTBEAT_INTERVAL_MS, type ChildMessage, type MasterMessage, type WorkerSpec } from '../ipc.js';
+import { EXIT, SPEC_ENV, WORKER_SPEC_KEYS, type WorkerSpec } from '../ipc.js';
 import { loadNodeApp } from '../apps/node/load.js';
 import { createUwsgiServer } from './uwsgi-server.js';
 import { UsherError } from '../errors.js';
+import { ChildLifecycle } from '../child/lifecycle.js';
 
-function readSpec(): WorkerSpec {
-  const raw = process.env.USHER_WORKER;
-  if (raw === undefined) {
-    process.stderr.write('usher worker: USHER_WORKER is not set; workers are started by the usher master, not by hand\n');
-    process.exit(EXIT_BOOT);
-  }
-  return JSON.parse(raw) as WorkerSpec;
-}
-
-const spec = readSpec();
-const log = createLogger(`worker ${spec.id}`);
-
-function send(msg: ChildMessage): void {
-  if (process.connected && process.send) process.send(msg);
-}
-
-process.on('SIGINT', () => { /* the master decides */ });
-process.on('SIGHUP', () => { /* the master decides */ });
-process.on('uncaughtException', (err) => {
-  log.error('uncaught exception; this worker exits and the master replaces it', { error: err.stack ?? String(err) });
-  flushSync();
-  process.exit(1);
-});
-process.on('unhandledRejection', (reason) => {
-  log.error('unhandled promise rejection', { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) });
-});
+const life = ChildLifecycle.boot<WorkerSpec>(SPEC_ENV.worker, WORKER_SPEC_KEYS, (s) => `worker ${s.id}`);
+const { spec, log } = life;
 
 const servers: net.Server[] = [];
 let served = 0;
@@ -54,15 +30,13 @@ const KEEPALIVE_GRACE_MS = 1000;
  * http.Server's would also drop idle keep-alive connections at once, racing clients that are about
  * to reuse them: those get the grace period, and `Connection: close` on their next response.)
  */
-function stop(reason: string): void {
+function stop(): void {
   if (stopping) return;
   stopping = true;
-  log.info('stopping', { reason });
   let open = servers.length;
   const closed = (): void => {
     if (--open > 0) return;
-    flushSync();
-    process.exit(0);
+    life.exit(EXIT.OK);
   };
   for (const s of servers) net.Server.prototype.close.call(s, closed);
   const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
@@ -94,7 +68,7 @@ function wrap(app: http.RequestListener): { listener: http.RequestListener; done
     served++;
     const t = started.get(req);
     if (t !== undefined && !spec.disableLogging) accessLine(req, res, t);
-    if (spec.maxRequests > 0 && served >= spec.maxRequests && !stopping) stop(`max-requests reached (${spec.maxRequests})`);
+    if (spec.maxRequests > 0 && served >= spec.maxRequests && !stopping) life.recycle('max-requests', `${spec.maxRequests} requests served`);
   };
   return {
     done,
@@ -139,9 +113,8 @@ async function main(): Promise<void> {
     log.error('app could not be loaded', { error: message });
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.stack : undefined;
     if (cause) process.stderr.write(cause + '\n');
-    send({ type: 'app-error', message });
-    flushSync();
-    process.exit(EXIT_APP_LOAD);
+    life.send({ type: 'app-error', message });
+    return life.exit(EXIT.APP_LOAD);
   }
   const tracked = wrap(app.listener);
   const listening: Promise<void>[] = [];
@@ -167,21 +140,10 @@ async function main(): Promise<void> {
     }));
   });
   await Promise.all(listening);
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('message', (m: MasterMessage) => {
-    if (m && m.type === 'stop') stop('master asked');
-  });
-  process.on('disconnect', () => {
-    log.warn('master went away; exiting');
-    stop('master gone');
-    setTimeout(() => process.exit(0), 2000).unref();
-  });
-  setInterval(() => send({ type: 'heartbeat' }), HEARTBEAT_INTERVAL_MS).unref();
-  send({ type: 'ready', pid: process.pid });
+  life.ready({ stop });
 }
 
 main().catch((err: unknown) => {
   log.error('worker failed to boot', { error: err instanceof Error ? err.stack ?? err.message : String(err) });
-  flushSync();
-  process.exit(EXIT_BOOT);
+  life.exit(EXIT.BOOT);
 });

@@ -1,0 +1,36 @@
+"""The master <-> child contract, generated from src/ipc.ts by scripts/gen-contract.ts: do not edit.
+
+Run `npm run build` after changing src/ipc.ts; test/contract/contract-drift.test.ts fails while this
+file is stale.
+"""
+
+CONTRACT_VERSION = 2
+
+# Reserved exit codes (the master reacts to each by table).
+EXIT_OK = 0
+EXIT_CRASH = 1
+EXIT_APP_LOAD = 3
+EXIT_BOOT = 4
+EXIT_HARAKIRI = 5
+EXIT_RECYCLE = 6
+EXIT_CONTRACT = 7
+
+# Timing shared with the master, in seconds.
+HEARTBEAT_INTERVAL_S = 5
+ABORT_GRACE_S = 5
+ORPHAN_EXIT_S = 2
+
+# Keys every spec must carry; a missing one is a boot error naming it.
+WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "threads", "processes", "bufferSize", "harakiri", "socketTimeout", "maxRequests", "disableLogging", "chdir", "app", "wsgiFile", "module", "callable", "pythonpath")
+ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging")
+
+# Live counters sent with every heartbeat and with `exiting`.
+COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs")
+
+# Message types each way.
+CHILD_MESSAGES = ("ready", "heartbeat", "app-error", "exiting")
+MASTER_MESSAGES = ("stop", "reopen-logs", "logging")
+
+# Environment variables carrying the specs.
+WORKER_SPEC_ENV = "USHER_WORKER"
+ROUTER_SPEC_ENV = "USHER_ROUTER"

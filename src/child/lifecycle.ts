@@ -1,0 +1,121 @@
+/**
+ * child/lifecycle: the one life of a Node child process (worker or HTTP router), as the contract in
+ * src/ipc.ts says: read and check the spec (exit BOOT/CONTRACT naming what is wrong), ignore the
+ * master's signals, report `ready`, send a heartbeat with live counters, stop gracefully on SIGTERM or
+ * a `stop` message, wind down when the master goes away, and leave with a reserved exit code.
+ * The Python runner follows the same contract (python/usher_wsgi/).
+ * Must not: serve requests or load apps (the caller's), or decide when to respawn (the master's).
+ */
+import { createLogger, flushSync, type Logger } from '../log.js';
+import { EXIT, TIMING, isMasterMessage, parseSpec, type ChildCounters, type ChildMessage, type ExitReason, type MasterMessage } from '../ipc.js';
+
+/** Counters the child updates in place; the heartbeat sends a snapshot. */
+export interface Counters {
+  requests: number;
+  tx: number;
+  exceptions: number;
+  rtUs: number;
+}
+
+/** A request in flight, as the counters see it (start time for `oldest` and harakiri). */
+export interface Inflight {
+  readonly started: number;
+}
+
+export interface ChildHooks {
+  /** Begin a graceful stop: stop accepting, finish in-flight work, then call `exit(EXIT.OK)`. */
+  stop(reason: string): void;
+  /** Optional: reopen log files (logrotate), or switch request logging. */
+  onMasterMessage?(msg: MasterMessage): void;
+}
+
+export class ChildLifecycle<S> {
+  readonly counters: Counters = { requests: 0, tx: 0, exceptions: 0, rtUs: 0 };
+  /** Requests in flight; callers add on start and delete on finish. */
+  readonly inflight = new Set<Inflight>();
+  private hooks: ChildHooks | undefined;
+  private stopping = false;
+
+  private constructor(readonly spec: S, readonly log: Logger) {}
+
+  /**
+   * Parse the spec from the environment or exit with a boot error naming what is wrong. `name`
+   * turns the spec into the log's process name (`worker 3`, `router`).
+   */
+  static boot<S>(envName: string, keys: readonly string[], name: (spec: S) => string): ChildLifecycle<S> {
+    const parsed = parseSpec<S>(process.env[envName], envName, keys);
+    if ('error' in parsed) {
+      createLogger('child').error('cannot start', { error: parsed.error, code: 'USHER_ERR_WORKER_BOOT' });
+      flushSync();
+      process.exit(parsed.exit);
+    }
+    const life = new ChildLifecycle(parsed.spec, createLogger(name(parsed.spec)));
+    life.installProcessHandlers();
+    return life;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  snapshot(): ChildCounters {
+    let oldest = 0;
+    for (const r of this.inflight) if (oldest === 0 || r.started < oldest) oldest = r.started;
+    const c = this.counters;
+    return { requests: c.requests, inflight: this.inflight.size, oldest, tx: c.tx, exceptions: c.exceptions, rtUs: c.rtUs };
+  }
+
+  send(msg: ChildMessage): void {
+    if (process.connected && process.send) process.send(msg);
+  }
+
+  /** The child serves: tell the master and start the heartbeat. */
+  ready(hooks: ChildHooks): void {
+    this.hooks = hooks;
+    process.on('SIGTERM', () => this.stop('SIGTERM'));
+    setInterval(() => this.send({ type: 'heartbeat', counters: this.snapshot() }), TIMING.HEARTBEAT_INTERVAL_MS).unref();
+    this.send({ type: 'ready', pid: process.pid, contract: (this.spec as { contract: number }).contract });
+  }
+
+  /** Begin a graceful stop once (later calls are no-ops). */
+  stop(reason: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('stopping', { reason, inflight: this.inflight.size });
+    if (this.hooks) this.hooks.stop(reason);
+    else this.exit(EXIT.OK);
+  }
+
+  /** Leave on purpose and say why first, so the master logs the reason by name. */
+  recycle(reason: ExitReason, detail: string): void {
+    this.send({ type: 'exiting', reason, detail, counters: this.snapshot() });
+    this.stop(`${reason}: ${detail}`);
+  }
+
+  exit(code: number): never {
+    flushSync();
+    process.exit(code);
+  }
+
+  private installProcessHandlers(): void {
+    process.on('SIGINT', () => { /* the master decides */ });
+    process.on('SIGHUP', () => { /* the master decides */ });
+    process.on('uncaughtException', (err) => {
+      this.log.error('uncaught exception; this process exits and the master replaces it', { error: err.stack ?? String(err) });
+      this.exit(EXIT.CRASH);
+    });
+    process.on('unhandledRejection', (reason) => {
+      this.log.error('unhandled promise rejection', { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) });
+    });
+    process.on('message', (m: unknown) => {
+      if (!isMasterMessage(m)) return;
+      if (m.type === 'stop') this.stop(m.reason);
+      else this.hooks?.onMasterMessage?.(m);
+    });
+    process.on('disconnect', () => {
+      this.log.warn('master went away; exiting');
+      this.stop('master gone');
+      setTimeout(() => this.exit(EXIT.OK), TIMING.ORPHAN_EXIT_MS).unref();
+    });
+  }
+}
