@@ -14,6 +14,8 @@ export const CONTRACT_VERSION = 2;
 /**
  * Reserved exit codes. The master reacts to each by table (master/exits.ts): app-load and boot
  * failures stop usher instead of respawning forever (gunicorn's idea), the others are logged by name.
+ * APP_LOAD, BOOT and CONTRACT count only before a child is ready, and usher's own ones sit at 90+, so
+ * an app that calls exit(3) or sys.exit(7) mid-request is a crash, not mistaken for one of these.
  */
 export const EXIT = Object.freeze({
   /** Exited on request (stop, reload, master gone). */
@@ -25,17 +27,18 @@ export const EXIT = Object.freeze({
   /** The child could not start (bad spec, cannot listen, runner broken): usher stops. */
   BOOT: 4,
   /** A request outlived `harakiri`: the worker killed itself; respawned at once. */
-  HARAKIRI: 5,
+  HARAKIRI: 90,
   /** Recycled on purpose (max-requests, lifetime, memory): respawned at once, never backed off. */
-  RECYCLE: 6,
+  RECYCLE: 91,
   /** The spec's contract version is not the child's: usher stops (mixed installs). */
-  CONTRACT: 7,
+  CONTRACT: 92,
 });
 export type ExitCodeName = keyof typeof EXIT;
 
 /** Timing shared by every child and the master. */
 export const TIMING = Object.freeze({
-  /** How often children send a heartbeat (with their live counters). */
+  /** How often children send a heartbeat (with their live counters), at most; the spec's
+   *  `heartbeatMs` is shorter when `heartbeat-timeout` is short. */
   HEARTBEAT_INTERVAL_MS: 5_000,
   /** After SIGABRT, how long a stuck child gets before SIGKILL. */
   ABORT_GRACE_MS: 5_000,
@@ -107,6 +110,8 @@ export interface WorkerSpec {
   readonly socketTimeout: number;
   readonly maxRequests: number;
   readonly disableLogging: boolean;
+  /** How often to send a heartbeat (the master derives it from `heartbeat-timeout`). */
+  readonly heartbeatMs: number;
   readonly chdir: string | null;
   // Node apps
   readonly app: string | null;
@@ -127,12 +132,13 @@ export interface RouterSpec {
   readonly upstream: string;
   readonly bufferSize: number;
   readonly disableLogging: boolean;
+  readonly heartbeatMs: number;
 }
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
-  'socketTimeout', 'maxRequests', 'disableLogging', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
-export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging'] as const satisfies readonly (keyof RouterSpec)[];
+  'socketTimeout', 'maxRequests', 'disableLogging', 'heartbeatMs', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
+export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.
 type Missing<T, K extends readonly PropertyKey[]> = Exclude<keyof T, K[number]>;

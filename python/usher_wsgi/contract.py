@@ -11,9 +11,9 @@ EXIT_OK = 0
 EXIT_CRASH = 1
 EXIT_APP_LOAD = 3
 EXIT_BOOT = 4
-EXIT_HARAKIRI = 5
-EXIT_RECYCLE = 6
-EXIT_CONTRACT = 7
+EXIT_HARAKIRI = 90
+EXIT_RECYCLE = 91
+EXIT_CONTRACT = 92
 
 # Timing shared with the master, in seconds.
 HEARTBEAT_INTERVAL_S = 5
@@ -21,8 +21,8 @@ ABORT_GRACE_S = 5
 ORPHAN_EXIT_S = 2
 
 # Keys every spec must carry; a missing one is a boot error naming it.
-WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "threads", "processes", "bufferSize", "harakiri", "socketTimeout", "maxRequests", "disableLogging", "chdir", "app", "wsgiFile", "module", "callable", "pythonpath")
-ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging")
+WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "threads", "processes", "bufferSize", "harakiri", "socketTimeout", "maxRequests", "disableLogging", "heartbeatMs", "chdir", "app", "wsgiFile", "module", "callable", "pythonpath")
+ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging", "heartbeatMs")
 
 # Live counters sent with every heartbeat and with `exiting`.
 COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs")

@@ -73,7 +73,8 @@ export class ChildLifecycle<S> {
   ready(hooks: ChildHooks): void {
     this.hooks = hooks;
     process.on('SIGTERM', () => this.stop('SIGTERM'));
-    setInterval(() => this.send({ type: 'heartbeat', counters: this.snapshot() }), TIMING.HEARTBEAT_INTERVAL_MS).unref();
+    const every = (this.spec as { heartbeatMs: number }).heartbeatMs;
+    setInterval(() => this.send({ type: 'heartbeat', counters: this.snapshot() }), every).unref();
     this.send({ type: 'ready', pid: process.pid, contract: (this.spec as { contract: number }).contract });
   }
 

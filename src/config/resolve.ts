@@ -142,6 +142,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     socketTimeout: get<number>('socketTimeout'),
     maxRequests: get<number>('maxRequests'),
     reloadMercy: get<number>('reloadMercy'),
+    heartbeatTimeout: get<number>('heartbeatTimeout'),
     logto: get<string | undefined>('logto'),
     disableLogging: get<boolean>('disableLogging'),
     strict: get<boolean>('strict'),

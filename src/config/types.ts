@@ -52,6 +52,8 @@ export interface UsherConfig {
   readonly socketTimeout: number;
   /** `max-requests`: recycle a worker after this many requests (0 = never). */
   readonly maxRequests: number;
+  /** `heartbeat-timeout`: seconds without a heartbeat before a child is aborted and replaced. */
+  readonly heartbeatTimeout: number;
   /** `reload-mercy` / `worker-reload-mercy`: seconds a worker gets to finish in-flight work on stop or reload. */
   readonly reloadMercy: number;
   /** `logto`: a file to append logs to instead of stderr. */

@@ -129,6 +129,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging } : undefined,
       routerFds: routerSockets.map((s) => s.fd),
       reloadMercyMs: config.reloadMercy * 1000,
+      heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
       logFd,
     }, log, () => {
       const urls = bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);

@@ -125,7 +125,7 @@ test('a Python worker that dies is replaced', async (ctx) => {
   try {
     const [before] = await childPids(u.pid);
     await uwsgiRequest(sock, 'GET', '/die').catch(() => undefined);
-    await u.waitFor(/worker died; respawning .*code=7/);
+    await u.waitFor(/worker died; respawning .*exit=7/);
     await u.waitFor(/worker spawned id=1 pid=(?!${before})/);
     let ok = false;
     for (let i = 0; i < 50 && !ok; i++) {
