@@ -62,6 +62,8 @@ export interface ArbiterPlan {
   readonly reloadMercyMs: number;
   /** A child silent for this long gets SIGABRT, then SIGKILL (`heartbeat-timeout`). */
   readonly heartbeatTimeoutMs: number;
+  /** How often children beat at most (stats want fresher counters than the 5 s default). */
+  readonly heartbeatMaxMs?: number;
   readonly logFd: number | undefined;
 }
 
@@ -88,7 +90,7 @@ export class Arbiter {
   private readonly heartbeatMs: number;
 
   constructor(private readonly plan: ArbiterPlan, private readonly log: Logger, private readonly onReady: () => void) {
-    this.heartbeatMs = Math.min(TIMING.HEARTBEAT_INTERVAL_MS, Math.max(200, Math.floor(plan.heartbeatTimeoutMs / 4)));
+    this.heartbeatMs = Math.min(plan.heartbeatMaxMs ?? TIMING.HEARTBEAT_INTERVAL_MS, Math.max(200, Math.floor(plan.heartbeatTimeoutMs / 4)));
   }
 
   /** Runs until usher stops; resolves with the process exit code. */
