@@ -143,6 +143,23 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     maxRequests: get<number>('maxRequests'),
     reloadMercy: get<number>('reloadMercy'),
     heartbeatTimeout: get<number>('heartbeatTimeout'),
+    maxRequestsDelta: get<number>('maxRequestsDelta'),
+    minWorkerLifetime: get<number>('minWorkerLifetime'),
+    maxWorkerLifetime: get<number>('maxWorkerLifetime'),
+    maxWorkerLifetimeDelta: get<number>('maxWorkerLifetimeDelta'),
+    reloadOnRss: get<number>('reloadOnRss'),
+    reloadOnAs: get<number>('reloadOnAs'),
+    evilReloadOnRss: get<number>('evilReloadOnRss'),
+    evilReloadOnAs: get<number>('evilReloadOnAs'),
+    cheaper: get<number>('cheaper'),
+    cheaperInitial: get<number>('cheaperInitial'),
+    cheaperStep: get<number>('cheaperStep'),
+    cheaperOverload: get<number>('cheaperOverload'),
+    cheaperAlgo: get<string>('cheaperAlgo'),
+    touchReload: Object.freeze(get<string[]>('touchReload')),
+    touchWorkersReload: Object.freeze(get<string[]>('touchWorkersReload')),
+    touchChainReload: Object.freeze(get<string[]>('touchChainReload')),
+    fsReload: Object.freeze(get<string[]>('fsReload')),
     logto: get<string | undefined>('logto'),
     disableLogging: get<boolean>('disableLogging'),
     strict: get<boolean>('strict'),
@@ -172,5 +189,20 @@ function validate(c: UsherConfig): void {
   }
   if (c.wsgiFile !== undefined && c.module !== undefined) {
     throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'both `wsgi-file` and `module` are set; keep one', at(c, 'module'));
+  }
+  validateCheaper(c);
+}
+
+/** uWSGI's own rules for cheaper, with the reason said. */
+function validateCheaper(c: UsherConfig): void {
+  if (c.cheaper === 0) return;
+  if (c.cheaper >= c.processes) {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `cheaper = ${c.cheaper} must be lower than processes = ${c.processes} (the most workers that may run)`, at(c, 'cheaper'));
+  }
+  if (c.cheaperAlgo !== 'spare') {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `cheaper-algo = ${c.cheaperAlgo}: usher has only \`spare\` (uWSGI's default); remove the line or set spare`, at(c, 'cheaper-algo'));
+  }
+  if (c.cheaperInitial !== 0 && (c.cheaperInitial < c.cheaper || c.cheaperInitial > c.processes)) {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `cheaper-initial = ${c.cheaperInitial} must be between cheaper (${c.cheaper}) and processes (${c.processes})`, at(c, 'cheaper-initial'));
   }
 }

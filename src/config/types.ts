@@ -54,6 +54,25 @@ export interface UsherConfig {
   readonly maxRequests: number;
   /** `heartbeat-timeout`: seconds without a heartbeat before a child is aborted and replaced. */
   readonly heartbeatTimeout: number;
+  /** Recycling and scaling: see the options table for each. Sizes in MiB, times in seconds. */
+  readonly maxRequestsDelta: number;
+  readonly minWorkerLifetime: number;
+  readonly maxWorkerLifetime: number;
+  readonly maxWorkerLifetimeDelta: number;
+  readonly reloadOnRss: number;
+  readonly reloadOnAs: number;
+  readonly evilReloadOnRss: number;
+  readonly evilReloadOnAs: number;
+  readonly cheaper: number;
+  readonly cheaperInitial: number;
+  readonly cheaperStep: number;
+  readonly cheaperOverload: number;
+  readonly cheaperAlgo: string;
+  /** Reload triggers: files whose touch reloads (gracefully, or a chain reload), or paths watched for changes. */
+  readonly touchReload: readonly string[];
+  readonly touchWorkersReload: readonly string[];
+  readonly touchChainReload: readonly string[];
+  readonly fsReload: readonly string[];
   /** `reload-mercy` / `worker-reload-mercy`: seconds a worker gets to finish in-flight work on stop or reload. */
   readonly reloadMercy: number;
   /** `logto`: a file to append logs to instead of stderr. */

@@ -2,126 +2,159 @@
  * master/arbiter: the master process's supervisor (gunicorn's arbiter, uWSGI's master). It spawns the
  * HTTP routers and the workers on the sockets bound by master/sockets, watches their heartbeats
  * (SIGABRT, then SIGKILL, for a child that goes silent), reacts to every exit by table
- * (master/exits.ts), reloads gracefully on SIGHUP and stops gracefully on SIGTERM/SIGINT.
- * Signal handlers only enqueue; one drain step dispatches them from a table. Everything that happens
- * is published on master/events for sd_notify, stats and metrics to subscribe to.
+ * (master/exits.ts), reloads gracefully on SIGHUP (a whole new generation, or one worker at a time for a
+ * chain reload), replaces workers one at a time when asked to recycle them (lifetime, memory), and
+ * grows or shrinks the pool between `cheaper` and `processes`. Signal handlers only enqueue; one drain
+ * step dispatches them from a table. Everything that happens is published on master/events.
  * Must not: bind sockets, parse requests, or load app code.
  */
-import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { flushSync } from '../log.js';
-import { CONTRACT_VERSION, TIMING, isChildMessage, type ChildCounters, type ChildMessage, type ExitReason, type RouterSpec, type WorkerSpec } from '../ipc.js';
-import { FIRST_SOCKET_FD, spawnRouter, spawnWorker, type AppRuntime } from './spawn.js';
-import { publish, type ChildRole } from './events.js';
+import { TIMING, isChildMessage, type ChildCounters, type ChildMessage, type ExitReason } from '../ipc.js';
+import { publish, type ChildRole, type DeathReason } from './events.js';
 import { classifyExit } from './exits.js';
+import { ChildTable, type Child, type ChildView, type SpawnPlan } from './children.js';
 
-export type Role = ChildRole;
+export type { ChildView } from './children.js';
 
-const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0 });
-
-/** A child as the master sees it; `snapshot()` hands copies to stats. */
-export interface ChildView {
-  readonly role: Role;
-  readonly id: number;
-  readonly pid: number;
-  readonly generation: number;
-  readonly state: 'starting' | 'ready' | 'stopping';
-  readonly startedAt: number;
-  readonly lastBeat: number;
-  readonly counters: ChildCounters;
-  /** How many times this slot (role + id) was respawned. */
-  readonly respawns: number;
-}
-
-interface Child {
-  readonly role: Role;
-  readonly id: number;
-  readonly generation: number;
-  readonly proc: ChildProcess;
-  readonly pid: number;
-  state: 'starting' | 'ready' | 'stopping';
-  lastBeat: number;
-  readonly startedAt: number;
-  counters: ChildCounters;
-  announced: ExitReason | undefined;
-  unresponsive: boolean;
-  appError: string | undefined;
-  killTimer?: NodeJS.Timeout;
-}
-
-export interface ArbiterPlan {
+export interface ArbiterPlan extends SpawnPlan {
+  /** `processes`: the most workers that run. */
   readonly processes: number;
+  /** Workers started at boot (`cheaper-initial`, else `processes`). */
+  readonly initialWorkers: number;
   readonly routers: number;
-  readonly runtime: AppRuntime;
-  /** Worker spec without the per-process fields. */
-  readonly worker: Omit<WorkerSpec, 'id' | 'generation' | 'fds' | 'contract' | 'heartbeatMs'>;
-  /** Bound fds the workers get, in spec.kinds order. */
-  readonly workerFds: readonly number[];
-  readonly router: Omit<RouterSpec, 'id' | 'fds' | 'contract' | 'heartbeatMs'> | undefined;
-  readonly routerFds: readonly number[];
   readonly reloadMercyMs: number;
   /** A child silent for this long gets SIGABRT, then SIGKILL (`heartbeat-timeout`). */
   readonly heartbeatTimeoutMs: number;
-  /** How often children beat at most (stats want fresher counters than the 5 s default). */
+  /** How often children beat at most (stats and cheaper want fresher counters than the 5 s default). */
   readonly heartbeatMaxMs?: number;
-  readonly logFd: number | undefined;
 }
 
 type SignalName = 'SIGHUP' | 'SIGTERM' | 'SIGINT' | 'SIGQUIT';
+export type RecycleReason = Extract<DeathReason, 'lifetime' | 'rss' | 'recycled'>;
 
 /** A child that dies this soon after starting, abnormally, is respawned with growing delays. */
 const EARLY_DEATH_MS = 2000;
 
 export class Arbiter {
-  private readonly children = new Map<number, Child>();
+  private readonly children: ChildTable;
   private readonly queue: SignalName[] = [];
   private generation = 1;
   private state: 'starting' | 'running' | 'reloading' | 'stopping' = 'starting';
   private exitCode = 0;
   private readonly respawnDelay = new Map<string, number>();
-  private readonly respawns = new Map<string, number>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private resolveDone: ((code: number) => void) | undefined;
   private forceTimer: NodeJS.Timeout | undefined;
   /** A generation whose first worker is loading the app alone; the others start once it is ready. */
   private canaryGeneration: number | undefined;
+  /** Worker slots 1..active run; the others are "cheap" (`cheaper`). */
+  private active: number;
+  /** Workers to replace one at a time (recycling, chain reload), and the one being replaced now. */
+  private readonly replaceQueue: { pid: number; reason: string }[] = [];
+  private replacing: number | undefined;
+  private chain = false;
   readonly startedAt = Date.now();
   /** Children beat (and the master checks) a few times per heartbeat-timeout, at most every 5 s. */
   private readonly heartbeatMs: number;
 
   constructor(private readonly plan: ArbiterPlan, private readonly log: Logger, private readonly onReady: () => void) {
     this.heartbeatMs = Math.min(plan.heartbeatMaxMs ?? TIMING.HEARTBEAT_INTERVAL_MS, Math.max(200, Math.floor(plan.heartbeatTimeoutMs / 4)));
+    this.children = new ChildTable(plan, this.heartbeatMs);
+    this.active = plan.initialWorkers;
   }
 
   /** Runs until usher stops; resolves with the process exit code. */
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => { this.resolveDone = resolve; });
-    for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as const) {
-      process.on(sig, () => this.enqueue(sig));
-    }
+    for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => this.enqueue(sig));
     for (let id = 1; id <= this.plan.routers; id++) this.spawn('router', id, this.generation);
     this.startGeneration(this.generation);
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), this.heartbeatMs);
     return done;
   }
 
-  /** Ask for what a signal would do (the master fifo uses this too). */
+  /** Ask for what a signal would do (the master fifo and touch-reload use this too). */
   enqueue(sig: SignalName): void {
     this.queue.push(sig);
     setImmediate(() => this.drain());
   }
 
-  /** Every live child, copied, for stats and metrics. */
+  /** Every live child, copied, for stats, metrics and the monitor. */
   snapshot(): ChildView[] {
-    return [...this.children.values()].map((c) => ({
-      role: c.role, id: c.id, pid: c.pid, generation: c.generation, state: c.state, startedAt: c.startedAt,
-      lastBeat: c.lastBeat, counters: c.counters, respawns: this.respawns.get(`${c.role}:${c.id}`) ?? 0,
-    }));
+    return this.children.snapshot();
+  }
+
+  get activeWorkers(): number {
+    return this.active;
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
   }
 
   /** Send a message to every live child (reopen logs, switch request logging). */
   broadcast(msg: { type: 'reopen-logs' } | { type: 'logging'; enabled: boolean }): void {
-    for (const c of this.children.values()) if (c.proc.connected) c.proc.send(msg);
+    for (const c of this.children.all()) if (c.proc.connected) c.proc.send(msg);
+  }
+
+  /** Chain reload: replace the workers one at a time, each new one ready before the old one stops. */
+  chainReload(): void {
+    if (this.state !== 'running') {
+      this.log.warn('chain reload ignored', { state: this.state });
+      return;
+    }
+    this.generation++;
+    this.state = 'reloading';
+    this.chain = true;
+    const old = this.workers().filter((c) => c.state === 'ready').sort((a, b) => a.id - b.id);
+    this.log.info('chain reload: replacing workers one at a time', { generation: this.generation, workers: old.length });
+    publish({ type: 'reload-started', generation: this.generation });
+    for (const c of old) this.replaceQueue.push({ pid: c.pid, reason: 'chain reload' });
+    this.pumpReplacements();
+  }
+
+  /** Replace a worker gracefully: its replacement starts, and it stops once that one is ready. One at a time. */
+  recycle(pid: number, reason: RecycleReason, detail: string): void {
+    const c = this.children.get(pid);
+    if (c === undefined || c.state !== 'ready' || c.replacedBy !== undefined || this.replaceQueue.some((q) => q.pid === pid)) return;
+    this.log.info('recycling worker', { id: c.id, pid, reason, detail });
+    c.announced = reason === 'recycled' ? undefined : reason;
+    this.replaceQueue.push({ pid, reason });
+    this.pumpReplacements();
+  }
+
+  /** `evil-reload-on-*`: kill at once, as uWSGI does (the worker may be past helping); it is respawned. */
+  kill(pid: number, reason: string, detail: string): void {
+    const c = this.children.get(pid);
+    if (c === undefined || c.state === 'stopping') return;
+    this.log.warn('killing worker', { id: c.id, pid, reason, detail });
+    c.proc.kill('SIGKILL');
+  }
+
+  /** Start `n` more workers, up to `processes` (cheaper). Returns how many were started. */
+  grow(n: number): number {
+    if (this.state !== 'running') return 0;
+    const to = Math.min(this.plan.processes, this.active + n);
+    const added = to - this.active;
+    for (let id = this.active + 1; id <= to; id++) this.spawn('worker', id, this.generation);
+    this.active = to;
+    if (added > 0) this.log.info('cheaper: more workers', { added, workers: this.active });
+    return added;
+  }
+
+  /** Retire the highest worker slot, not below `min` (cheaper). */
+  shrink(min: number): boolean {
+    if (this.state !== 'running' || this.active <= min) return false;
+    const victim = this.workers().find((c) => c.id === this.active && c.state !== 'stopping');
+    this.active--;
+    this.log.info('cheaper: fewer workers', { retired: victim?.pid, workers: this.active });
+    if (victim) this.retire(victim, 'cheaper');
+    return true;
+  }
+
+  private workers(): Child[] {
+    return [...this.children.all()].filter((c) => c.role === 'worker' && c.generation === this.generation);
   }
 
   private readonly handlers: Record<SignalName, () => void> = {
@@ -135,35 +168,23 @@ export class Arbiter {
     for (let sig = this.queue.shift(); sig !== undefined; sig = this.queue.shift()) this.handlers[sig]();
   }
 
-  private spawn(role: Role, id: number, generation: number): void {
-    let proc: ChildProcess;
-    if (role === 'worker') {
-      const fds = this.plan.workerFds.map((_, i) => FIRST_SOCKET_FD + i);
-      const spec: WorkerSpec = { ...this.plan.worker, contract: CONTRACT_VERSION, heartbeatMs: this.heartbeatMs, id, generation, fds };
-      proc = spawnWorker(this.plan.runtime, spec, this.plan.workerFds, this.plan.logFd);
-    } else {
-      const router = this.plan.router;
-      if (router === undefined) return;
-      const fds = this.plan.routerFds.map((_, i) => FIRST_SOCKET_FD + i);
-      proc = spawnRouter({ ...router, contract: CONTRACT_VERSION, heartbeatMs: this.heartbeatMs, id, fds }, this.plan.routerFds, this.plan.logFd);
+  private spawn(role: ChildRole, id: number, generation: number): Child | undefined {
+    const r = this.children.start(role, id, generation);
+    if (r === undefined) return undefined;
+    if ('failed' in r) {
+      r.failed.once('error', (err) => this.spawnFailed(role, id, err));
+      return undefined;
     }
-    const pid = proc.pid;
-    if (pid === undefined) {
-      // spawn failed synchronously (interpreter missing): 'error' follows.
-      proc.once('error', (err) => this.spawnFailed(role, id, err));
-      return;
-    }
-    const now = Date.now();
-    const child: Child = { role, id, generation, proc, pid, state: 'starting', lastBeat: now, startedAt: now, counters: ZERO, announced: undefined, unresponsive: false, appError: undefined };
-    this.children.set(pid, child);
-    this.log.info(`${role} spawned`, { id, pid, generation });
-    publish({ type: 'spawned', role, id, pid, generation });
-    proc.on('message', (m: unknown) => { if (isChildMessage(m)) this.onMessage(child, m); });
-    proc.once('exit', (code, signal) => this.onExit(child, code, signal));
-    proc.once('error', (err) => this.log.error(`${role} process error`, { id, pid, error: err.message }));
+    const child = r.child;
+    this.log.info(`${role} spawned`, { id, pid: child.pid, generation });
+    publish({ type: 'spawned', role, id, pid: child.pid, generation });
+    child.proc.on('message', (m: unknown) => { if (isChildMessage(m)) this.onMessage(child, m); });
+    child.proc.once('exit', (code, signal) => this.onExit(child, code, signal));
+    child.proc.once('error', (err) => this.log.error(`${role} process error`, { id, pid: child.pid, error: err.message }));
+    return child;
   }
 
-  private spawnFailed(role: Role, id: number, err: Error): void {
+  private spawnFailed(role: ChildRole, id: number, err: Error): void {
     const hint = this.plan.runtime.kind === 'python' ? `; check \`python\`/\`home\` (interpreter: ${this.plan.runtime.interpreter})` : '';
     this.log.error(`cannot start ${role}`, { id, code: 'USHER_ERR_WORKER_BOOT', error: `${err.message}${hint}` });
     this.exitCode = 1;
@@ -176,6 +197,7 @@ export class Arbiter {
       case 'ready':
         if (child.state !== 'starting') return;
         child.state = 'ready';
+        this.log.info(`${child.role} ready`, { id: child.id, pid: child.pid, generation: child.generation, boot_ms: Date.now() - child.startedAt });
         publish({ type: 'child-ready', role: child.role, id: child.id, pid: child.pid, generation: child.generation });
         this.afterReady(child);
         return;
@@ -193,9 +215,8 @@ export class Arbiter {
   }
 
   /**
-   * A child leaving on purpose (max-requests, harakiri, lifetime, memory) is replaced right away, while
-   * it finishes what it has in flight: a recycled slot is never empty, and recycling is never taken
-   * for a crash loop.
+   * A child leaving on purpose (max-requests, harakiri) is replaced right away, while it finishes what
+   * it has in flight: a recycled slot is never empty, and recycling is never taken for a crash loop.
    */
   private onExiting(child: Child, reason: ExitReason, detail: string, counters: ChildCounters | undefined): void {
     child.announced = reason;
@@ -203,8 +224,8 @@ export class Arbiter {
     if (child.state === 'stopping') return;
     child.state = 'stopping';
     this.log.info(`${child.role} is recycling itself; starting its replacement`, { id: child.id, pid: child.pid, reason, detail });
-    if (this.state === 'stopping') return;
-    if (child.role === 'worker' && child.generation < this.generation) return; // a reload replaces it anyway
+    if (this.state === 'stopping' || child.replacedBy !== undefined) return;
+    if (child.role === 'worker' && (child.generation < this.generation || child.id > this.active)) return;
     this.respawnSlot(child, 0);
   }
 
@@ -213,40 +234,80 @@ export class Arbiter {
    * fails in one process, with one traceback, instead of in every worker at once.
    */
   private startGeneration(generation: number): void {
-    this.canaryGeneration = this.plan.processes > 1 ? generation : undefined;
+    this.canaryGeneration = this.active > 1 ? generation : undefined;
     this.spawn('worker', 1, generation);
   }
 
   private allReady(generation: number): boolean {
     let routers = 0;
     let workers = 0;
-    for (const c of this.children.values()) {
+    for (const c of this.children.all()) {
       if (c.state !== 'ready') continue;
       if (c.role === 'router') routers++;
       else if (c.generation === generation) workers++;
     }
-    return routers >= this.plan.routers && workers >= this.plan.processes;
+    return routers >= this.plan.routers && workers >= this.active;
   }
 
   private afterReady(child: Child): void {
     this.respawnDelay.delete(`${child.role}:${child.id}`);
+    if (child.replaces !== undefined || (this.replacing === child.pid && child.role === 'worker')) this.replaced(child);
     if (child.role === 'worker' && child.generation === this.canaryGeneration) {
       this.canaryGeneration = undefined;
-      this.log.info('app loaded; starting the other workers', { generation: child.generation, workers: this.plan.processes - 1 });
-      for (let id = 2; id <= this.plan.processes; id++) this.spawn('worker', id, child.generation);
+      this.log.info('app loaded; starting the other workers', { generation: child.generation, workers: this.active - 1 });
+      for (let id = 2; id <= this.active; id++) this.spawn('worker', id, child.generation);
     }
     if (this.state === 'starting' && this.allReady(this.generation)) {
       this.state = 'running';
-      publish({ type: 'ready', workers: this.plan.processes, generation: this.generation });
+      publish({ type: 'ready', workers: this.active, generation: this.generation });
       this.onReady();
-    } else if (this.state === 'reloading' && child.role === 'worker' && this.allReady(this.generation)) {
+    } else if (this.state === 'reloading' && !this.chain && child.role === 'worker' && this.allReady(this.generation)) {
       // The new generation serves: retire the old one gracefully.
-      const old = [...this.children.values()].filter((c) => c.role === 'worker' && c.generation < this.generation);
+      const old = [...this.children.all()].filter((c) => c.role === 'worker' && c.generation < this.generation);
       for (const c of old) this.retire(c, 'reload');
-      this.state = 'running';
-      this.log.info('reload complete', { generation: this.generation, retired: old.length });
-      publish({ type: 'reload-finished', generation: this.generation, ok: true });
+      this.reloadFinished(old.length);
     }
+  }
+
+  private reloadFinished(retired: number): void {
+    this.state = 'running';
+    this.chain = false;
+    this.log.info('reload complete', { generation: this.generation, retired });
+    publish({ type: 'reload-finished', generation: this.generation, ok: true });
+  }
+
+  /** Start the next queued replacement, if none is under way. */
+  private pumpReplacements(): void {
+    while (this.replacing === undefined && this.state !== 'stopping') {
+      const next = this.replaceQueue.shift();
+      if (next === undefined) {
+        if (this.chain && this.state === 'reloading') this.reloadFinished(this.workersOf((g) => g < this.generation).length);
+        return;
+      }
+      const old = this.children.get(next.pid);
+      if (old === undefined || old.state !== 'ready') continue;
+      const fresh = this.spawn('worker', old.id, this.generation);
+      if (fresh === undefined) return;
+      fresh.replaces = old.pid;
+      old.replacedBy = fresh.pid;
+      this.replacing = fresh.pid;
+    }
+  }
+
+  private workersOf(gen: (g: number) => boolean): Child[] {
+    return [...this.children.all()].filter((c) => c.role === 'worker' && gen(c.generation));
+  }
+
+  /** A replacement is ready: the worker it replaces stops gracefully, and the next replacement starts. */
+  private replaced(fresh: Child): void {
+    const old = fresh.replaces === undefined ? undefined : this.children.get(fresh.replaces);
+    fresh.replaces = undefined;
+    if (old !== undefined) {
+      this.log.info('replacement ready; retiring the old worker', { id: old.id, pid: old.pid, replacement: fresh.pid });
+      this.retire(old, this.chain ? 'chain reload' : old.announced ?? 'recycled');
+    }
+    if (this.replacing === fresh.pid) this.replacing = undefined;
+    this.pumpReplacements();
   }
 
   /** Ask a child to finish in-flight work and exit; kill it after reload-mercy. */
@@ -275,11 +336,12 @@ export class Arbiter {
       if (this.children.size === 0) this.finish();
       return;
     }
+    this.forgetReplacement(child);
     const verdict = classifyExit(code, signal, {
       retiring: child.state === 'stopping', starting: child.state === 'starting', unresponsive: child.unresponsive, announced: child.announced,
       mustStart: this.state === 'starting' || (this.state === 'reloading' && child.generation === this.generation),
     });
-    const stale = child.role === 'worker' && child.generation < this.generation;
+    const stale = child.role === 'worker' && (child.generation < this.generation || child.id > this.active);
     const respawn = stale ? 'none' : verdict.respawn;
     publish({ type: 'died', role: child.role, id: child.id, pid: child.pid, reason: verdict.reason, code, signal, respawn: respawn === 'now' || respawn === 'backoff' });
     if (respawn === 'stop-usher') {
@@ -299,6 +361,21 @@ export class Arbiter {
     else if (respawn === 'backoff') this.respawnSlot(child, this.backoff(child));
   }
 
+  /** A replacement that died before it was ready leaves its worker serving; a replaced worker that died frees its replacement. */
+  private forgetReplacement(child: Child): void {
+    if (child.replaces !== undefined) {
+      const old = this.children.get(child.replaces);
+      if (old !== undefined) old.replacedBy = undefined;
+      if (this.replacing === child.pid) this.replacing = undefined;
+      setImmediate(() => this.pumpReplacements());
+    }
+    if (child.replacedBy !== undefined) {
+      const fresh = this.children.get(child.replacedBy);
+      if (fresh !== undefined) fresh.replaces = undefined;
+      child.state = 'stopping'; // its slot is taken by the replacement: nothing to respawn
+    }
+  }
+
   /** Growing delays for a slot whose children die abnormally right after starting; none otherwise. */
   private backoff(child: Child): number {
     const key = `${child.role}:${child.id}`;
@@ -313,16 +390,27 @@ export class Arbiter {
   }
 
   private respawnSlot(child: Child, delay: number): void {
-    const key = `${child.role}:${child.id}`;
-    this.respawns.set(key, (this.respawns.get(key) ?? 0) + 1);
+    this.children.countRespawn(child.role, child.id);
     const generation = child.role === 'worker' ? this.generation : child.generation;
-    const go = (): void => { if (this.state !== 'stopping') this.spawn(child.role, child.id, generation); };
+    const go = (): void => {
+      if (this.state === 'stopping' || (child.role === 'worker' && child.id > this.active)) return;
+      this.spawn(child.role, child.id, generation);
+    };
     if (delay === 0) go();
     else setTimeout(go, delay).unref();
   }
 
   private abandonGeneration(generation: number): void {
-    for (const c of this.children.values()) {
+    if (this.chain) {
+      // Workers already replaced keep serving; the rest of the chain is dropped.
+      this.replaceQueue.length = 0;
+      this.replacing = undefined;
+      this.chain = false;
+      this.state = 'running';
+      publish({ type: 'reload-finished', generation, ok: false });
+      return;
+    }
+    for (const c of this.children.all()) {
       if (c.role === 'worker' && c.generation === generation) {
         c.state = 'stopping';
         c.proc.kill('SIGKILL');
@@ -337,7 +425,7 @@ export class Arbiter {
   /** A child silent past heartbeat-timeout gets SIGABRT (a core dump or a stack, where enabled), then SIGKILL. */
   private checkHeartbeats(): void {
     const now = Date.now();
-    for (const c of this.children.values()) {
+    for (const c of this.children.all()) {
       if (c.unresponsive || now - c.lastBeat <= this.plan.heartbeatTimeoutMs) continue;
       if (c.state === 'stopping' && c.killTimer !== undefined) continue; // reload-mercy already bounds it
       c.unresponsive = true;
@@ -349,13 +437,14 @@ export class Arbiter {
 
   private handleHup(): void {
     if (this.state === 'stopping') return;
-    if (this.state === 'starting') {
-      this.log.warn('SIGHUP ignored: still starting');
+    if (this.state !== 'running') {
+      this.log.warn(`SIGHUP ignored: ${this.state === 'starting' ? 'still starting' : 'a reload is under way'}`);
       return;
     }
     this.generation++;
     this.state = 'reloading';
-    this.log.info('reloading: starting a new generation of workers', { generation: this.generation, workers: this.plan.processes });
+    this.replaceQueue.length = 0; // the new generation replaces everyone
+    this.log.info('reloading: starting a new generation of workers', { generation: this.generation, workers: this.active });
     publish({ type: 'reload-started', generation: this.generation });
     this.startGeneration(this.generation);
   }
@@ -384,7 +473,7 @@ export class Arbiter {
       this.finish();
       return;
     }
-    for (const c of this.children.values()) {
+    for (const c of this.children.all()) {
       c.state = 'stopping';
       if (c.killTimer) clearTimeout(c.killTimer);
       c.proc.kill(brutal ? 'SIGKILL' : 'SIGTERM');
@@ -396,7 +485,7 @@ export class Arbiter {
   }
 
   private killAll(): void {
-    for (const c of this.children.values()) c.proc.kill('SIGKILL');
+    for (const c of this.children.all()) c.proc.kill('SIGKILL');
   }
 
   private finish(): void {

@@ -14,6 +14,22 @@ import { Arbiter } from './arbiter.js';
 import { bindSocket, describeSocket, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { resolveInterpreter, type AppRuntime } from './spawn.js';
+import { Monitor } from './monitor.js';
+import { Triggers } from './triggers.js';
+
+/** What runs beside the arbiter in the master: the once-a-second monitor and the reload triggers. */
+function startMasterExtras(arbiter: Arbiter, config: UsherConfig, log: Logger): { stop(): void } {
+  const parts: { start(): void; stop(): void }[] = [];
+  if (Monitor.wanted(config)) parts.push(new Monitor(arbiter, config, log));
+  if (Triggers.wanted(config)) {
+    parts.push(new Triggers(config, {
+      reload: (reason) => { log.info('reload requested', { reason }); arbiter.enqueue('SIGHUP'); },
+      chainReload: (reason) => { log.info('chain reload requested', { reason }); arbiter.chainReload(); },
+    }, log));
+  }
+  for (const p of parts) p.start();
+  return { stop: () => { for (const p of parts) p.stop(); } };
+}
 
 function applyEnv(entries: readonly string[]): void {
   for (const entry of entries) {
@@ -106,6 +122,9 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
     const routerSockets = bound.filter((s) => s.kind === 'router');
     const arbiter = new Arbiter({
       processes: config.processes,
+      initialWorkers: config.cheaper > 0 ? (config.cheaperInitial || config.cheaper) : config.processes,
+      maxRequestsDelta: config.maxRequestsDelta,
+      heartbeatMaxMs: config.cheaper > 0 ? 1000 : undefined,
       routers: routerSockets.length > 0 ? config.httpProcesses : 0,
       runtime,
       worker: {
@@ -135,7 +154,12 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       const urls = bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
       log.info('ready', { pid: process.pid, workers: config.processes, app: app ?? wsgiFile ?? config.module, url: urls[0] });
     });
-    return await arbiter.run();
+    const extras = startMasterExtras(arbiter, config, log);
+    try {
+      return await arbiter.run();
+    } finally {
+      extras.stop();
+    }
   } finally {
     cleanup();
   }
