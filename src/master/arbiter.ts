@@ -54,6 +54,7 @@ export class Arbiter {
   private readonly replaceQueue: { pid: number; reason: string }[] = [];
   private replacing: number | undefined;
   private chain = false;
+  private chainRetired = 0;
   readonly startedAt = Date.now();
   /** Children beat (and the master checks) a few times per heartbeat-timeout, at most every 5 s. */
   private readonly heartbeatMs: number;
@@ -104,12 +105,13 @@ export class Arbiter {
       this.log.warn('chain reload ignored', { state: this.state });
       return;
     }
+    const old = this.workers().filter((c) => c.state === 'ready').sort((a, b) => a.id - b.id);
     this.generation++;
     this.state = 'reloading';
     this.chain = true;
-    const old = this.workers().filter((c) => c.state === 'ready').sort((a, b) => a.id - b.id);
     this.log.info('chain reload: replacing workers one at a time', { generation: this.generation, workers: old.length });
     publish({ type: 'reload-started', generation: this.generation });
+    this.chainRetired = 0;
     for (const c of old) this.replaceQueue.push({ pid: c.pid, reason: 'chain reload' });
     this.pumpReplacements();
   }
@@ -281,7 +283,7 @@ export class Arbiter {
     while (this.replacing === undefined && this.state !== 'stopping') {
       const next = this.replaceQueue.shift();
       if (next === undefined) {
-        if (this.chain && this.state === 'reloading') this.reloadFinished(this.workersOf((g) => g < this.generation).length);
+        if (this.chain && this.state === 'reloading') this.reloadFinished(this.chainRetired);
         return;
       }
       const old = this.children.get(next.pid);
@@ -294,16 +296,13 @@ export class Arbiter {
     }
   }
 
-  private workersOf(gen: (g: number) => boolean): Child[] {
-    return [...this.children.all()].filter((c) => c.role === 'worker' && gen(c.generation));
-  }
-
   /** A replacement is ready: the worker it replaces stops gracefully, and the next replacement starts. */
   private replaced(fresh: Child): void {
     const old = fresh.replaces === undefined ? undefined : this.children.get(fresh.replaces);
     fresh.replaces = undefined;
     if (old !== undefined) {
       this.log.info('replacement ready; retiring the old worker', { id: old.id, pid: old.pid, replacement: fresh.pid });
+      if (this.chain) this.chainRetired++;
       this.retire(old, this.chain ? 'chain reload' : old.announced ?? 'recycled');
     }
     if (this.replacing === fresh.pid) this.replacing = undefined;
