@@ -3,6 +3,7 @@ the app's folder (the cwd, after `chdir`) first, then `pythonpath`. Must not: ca
 errors (main reports them), or put the runner's own folder on sys.path.
 """
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -21,7 +22,9 @@ def load_app(cfg):
         if not os.path.exists(path):
             raise LookupError('wsgi-file not found: %s' % path)
         modname = 'uwsgi_file_' + ''.join(c if c.isalnum() else '_' for c in os.path.splitext(path)[0])
-        mspec = importlib.util.spec_from_file_location(modname, path)
+        # Any extension (`app.wsgi` is common): the source loader is named, not guessed from the suffix.
+        loader = importlib.machinery.SourceFileLoader(modname, path)
+        mspec = importlib.util.spec_from_file_location(modname, path, loader=loader)
         module = importlib.util.module_from_spec(mspec)
         sys.modules[modname] = module
         mspec.loader.exec_module(module)

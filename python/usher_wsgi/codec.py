@@ -31,7 +31,7 @@ def rcvtimeo(seconds):
     connection only once a read has to wait (see arm_timeout): a Python socket timeout would instead
     cost a poll() before every recv and two ioctl()s to switch modes, and setting it up front a
     setsockopt() per request."""
-    return struct.pack('ll', seconds, 0)
+    return struct.pack('ll', int(seconds), int(seconds % 1 * 1000000))
 
 
 def arm_timeout(conn, timeo):

@@ -10,7 +10,6 @@ the connection (as Nginx and Apache expect). Only usher's own router asks (modif
 connection: then the body is framed by Content-Length or chunked, and the connection serves again.
 The unread part of a request body is drained before closing, so the proxy never sees a reset.
 """
-import json
 import os
 import signal
 import sys
@@ -19,7 +18,7 @@ import threading
 from . import contract
 from .app import load_app
 from .channel import Channel
-from .config import Config
+from .config import BadSpec, Config, parse_spec
 from .log import Log
 from .server import Worker
 
@@ -38,11 +37,10 @@ def _app_frames(tb):
 
 def main():
     try:
-        spec = json.loads(os.environ[contract.WORKER_SPEC_ENV])
-    except (KeyError, ValueError):
-        sys.stderr.write('usher worker: %s is not set or not JSON; workers are started by the usher master\n' % contract.WORKER_SPEC_ENV)
-        sys.exit(contract.EXIT_BOOT)
-    cfg = Config(spec)
+        cfg = Config(parse_spec(os.environ.get(contract.WORKER_SPEC_ENV)))
+    except BadSpec as e:
+        Log('worker %s' % os.environ.get('USHER_WORKER_ID', '?'))('ERROR', 'worker cannot start: %s' % e, exit=e.exit_code)
+        sys.exit(e.exit_code)
     log = Log('worker %s' % cfg.id)
     fd = os.environ.get('NODE_CHANNEL_FD')
     channel = Channel(int(fd) if fd else None)
