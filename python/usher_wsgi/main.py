@@ -66,34 +66,64 @@ def main():
         worker.stopping.set()
     signal.signal(signal.SIGTERM, on_term)
 
-    def ipc_reader():
-        for msg in channel.messages():
-            if isinstance(msg, dict) and msg.get('type') == 'stop':
-                worker.stopping.set()
-        # EOF: the master is gone
-        if not worker.stopping.is_set():
-            log('WARN', 'master went away; exiting')
-            worker.stopping.set()
-
-    def heartbeat():
-        while not worker.stopping.wait(contract.HEARTBEAT_INTERVAL_S):
-            channel.send({'type': 'heartbeat'})
-
     threads = [threading.Thread(target=worker.serve_forever, args=(i,), daemon=True, name='usher-%d' % i)
                for i in range(cfg.threads)]
     for t in threads:
         t.start()
-    for target in (ipc_reader, heartbeat) + ((worker.watchdog,) if worker.harakiri else ()):
-        threading.Thread(target=target, daemon=True).start()
-    channel.send({'type': 'ready', 'pid': os.getpid()})
+    for target in (ipc_reader, heartbeat) + ((watchdog,) if cfg.harakiri else ()):
+        threading.Thread(target=target, args=(worker, channel, log), daemon=True).start()
+    channel.send({'type': 'ready', 'pid': os.getpid(), 'contract': contract.CONTRACT_VERSION})
 
     while not worker.stopping.wait(1.0):
         pass
-    log('INFO', 'stopping', inflight=sum(worker.inflight))
+    log('INFO', 'stopping', inflight=worker.counters()['inflight'])
     worker.close_kept()
     for t in threads:
         t.join()  # each finishes its request, then sees `stopping` within one poll interval
     worker.errors.flush()
     sys.stdout.flush()
     sys.stderr.flush()
+    if worker.exit_reason is not None:
+        reason, detail = worker.exit_reason
+        channel.send({'type': 'exiting', 'reason': reason, 'detail': detail, 'counters': worker.counters()})
+        os._exit(contract.EXIT_RECYCLE)
     os._exit(contract.EXIT_OK)
+
+
+def ipc_reader(worker, channel, log):
+    """The master's messages (MASTER_MESSAGES); EOF means the master is gone."""
+    for msg in channel.messages():
+        kind = msg.get('type') if isinstance(msg, dict) else None
+        if kind == 'stop':
+            log('INFO', 'the master asks this worker to stop', reason=msg.get('reason'))
+            worker.stopping.set()
+        elif kind == 'logging':
+            worker.logging = bool(msg.get('enabled'))
+            log('INFO', 'request logging %s by the master' % ('enabled' if worker.logging else 'disabled'))
+        elif kind == 'reopen-logs':
+            pass  # lines go to the stderr the master gave us (its log fd): nothing of ours to reopen
+        else:
+            log('WARN', 'unknown message from the master; ignored', type=kind)
+    if not worker.stopping.is_set():
+        log('WARN', 'master went away; exiting')
+        worker.stopping.set()
+
+
+def heartbeat(worker, channel, _log):
+    while not worker.stopping.wait(contract.HEARTBEAT_INTERVAL_S):
+        channel.send({'type': 'heartbeat', 'counters': worker.counters()})
+
+
+def watchdog(worker, channel, log):
+    """harakiri: a request running too long takes its worker down; the master replaces it."""
+    while not worker.stopping.wait(1.0):
+        late = worker.overdue()
+        if late is None:
+            continue
+        method, uri, took = late
+        log('ERROR', 'harakiri: request took too long; killing this worker', method=method, uri=uri, seconds='%g' % worker.harakiri)
+        channel.send({'type': 'exiting', 'reason': 'harakiri', 'counters': worker.counters(),
+                      'detail': '%s %s ran %.1f s, longer than harakiri (%g s)' % (method, uri, took, worker.harakiri)})
+        sys.stderr.flush()
+        os._exit(contract.EXIT_HARAKIRI)
+

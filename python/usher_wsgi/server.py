@@ -3,7 +3,6 @@ the app, answer, then keep or close the connection; harakiri's watchdog. Must no
 bytes itself (codec), build response bytes (wsgi), or talk to the master (main owns the channel).
 """
 import itertools
-import os
 import re
 import select
 import socket
@@ -41,9 +40,14 @@ class Worker:
         self.max_requests = cfg.max_requests
         self.stopping = threading.Event()
         self.lock = threading.Lock()
-        self.inflight = [False] * cfg.threads  # per serving thread: in a request now?
-        self.served = itertools.count(1)  # next() is atomic under the GIL
-        self.busy = {}  # thread ident -> (start time, uri) for harakiri
+        # Live counters, per serving thread so that only that thread writes them (plain ints under the
+        # GIL, no lock per request); counters() sums them for a heartbeat.
+        # [requests, tx (body bytes), exceptions (the app raised: 500), rt_us (sum of response times)]
+        self.stats = [[0, 0, 0, 0] for _ in range(cfg.threads)]
+        self.starts = [0.0] * cfg.threads  # monotonic start of the thread's request in flight; 0.0 idle
+        self.what = [None] * cfg.threads  # (method, uri) of it, kept only for harakiri's log line
+        self.served = itertools.count(1)  # max-requests: next() is atomic under the GIL
+        self.exit_reason = None  # (reason, detail) once the worker decided to recycle itself
         self.errors = ErrorStream(log)
         # The wsgi.* keys every environ gets; a request's vars can't override them (run_app).
         self.wsgi_fixed = {
@@ -115,20 +119,18 @@ class Worker:
                         # The C socket type, blocking (accept4 without SOCK_NONBLOCK): socket.accept()'s
                         # Python wrapper and enum conversions cost more than a hello world's bookkeeping.
                         conn = _socket.socket(family, SOCK_STREAM, 0, cfd)
-                    self.inflight[index] = True
                     try:
-                        keep = self.handle(conn)
+                        keep = self.handle(conn, index)
                     except Exception:  # a bug of usher's own: lose this connection, not the thread
                         self.log.traceback('internal error while serving a request; connection closed')
                         keep = False
-                    self.inflight[index] = False
+                    self.starts[index] = 0.0
                     self.done(conn, keep)
         finally:
             ep.close()
 
     def done(self, conn, keep):
         """After a request: keep the connection for the next one (usher's router), or close it."""
-        served = next(self.served)
         if keep and not self.stopping.is_set():
             with self.lock:
                 fd = conn.fileno()
@@ -140,9 +142,29 @@ class Worker:
                     self.registered.add(fd)
         else:
             self.close_conn(conn)
-        if self.max_requests and served >= self.max_requests and not self.stopping.is_set():
-            self.log('INFO', 'max-requests reached; recycling this worker', requests=served)
+
+    def recycle(self, reason, detail):
+        """Stop taking requests, to exit on purpose (main says `exiting` and uses the reason's code)."""
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            self.exit_reason = (reason, detail)
             self.stopping.set()
+        self.log('INFO', '%s reached; recycling this worker' % reason, detail=detail)
+
+    def counters(self):
+        """The contract's live counters (COUNTER_KEYS), summed over the serving threads."""
+        busy = [s for s in self.starts if s]
+        oldest = 0
+        if busy:
+            oldest = int(time.time() * 1000 - (monotonic() - min(busy)) * 1000)
+        requests = tx = exceptions = rt_us = 0
+        for st in self.stats:
+            requests += st[0]
+            tx += st[1]
+            exceptions += st[2]
+            rt_us += st[3]
+        return {'requests': requests, 'inflight': len(busy), 'oldest': oldest, 'tx': tx, 'exceptions': exceptions, 'rtUs': rt_us}
 
     def close_conn(self, conn):
         fd = conn.fileno()
@@ -163,7 +185,7 @@ class Worker:
         for conn in kept.values():
             self.close_conn(conn)
 
-    def handle(self, conn):
+    def handle(self, conn, index):
         """Serve one request; returns True when the connection is to be kept for the next one."""
         try:
             env, pending, modifier2 = recv_head(conn, self.buffer_size, self.timeo)
@@ -181,9 +203,9 @@ class Worker:
             return False
         except OSError:
             return False
-        return self.run_app(conn, env, pending, modifier2 == KEEPALIVE_MODIFIER2)
+        return self.run_app(conn, env, pending, modifier2 == KEEPALIVE_MODIFIER2, index)
 
-    def run_app(self, conn, vars_, pending, keep):
+    def run_app(self, conn, vars_, pending, keep, index):
         started = monotonic()
         method = vars_.get('REQUEST_METHOD')
         if method not in COMMON_METHODS and (not method or not _TOKEN.match(method)):
@@ -217,9 +239,10 @@ class Worker:
         inp = env['wsgi.input'] = Input(conn, pending, length, self.cfg)
         res = Response(conn, method == 'HEAD', keep and not self.stopping.is_set())
         uri = env.get('REQUEST_URI') or env['PATH_INFO']
+        self.starts[index] = started
         if self.harakiri:
-            me = threading.get_ident()
-            self.busy[me] = (started, uri)
+            self.what[index] = (method, uri)
+        st = self.stats[index]
         result = None
         aborted = False
         try:
@@ -247,12 +270,14 @@ class Worker:
             inp.remaining = 0  # nothing to drain: the peer is not sending
         except SpecError as e:
             self.log('ERROR', 'the app broke PEP 3333: %s' % e, uri=uri)
+            st[2] += 1
             if not res.sent:
                 res.status = '500 Internal Server Error'
                 simple_response(conn, 500, 'Internal Server Error')
             res.keep = False
         except Exception:
             self.log.traceback('the app raised an exception', uri=uri)
+            st[2] += 1
             if not res.sent:
                 res.status = '500 Internal Server Error'
                 simple_response(conn, 500, 'Internal Server Error')
@@ -263,24 +288,26 @@ class Worker:
                     result.close()
                 except Exception:
                     self.log.traceback('the app\'s iterable failed in close()', uri=uri)
-            if self.harakiri:
-                self.busy.pop(me, None)
         if not aborted and inp.remaining > 0:
-            inp.drain(time.monotonic() + DRAIN_TIMEOUT_S)
+            inp.drain(monotonic() + DRAIN_TIMEOUT_S)
             if inp.remaining > 0:
                 res.keep = False
+        elapsed = monotonic() - started
+        st[0] += 1
+        st[1] += res.written
+        st[3] += int(elapsed * 1000000)
         if self.logging:
             self.log('INFO', '%s %s %s' % (method, uri, (res.status or '-')[:3]), bytes=res.written,
-                ms='%.1f' % ((time.monotonic() - started) * 1000), addr=env.get('REMOTE_ADDR'),
-                aborted=True if aborted else None)
+                ms='%.1f' % (elapsed * 1000), addr=env.get('REMOTE_ADDR'), aborted=True if aborted else None)
+        if self.max_requests and next(self.served) >= self.max_requests:
+            self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
         return res.keep and not aborted and not self.stopping.is_set()
 
-    def watchdog(self):
-        """harakiri: a request running too long takes its worker down; the master replaces it."""
-        while not self.stopping.is_set():
-            time.sleep(1)
-            now = time.monotonic()
-            for start, uri in list(self.busy.values()):
-                if now - start > self.harakiri:
-                    self.log('ERROR', 'harakiri: request ran longer than %ds; killing this worker' % self.harakiri, uri=uri)
-                    os._exit(9)
+    def overdue(self):
+        """harakiri: (method, uri, seconds) of a request in flight for longer than `harakiri`, or None."""
+        now = monotonic()
+        for i, start in enumerate(self.starts):
+            if start and now - start > self.harakiri:
+                what = self.what[i] or ('-', '-')
+                return what[0], what[1], now - start
+        return None
