@@ -9,7 +9,11 @@ from socket import MSG_DONTWAIT, SO_RCVTIMEO, SOL_SOCKET
 MAX_VARS = 256
 # modifier2 = 1 from usher's router: frame the response and keep the connection (src/router/upstream.ts)
 KEEPALIVE_MODIFIER2 = 1
-REQUEST_MODIFIERS = frozenset((0, 5, 6, 7, 8, 9, 14, 15, 30))
+# The modifier1 values usher serves: 0 (WSGI: what Nginx and Apache send) and 30 (WSGI, SCRIPT_NAME
+# stripped from PATH_INFO). uWSGI hands 5 (PSGI), 6 (Lua), 7 (Rack), 8 (JVM), 9 (CGI), 14 (PHP), 15 (Mono)
+# to those languages' plugins and refuses them when none is loaded: so does usher (400), as it refuses
+# ping (100), eval (22) and every other non-request.
+REQUEST_MODIFIERS = frozenset((0, 30))
 # uWSGI's UWSGI_MODIFIER_MANAGE_PATH_INFO (Nginx `uwsgi_modifier1 30`): PATH_INFO starts with SCRIPT_NAME.
 MANAGE_PATH_INFO = 30
 
@@ -66,7 +70,7 @@ def recv_head(conn, buffer_size, timeo):
         buf += more
     modifier1, datasize, modifier2 = _unpack_head(buf, 0)
     if modifier1 not in REQUEST_MODIFIERS:
-        raise ProtocolError(400, 'modifier1 %d is not a request usher serves' % modifier1)
+        raise ProtocolError(400, 'modifier1 %d is not a request usher serves (served: 0, 30)' % modifier1)
     if datasize > buffer_size:
         raise ProtocolError(413, 'request vars are %d bytes, more than buffer-size (%d); raise `buffer-size` '
                                  'if such requests are legitimate' % (datasize, buffer_size))

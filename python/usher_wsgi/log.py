@@ -11,7 +11,8 @@ import traceback
 
 def _fmt_value(v):
     s = str(v)
-    if s == '' or any(c in s for c in ' \t\n"='):
+    # Quoted (JSON) when empty or holding a space, quote, '=' or any control character (one line per event).
+    if s == '' or ' ' in s or '"' in s or '=' in s or not s.isprintable():
         return json.dumps(s)
     return s
 

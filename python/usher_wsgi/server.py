@@ -17,6 +17,7 @@ from .log import ErrorStream
 from .wsgi import STATUS_TEXT, BodyTimeout, FileWrapper, Input, Response, SpecError, simple_response
 
 DRAIN_TIMEOUT_S = 10.0
+MAX_CONTENT_LENGTH = 2 ** 53 - 1
 ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
 # Listening sockets are shared by every thread of every worker process, each waiting in its own epoll:
 # EPOLLEXCLUSIVE wakes one of those epolls per new connection instead of all of them (each would try
@@ -209,15 +210,17 @@ class Worker:
         started = monotonic()
         method = vars_.get('REQUEST_METHOD')
         if method not in COMMON_METHODS and (not method or not _TOKEN.match(method)):
-            self.log('WARN', 'bad uwsgi packet', status=400, reason='bad REQUEST_METHOD %r' % method if method else 'no REQUEST_METHOD in the uwsgi vars')
+            self.log('WARN', 'bad uwsgi packet', status=400, reason='bad REQUEST_METHOD %s' % ascii(method[:64]) if method else 'no REQUEST_METHOD in the uwsgi vars')
             simple_response(conn, 400, 'Bad Request')
             return False
         # The request's vars override the CGI defaults; nothing overrides the wsgi.* keys.
         env = {**self.cgi_defaults, **vars_, **self.wsgi_fixed}
         cl = env.get('CONTENT_LENGTH')
         if cl:
-            if not cl.isdigit():
-                self.log('WARN', 'bad uwsgi packet', status=400, reason='bad CONTENT_LENGTH %r' % cl)
+            # ASCII digits only (isdigit() alone passes '²' or '٣', which int() refuses or reads), and at
+            # most 2**53 - 1, the largest the Node worker takes too: no sign, space, NUL, underscore.
+            if not (cl.isdigit() and cl.isascii()) or len(cl) > 16 or int(cl) > MAX_CONTENT_LENGTH:
+                self.log('WARN', 'bad uwsgi packet', status=400, reason='bad CONTENT_LENGTH %s' % ascii(cl[:64]))
                 simple_response(conn, 400, 'Bad Request')
                 return False
             length = int(cl)
@@ -297,7 +300,8 @@ class Worker:
         st[1] += res.written
         st[3] += int(elapsed * 1000000)
         if self.logging:
-            self.log('INFO', '%s %s %s' % (method, uri, (res.status or '-')[:3]), bytes=res.written,
+            # One line per event: a URI with a control character (never from Nginx or Apache) is escaped.
+            self.log('INFO', '%s %s %s' % (method, uri if uri.isprintable() else ascii(uri), (res.status or '-')[:3]), bytes=res.written,
                 ms='%.1f' % (elapsed * 1000), addr=env.get('REMOTE_ADDR'), aborted=True if aborted else None)
         if self.max_requests and next(self.served) >= self.max_requests:
             self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
