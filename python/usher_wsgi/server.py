@@ -14,7 +14,7 @@ from time import monotonic
 
 from .codec import KEEPALIVE_MODIFIER2, IdleClose, ProtocolError, recv_head
 from .log import ErrorStream
-from .wsgi import STATUS_TEXT, BodyTimeout, FileWrapper, Input, Response, SpecError, simple_response
+from .wsgi import STATUS_TEXT, BodyTimeout, FileWrapper, Input, Response, SpecError, buffer_body, simple_response
 
 DRAIN_TIMEOUT_S = 10.0
 MAX_CONTENT_LENGTH = 2 ** 53 - 1
@@ -39,6 +39,7 @@ class Worker:
         self.logging = cfg.logging
         self.harakiri = cfg.harakiri
         self.max_requests = cfg.max_requests
+        self.post_buffering = cfg.post_buffering
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         # Live counters, per serving thread so that only that thread writes them (plain ints under the
@@ -248,7 +249,10 @@ class Worker:
         st = self.stats[index]
         result = None
         aborted = False
+        buffered = None
         try:
+            if length and self.post_buffering:
+                buffered = env['wsgi.input'] = buffer_body(inp, length, self.post_buffering)
             result = self.app(env, res.start_response)
             if isinstance(result, FileWrapper) and res.status is not None and res.sendfile(result):
                 pass
@@ -286,6 +290,8 @@ class Worker:
                 simple_response(conn, 500, 'Internal Server Error')
             res.keep = False
         finally:
+            if buffered is not None:
+                buffered.close()  # a post-buffering temp file is deleted here
             if hasattr(result, 'close'):
                 try:
                     result.close()

@@ -3,7 +3,9 @@ wsgi.file_wrapper, and the response (start_response, its checks, the raw HTTP/1.
 for usher's router or ended by close for Nginx/Apache). Must not: accept connections, parse uwsgi
 packets, or log (SpecError and BodyTimeout are raised for the server to report).
 """
+import io
 import os
+import tempfile
 import time
 
 from .codec import arm_timeout
@@ -104,6 +106,25 @@ class Input:
             self.conn.settimeout(None)
         except OSError:
             pass
+
+
+def buffer_body(inp, length, limit):
+    """`post-buffering`: the whole body read before the app runs, into a seekable file: in memory up to
+    `limit` bytes, else a temporary file on disk (TMPDIR), as uWSGI does. Raises BodyTimeout."""
+    if length <= limit:
+        return io.BytesIO(inp.read(length))
+    f = tempfile.TemporaryFile(prefix='usher-body-')
+    try:
+        while True:
+            chunk = inp.read(1 << 20)
+            if not chunk:
+                break
+            f.write(chunk)
+        f.seek(0)
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 class FileWrapper:
