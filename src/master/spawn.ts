@@ -11,8 +11,12 @@ import type { RouterSpec, WorkerSpec } from '../ipc.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 const ROUTER_ENTRY = fileURLToPath(new URL('../router/main.js', import.meta.url));
-/** dist/src/master -> the package root's python/ folder. */
-export const PYTHON_RUNNER = fileURLToPath(new URL('../../../python/usher_wsgi.py', import.meta.url));
+/**
+ * dist/src/master -> the package root's python/usher_wsgi/ launcher. Run as a script, it takes its own
+ * folder off sys.path and imports the package by absolute path, so the app's folder (after `chdir`) and
+ * `pythonpath` come first and no runner module shadows one of the app's.
+ */
+export const PYTHON_RUNNER = fileURLToPath(new URL('../../../python/usher_wsgi/__main__.py', import.meta.url));
 
 export const FIRST_SOCKET_FD = 4;
 

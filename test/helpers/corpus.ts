@@ -39,13 +39,13 @@ export interface Fixture {
   readonly error?: { readonly code: UsherErrorCode; readonly status: number; readonly at?: 'cgi' };
 }
 
-export function loadCorpus(): { name: string; bytes: Buffer; fixture: Fixture }[] {
-  return readdirSync(FIXTURES)
+export function loadCorpus(dir = FIXTURES): { name: string; bytes: Buffer; fixture: Fixture }[] {
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => {
       const name = f.slice(0, -'.json'.length);
-      return { name, bytes: readFileSync(join(FIXTURES, `${name}.bin`)), fixture: JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')) as Fixture };
+      return { name, bytes: readFileSync(join(dir, `${name}.bin`)), fixture: JSON.parse(readFileSync(join(dir, f), 'utf8')) as Fixture };
     });
 }
 

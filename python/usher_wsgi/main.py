@@ -1,0 +1,129 @@
+"""main: the worker's life: read the spec, load the app, start the serving threads, tell the master
+`ready`, heartbeat, act on the master's messages and signals, and wind down. Must not: serve requests
+(server does), or parse the spec beyond handing it to Config.
+
+Contract with the master (src/ipc.ts, src/master/spawn.ts): USHER_WORKER (JSON spec), NODE_CHANNEL_FD
+(Node's IPC channel; EOF means the master is gone: exit). SIGTERM = graceful stop (finish in-flight
+requests, exit 0); SIGINT/SIGHUP are the master's. Exit codes are contract.EXIT_*.
+Per connection: one uwsgi request in, a raw HTTP/1.1 response out, the end of the body marked by closing
+the connection (as Nginx and Apache expect). Only usher's own router asks (modifier2 = 1) to keep the
+connection: then the body is framed by Content-Length or chunked, and the connection serves again.
+The unread part of a request body is drained before closing, so the proxy never sees a reset.
+"""
+import os
+import signal
+import sys
+import threading
+
+from . import contract
+from .app import load_app
+from .channel import Channel
+from .config import BadSpec, Config, parse_spec
+from .log import Log
+from .server import Worker
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _app_frames(tb):
+    """The app's frames only: the runner's own and the import machinery's say nothing to its author."""
+    while tb is not None:
+        f = tb.tb_frame.f_code.co_filename
+        if not (f.startswith(PACKAGE_DIR + os.sep) or f.startswith('<frozen')):
+            break
+        tb = tb.tb_next
+    return tb
+
+
+def main():
+    try:
+        cfg = Config(parse_spec(os.environ.get(contract.WORKER_SPEC_ENV)))
+    except BadSpec as e:
+        Log('worker %s' % os.environ.get('USHER_WORKER_ID', '?'))('ERROR', 'worker cannot start: %s' % e, exit=e.exit_code)
+        sys.exit(e.exit_code)
+    log = Log('worker %s' % cfg.id)
+    fd = os.environ.get('NODE_CHANNEL_FD')
+    channel = Channel(int(fd) if fd else None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if cfg.chdir:
+        os.chdir(cfg.chdir)
+    try:
+        app = load_app(cfg)
+    except Exception as e:
+        log('ERROR', 'app could not be loaded', error='%s: %s' % (type(e).__name__, e))
+        if not isinstance(e, LookupError):  # usher's own finding: the line above says it all
+            log.exception(e, _app_frames(e.__traceback__))
+        channel.send({'type': 'app-error', 'message': '%s: %s' % (type(e).__name__, e)})
+        sys.exit(contract.EXIT_APP_LOAD)
+    try:
+        worker = Worker(cfg, app, log)
+    except OSError as e:
+        log('ERROR', 'worker failed to boot', error=str(e))
+        sys.exit(contract.EXIT_BOOT)
+
+    def on_term(_signum, _frame):
+        worker.stopping.set()
+    signal.signal(signal.SIGTERM, on_term)
+
+    threads = [threading.Thread(target=worker.serve_forever, args=(i,), daemon=True, name='usher-%d' % i)
+               for i in range(cfg.threads)]
+    for t in threads:
+        t.start()
+    for target in (ipc_reader, heartbeat) + ((watchdog,) if cfg.harakiri else ()):
+        threading.Thread(target=target, args=(worker, channel, log), daemon=True).start()
+    channel.send({'type': 'ready', 'pid': os.getpid(), 'contract': contract.CONTRACT_VERSION})
+
+    while not worker.stopping.wait(1.0):
+        pass
+    log('INFO', 'stopping', inflight=worker.counters()['inflight'])
+    worker.close_kept()
+    for t in threads:
+        t.join()  # each finishes its request, then sees `stopping` within one poll interval
+    worker.errors.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if worker.exit_reason is not None:
+        reason, detail = worker.exit_reason
+        channel.send({'type': 'exiting', 'reason': reason, 'detail': detail, 'counters': worker.counters()})
+        os._exit(contract.EXIT_RECYCLE)
+    os._exit(contract.EXIT_OK)
+
+
+def ipc_reader(worker, channel, log):
+    """The master's messages (MASTER_MESSAGES); EOF means the master is gone."""
+    for msg in channel.messages():
+        kind = msg.get('type') if isinstance(msg, dict) else None
+        if kind == 'stop':
+            log('INFO', 'the master asks this worker to stop', reason=msg.get('reason'))
+            worker.stopping.set()
+        elif kind == 'logging':
+            worker.logging = bool(msg.get('enabled'))
+            log('INFO', 'request logging %s by the master' % ('enabled' if worker.logging else 'disabled'))
+        elif kind == 'reopen-logs':
+            pass  # lines go to the stderr the master gave us (its log fd): nothing of ours to reopen
+        else:
+            log('WARN', 'unknown message from the master; ignored', type=kind)
+    if not worker.stopping.is_set():
+        log('WARN', 'master went away; exiting')
+        worker.stopping.set()
+
+
+def heartbeat(worker, channel, _log):
+    while not worker.stopping.wait(contract.HEARTBEAT_INTERVAL_S):
+        channel.send({'type': 'heartbeat', 'counters': worker.counters()})
+
+
+def watchdog(worker, channel, log):
+    """harakiri: a request running too long takes its worker down; the master replaces it."""
+    while not worker.stopping.wait(1.0):
+        late = worker.overdue()
+        if late is None:
+            continue
+        method, uri, took = late
+        log('ERROR', 'harakiri: request took too long; killing this worker', method=method, uri=uri, seconds='%g' % worker.harakiri)
+        channel.send({'type': 'exiting', 'reason': 'harakiri', 'counters': worker.counters(),
+                      'detail': '%s %s ran %.1f s, longer than harakiri (%g s)' % (method, uri, took, worker.harakiri)})
+        sys.stderr.flush()
+        os._exit(contract.EXIT_HARAKIRI)
+
