@@ -109,6 +109,8 @@ export interface WorkerSpec {
   /** Seconds to wait on a uwsgi peer mid-request (`socket-timeout`). */
   readonly socketTimeout: number;
   readonly maxRequests: number;
+  /** `post-buffering`: bytes of request body read before the app runs, for a seekable wsgi.input (0 = stream). */
+  readonly postBuffering: number;
   readonly disableLogging: boolean;
   /** How often to send a heartbeat (the master derives it from `heartbeat-timeout`). */
   readonly heartbeatMs: number;
@@ -137,7 +139,7 @@ export interface RouterSpec {
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
-  'socketTimeout', 'maxRequests', 'disableLogging', 'heartbeatMs', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
+  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'heartbeatMs', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
 export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.

@@ -18,12 +18,8 @@ _TYPES = {
     'threads': _INT, 'processes': _INT, 'bufferSize': _INT, 'harakiri': _NUM, 'socketTimeout': _NUM,
     'maxRequests': _INT, 'disableLogging': (bool,), 'chdir': _STR_OR_NONE, 'app': _STR_OR_NONE,
     'wsgiFile': _STR_OR_NONE, 'module': _STR_OR_NONE, 'callable': (str,), 'pythonpath': (list,),
+    'postBuffering': _INT, 'heartbeatMs': _NUM,
 }
-
-
-# `post-buffering` (bytes; 0 = stream the body to the app). Not a contract key yet (src/ipc.ts has no
-# field for it): read when present, so the master can pass it once the contract carries it.
-POST_BUFFERING_KEY = 'postBuffering'
 
 
 class BadSpec(Exception):
@@ -53,16 +49,15 @@ def parse_spec(raw):
         v = spec[key]
         if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
             raise BadSpec('%s key %s has the wrong type (%s)' % (env, key, json.dumps(v)[:60]), contract.EXIT_BOOT)
-    pb = spec.get(POST_BUFFERING_KEY, 0)
-    if not isinstance(pb, int) or isinstance(pb, bool) or pb < 0:
-        raise BadSpec('%s key %s must be a byte count >= 0 (%s)' % (env, POST_BUFFERING_KEY, json.dumps(pb)[:60]), contract.EXIT_BOOT)
+    if spec['postBuffering'] < 0:
+        raise BadSpec('%s key postBuffering must be a byte count >= 0 (%s)' % (env, json.dumps(spec['postBuffering'])[:60]), contract.EXIT_BOOT)
     return spec
 
 
 class Config:
     __slots__ = ('id', 'fds', 'listen', 'threads', 'processes', 'buffer_size', 'harakiri', 'socket_timeout',
                  'rcvtimeo', 'max_requests', 'logging', 'chdir', 'wsgi_file', 'module', 'callable', 'pythonpath',
-                 'post_buffering')
+                 'post_buffering', 'heartbeat_s')
 
     def __init__(self, spec):
         self.id = spec['id']
@@ -81,4 +76,5 @@ class Config:
         self.module = spec['module']
         self.callable = spec['callable']
         self.pythonpath = spec['pythonpath']
-        self.post_buffering = spec.get(POST_BUFFERING_KEY, 0)
+        self.post_buffering = spec['postBuffering']
+        self.heartbeat_s = spec['heartbeatMs'] / 1000.0

@@ -110,7 +110,7 @@ def ipc_reader(worker, channel, log):
 
 
 def heartbeat(worker, channel, _log):
-    while not worker.stopping.wait(contract.HEARTBEAT_INTERVAL_S):
+    while not worker.stopping.wait(worker.cfg.heartbeat_s):
         channel.send({'type': 'heartbeat', 'counters': worker.counters()})
 
 

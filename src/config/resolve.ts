@@ -141,6 +141,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     harakiri: get<number>('harakiri'),
     socketTimeout: get<number>('socketTimeout'),
     maxRequests: get<number>('maxRequests'),
+    postBuffering: get<number>('postBuffering'),
     reloadMercy: get<number>('reloadMercy'),
     heartbeatTimeout: get<number>('heartbeatTimeout'),
     maxRequestsDelta: get<number>('maxRequestsDelta'),

@@ -50,6 +50,8 @@ export interface UsherConfig {
   readonly harakiri: number;
   /** `socket-timeout`: seconds a worker waits on a uwsgi peer mid-request before closing it. */
   readonly socketTimeout: number;
+  /** `post-buffering`: bytes of body a Python worker reads before the app runs (0 = stream). */
+  readonly postBuffering: number;
   /** `max-requests`: recycle a worker after this many requests (0 = never). */
   readonly maxRequests: number;
   /** `heartbeat-timeout`: seconds without a heartbeat before a child is aborted and replaced. */

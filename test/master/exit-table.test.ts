@@ -4,9 +4,10 @@
 // outlives it, and says so; SIGQUIT stops at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, tempDir, freePort, childPids, REPO } from '../helpers/usher.js';
+import { uwsgiRequest } from '../helpers/uwsgi-client.js';
 
 const APPS = join(REPO, 'test', 'fixtures', 'apps');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -121,4 +122,32 @@ test('SIGQUIT stops at once: in-flight requests are cut and no child survives', 
   assert.equal(await slow, 'cut');
   assert.match(u.output(), /stopping reason=SIGQUIT/);
   for (const k of kids) assert.ok(!alive(k), `child ${k} is gone`);
+});
+
+test('a Python request outliving harakiri: the log names the request and harakiri, the worker is replaced, the next request is served', async (ctx) => {
+  if (!existsSync('/usr/bin/python3')) {
+    if (process.env.CI === 'true') throw new Error('/usr/bin/python3 is missing');
+    ctx.skip('no /usr/bin/python3');
+    return;
+  }
+  const tmp = tempDir();
+  const sock = join(tmp.dir, 'app.sock');
+  const u = await startUsherReady(['--socket', sock, '--processes', '1', '--harakiri', '1', '--wsgi-file', join(APPS, 'wsgi_runner.py'), '--python', '/usr/bin/python3']);
+  try {
+    const [victim] = await childPids(u.pid);
+    const slow = uwsgiRequest(sock, 'GET', '/sleep/10').then((r) => r.status, () => 'cut');
+    await u.waitFor(/harakiri: request took too long; killing this worker method=GET uri=\/sleep\/10/, 15_000);
+    await u.waitFor(new RegExp(`worker harakiri: a request outlived \`harakiri\`.* pid=${victim}.*reason=harakiri`), 15_000);
+    assert.notEqual(await slow, 200, 'the request was cut, not answered');
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = await uwsgiRequest(sock, 'GET', '/').then((r) => r.status, () => 0);
+      if (status !== 200) await sleep(100);
+    }
+    assert.equal(status, 200, 'the replacement serves');
+    assert.doesNotMatch(u.output(), /dying right after start/);
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
 });
