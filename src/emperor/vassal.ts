@@ -177,7 +177,7 @@ export class Vassal {
 
   /** Its file changed (touched, edited, re-linked) or reappeared. */
   changed(file: VassalFile): void {
-    const touchedOnly = file.uid === this.file.uid && file.gid === this.file.gid;
+    const sameOwner = file.uid === this.file.uid && file.gid === this.file.gid;
     this.file = file;
     if (this.state === 'refused' || this.state === 'backoff') {
       this.backoffMs = 0;
@@ -193,7 +193,7 @@ export class Vassal {
       this.opts.log.error('vassal config refused; the running instance keeps serving', this.fields({ file: file.path, error: check.error }));
       return;
     }
-    if (check.key === this.key && touchedOnly) return this.reload();
+    if (check.key === this.key && sameOwner) return this.reload();
     this.restart('its effective config changed (sockets and processes are read at start)');
   }
 

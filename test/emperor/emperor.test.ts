@@ -162,6 +162,12 @@ test('vassals: add, touch, edit, corrupt, remove and kill -9 each do their part;
     await waitAfter(u, mark, /emperor: vassal stopped vassal=noapp exit_code=0/);
     await assert.rejects(get(pBad));
     assert.equal((await get(pWsgi)).status, 200);
+
+    // the refused file, fixed: it starts (on the port the removed vassal let go)
+    writeFileSync(join(dir, 'bad.ini'), wsgiIni(pBad));
+    future(join(dir, 'bad.ini'), 20);
+    await waitAfter(u, mark, /emperor: vassal ready vassal=bad /);
+    assert.equal((await get(pBad)).status, 200);
     record();
   } finally {
     const e = await u.stop('SIGTERM', 60_000);
