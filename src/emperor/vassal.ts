@@ -115,6 +115,9 @@ export class Vassal {
     this.opts.log.info('vassal started', this.fields({ pid: proc.pid, file: this.file.path, uid: this.opts.tyrant ? this.file.uid : undefined }));
     proc.stdout!.on('data', (d: Buffer) => this.onOutput(d));
     proc.stderr!.on('data', (d: Buffer) => this.onOutput(d));
+    // The master's ready event comes on the emperor pipe too (also when the vassal logs to a file).
+    proc.stdio[3]?.on('data', (d: Buffer) => { if (this.state === 'starting' && d.toString().includes('ready')) this.becomeReady(); });
+    proc.stdio[3]?.on('error', () => { /* the vassal is going; its exit says how */ });
     proc.once('error', (err) => this.opts.log.error('vassal could not be started', this.fields({ error: err.message })));
     proc.once('exit', (code, signal) => this.onExit(proc, code, signal));
   }
