@@ -10,6 +10,7 @@ import { loadConfig, renderHelp, renderConfig, formatDiagnostic, formatConfigErr
 import { ConfigError, UsherError } from './errors.js';
 import { createLogger, flushSync } from './log.js';
 import { runMaster } from './master/index.js';
+import { findEmperorRequest, runEmperor } from './emperor/index.js';
 
 const log = createLogger('master');
 
@@ -23,6 +24,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const { runDeploy } = await import('./deploy/cli.js');
     return runDeploy(argv.slice(1), (s) => process.stdout.write(s));
   }
+  const emperor = findEmperorRequest(argv, process.env, process.cwd());
+  if (emperor !== undefined) return runEmperor(emperor, createLogger('emperor'));
   const { action, loaded } = loadConfig(argv, process.env, process.cwd());
   if (action.kind === 'help') {
     process.stdout.write(renderHelp());

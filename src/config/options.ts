@@ -83,6 +83,9 @@ const KNOWN: OptionDef[] = [
   // logging
   impl({ name: 'logto', aliases: ['logto2'], type: 'path', field: 'logto', help: 'Append logs to this file instead of stderr.' }),
   impl({ name: 'disable-logging', aliases: ['L'], type: 'bool', field: 'disableLogging', default: false, help: 'No per-request access lines (errors are still logged).' }),
+  // many apps
+  impl({ name: 'emperor', type: 'path', help: 'Run as an Emperor: every `*.ini` in this folder (or matching a glob, `/etc/usher/vassals/*.ini`) is a vassal, a whole usher of its own; new files start, touched files reload, removed files stop. Symlinks are followed (Debian\'s apps-enabled). See "Many apps".' }),
+  impl({ name: 'emperor-tyrant', type: 'bool', default: false, help: 'Emperor: run each vassal as the user and group owning its file (passes `--uid`/`--gid`); files owned by root are refused.' }),
   impl({ name: 'strict', type: 'bool', field: 'strict', default: false, help: 'Unknown options are errors instead of warnings.' }),
 
   // accepted: real uWSGI files carry them, they mean nothing to usher
@@ -114,7 +117,7 @@ const NOT_YET = ['static-map', 'stats', 'uid', 'gid', 'daemonize', 'daemonize2',
     'limit-as', 'limit-post', 'http-timeout', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
     'log-x-forwarded-for', 'req-logger', 'logger', 'log-master', 'log-5xx', 'log-4xx', 'log-slow', 'log-big', 'mount', 'route', 'route-run',
     'route-uri', 'route-host', 'check-static', 'static-index', 'static-expires', 'offload-threads', 'spooler', 'spooler-processes',
-    'cron', 'cron2', 'mule', 'mules', 'attach-daemon', 'attach-daemon2', 'smart-attach-daemon', 'emperor', 'vassal-set', 'hook-pre-app',
+    'cron', 'cron2', 'mule', 'mules', 'attach-daemon', 'attach-daemon2', 'smart-attach-daemon', 'vassal-set', 'emperor-stats', 'hook-pre-app',
     'exec-pre-app', 'exec-as-root', 'exec-as-user', 'chmod-socket-group', 'chown-socket', 'umask', 'https', 'https-socket', 'ssl-socket',
     'shared-socket', 'fastcgi-socket', 'scgi-socket', 'protocol', 'add-header', 'response-route', 'ini', 'yaml', 'json', 'xml', 'set',
     'set-placeholder', 'declare-option', 'for', 'endfor', 'if-env', 'if-exists', 'endif', 'wsgi-disable-file-wrapper', 'callable-module',
