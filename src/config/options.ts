@@ -66,6 +66,8 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'touch-reload', type: 'list', field: 'touchReload', help: 'Reload the workers gracefully when this file is touched (or appears). Repeatable.' }),
   impl({ name: 'touch-workers-reload', type: 'list', field: 'touchWorkersReload', help: 'The same as `touch-reload` in usher (its reload never restarts the master). Repeatable.' }),
   impl({ name: 'touch-chain-reload', type: 'list', field: 'touchChainReload', help: 'Chain-reload when this file is touched: workers are replaced one at a time, each new one ready before the old one stops. Repeatable.' }),
+  impl({ name: 'py-autoreload', aliases: ['python-autoreload', 'py-auto-reload'], type: 'int', field: 'pyAutoreload', default: 0, min: 0, max: 3600, help: 'Python apps: every N seconds, reload the workers gracefully when a .py file of the app (under `chdir`, the wsgi-file\'s folder, `pythonpath`) changed (0 = off). For development.' }),
+  impl({ name: 'node-autoreload', type: 'int', field: 'nodeAutoreload', default: 0, min: 0, max: 3600, help: 'Node apps: every N seconds, reload the workers gracefully when a source file of the app (.js .mjs .cjs .ts .json under `chdir` and the app\'s folder) changed (0 = off). usher-only, for development.' }),
   impl({ name: 'fs-reload', type: 'list', field: 'fsReload', help: 'Reload the workers gracefully when this file or folder changes (watched, not polled). Repeatable.' }),
   // app
   impl({ name: 'app', type: 'path', field: 'app', help: 'A Node module whose export is a (req, res) listener (Express, Koa\'s callback(), node:http) or a fetch-style handler / object with fetch (Hono). .js .mjs .cjs .ts' }),
@@ -101,7 +103,6 @@ const KNOWN: OptionDef[] = [
   accepted('memory-report', 'Memory is reported by `npm run bench` and the stats of the OS.'),
   accepted('no-orphans', 'usher workers always exit when the master goes away.'),
   accepted('optimize', 'Python optimisation level is left to the interpreter.', ['O']),
-  accepted('py-autoreload', 'Use SIGHUP (or systemctl reload) to reload the app.', ['python-autoreload', 'py-auto-reload']),
   accepted('http-keepalive', 'usher keeps HTTP connections alive whenever the client allows.'),
   accepted('http-auto-chunked', 'usher chunks HTTP/1.1 responses of unknown length.'),
   accepted('offload-threads', 'usher writes responses from the event loop.'),

@@ -161,6 +161,8 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     touchWorkersReload: Object.freeze(get<string[]>('touchWorkersReload')),
     touchChainReload: Object.freeze(get<string[]>('touchChainReload')),
     fsReload: Object.freeze(get<string[]>('fsReload')),
+    pyAutoreload: get<number>('pyAutoreload'),
+    nodeAutoreload: get<number>('nodeAutoreload'),
     logto: get<string | undefined>('logto'),
     disableLogging: get<boolean>('disableLogging'),
     strict: get<boolean>('strict'),

@@ -75,6 +75,9 @@ export interface UsherConfig {
   readonly touchWorkersReload: readonly string[];
   readonly touchChainReload: readonly string[];
   readonly fsReload: readonly string[];
+  /** `py-autoreload` / `node-autoreload`: seconds between scans of the app's sources (0 = off). */
+  readonly pyAutoreload: number;
+  readonly nodeAutoreload: number;
   /** `reload-mercy` / `worker-reload-mercy`: seconds a worker gets to finish in-flight work on stop or reload. */
   readonly reloadMercy: number;
   /** `logto`: a file to append logs to instead of stderr. */

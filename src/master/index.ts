@@ -16,14 +16,25 @@ import { removePidfile, writePidfile } from './pidfile.js';
 import { resolveInterpreter, type AppRuntime } from './spawn.js';
 import { Monitor } from './monitor.js';
 import { Triggers } from './triggers.js';
+import { AutoReload, EXTENSIONS } from './autoreload.js';
 
 /** What runs beside the arbiter in the master: the once-a-second monitor and the reload triggers. */
-function startMasterExtras(arbiter: Arbiter, config: UsherConfig, log: Logger): { stop(): void } {
+function startMasterExtras(arbiter: Arbiter, config: UsherConfig, log: Logger, runtime: AppRuntime, appFile: string | null): { stop(): void } {
   const parts: { start(): void; stop(): void }[] = [];
+  const reload = (reason: string): void => { log.info('reload requested', { reason }); arbiter.enqueue('SIGHUP'); };
+  const [option, every, exts] = runtime.kind === 'python' ? ['py-autoreload', config.pyAutoreload, EXTENSIONS.python] as const : ['node-autoreload', config.nodeAutoreload, EXTENSIONS.node] as const;
+  const other = runtime.kind === 'python' ? config.nodeAutoreload : config.pyAutoreload;
+  if (other > 0) log.info(`${runtime.kind === 'python' ? 'node-autoreload' : 'py-autoreload'} applies to ${runtime.kind === 'python' ? 'Node' : 'Python'} apps; use ${option}`);
+  const reloadWhenReady = (reason: string): boolean => {
+    if (!arbiter.requestReload()) return false;
+    log.info('reload requested', { reason });
+    return true;
+  };
+  if (every > 0) parts.push(new AutoReload(option, AutoReload.roots(appFile, config.chdir, config.pythonpath), exts, every, reloadWhenReady, log));
   if (Monitor.wanted(config)) parts.push(new Monitor(arbiter, config, log));
   if (Triggers.wanted(config)) {
     parts.push(new Triggers(config, {
-      reload: (reason) => { log.info('reload requested', { reason }); arbiter.enqueue('SIGHUP'); },
+      reload,
       chainReload: (reason) => { log.info('chain reload requested', { reason }); arbiter.chainReload(); },
     }, log));
   }
@@ -156,7 +167,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       const urls = bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
       log.info('ready', { pid: process.pid, workers: config.processes, app: app ?? wsgiFile ?? config.module, url: urls[0] });
     });
-    const extras = startMasterExtras(arbiter, config, log);
+    const extras = startMasterExtras(arbiter, config, log, runtime, app ?? wsgiFile);
     try {
       return await arbiter.run();
     } finally {
