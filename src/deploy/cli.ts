@@ -5,10 +5,10 @@
  */
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/index.js';
-import { renderSystemdUnit } from './systemd.js';
+import { renderSystemdSocket, renderSystemdUnit } from './systemd.js';
 import { renderApacheSite, renderNginxSite, type SiteOptions } from './sites.js';
 
-const USAGE = 'usage: usher deploy systemd|nginx|apache --ini FILE [--user www-data] [--group www-data] [--server-name NAME] [--static DIR] [--usher /usr/bin/usher]\n';
+const USAGE = 'usage: usher deploy systemd|nginx|apache --ini FILE [--user www-data] [--group www-data] [--server-name NAME] [--static DIR] [--usher /usr/bin/usher] [--socket-unit (systemd: also a matching .socket unit)]\n';
 
 function take(argv: string[], flag: string): string | undefined {
   const i = argv.indexOf(flag);
@@ -30,6 +30,8 @@ export function runDeploy(args: readonly string[], out: (s: string) => void): nu
   const serverName = take(argv, '--server-name') ?? 'localhost';
   const staticDir = take(argv, '--static');
   const usherBin = take(argv, '--usher') ?? '/usr/bin/usher';
+  const socketUnit = argv.includes('--socket-unit');
+  if (socketUnit) argv.splice(argv.indexOf('--socket-unit'), 1);
   const { loaded } = loadConfig(argv);
   if (loaded === undefined) {
     process.stderr.write(USAGE);
@@ -39,6 +41,7 @@ export function runDeploy(args: readonly string[], out: (s: string) => void): nu
   const name = c.iniFile ? c.iniFile.replace(/^.*\//, '').replace(/\.ini$/, '') : 'usher';
   if (what === 'systemd') {
     const socketDir = c.socket.find((s) => s.startsWith('/run/'))?.split('/')[2];
+    if (socketUnit) out(`# ${name}.service\n`);
     out(renderSystemdUnit({
       description: `usher: ${name}`,
       user,
@@ -47,7 +50,12 @@ export function runDeploy(args: readonly string[], out: (s: string) => void): nu
       execStart: `${usherBin} --ini ${c.iniFile ?? 'uwsgi.ini'}`,
       runtimeDirectory: socketDir,
       stopTimeoutSec: c.reloadMercy + 10,
+      socketUnit: socketUnit ? `${name}.socket` : undefined,
     }));
+    if (socketUnit) {
+      out(`\n# ${name}.socket\n`);
+      out(renderSystemdSocket({ description: `usher: ${name}`, listen: [...c.socket, ...c.http, ...c.httpSocket], user, group, mode: c.chmodSocket, backlog: c.listen }));
+    }
     return 0;
   }
   const socketPath = c.socket.find((s) => s.startsWith('/'));
