@@ -156,3 +156,25 @@ test('a socket in a folder that does not exist: "does not exist", not EACCES', a
     tmp.remove();
   }
 });
+
+test('a stale socket from a dead instance is replaced; a live one is a clear error and stays untouched', async () => {
+  const tmp = tempDir();
+  const sock = join(tmp.dir, 'app.sock');
+  try {
+    const dead = await startUsherReady(['--socket', sock, ...NODE_APP], { env: { SLOW_START_MS: '0' } });
+    await dead.stop('SIGKILL');
+    assert.equal(existsSync(sock), true, 'a killed master leaves its socket file');
+    const live = await startUsherReady(['--socket', sock, ...NODE_APP], { env: { SLOW_START_MS: '0' } });
+    try {
+      assert.equal((await uwsgiRequest(sock, 'GET', '/')).status, 200);
+      const second = startUsher(['--socket', sock, ...NODE_APP]);
+      assert.equal((await second.exited).code, 1);
+      assert.match(second.output(), /cannot bind .*app\.sock: another server is listening on it \(is usher already running\?\)/);
+      assert.equal((await uwsgiRequest(sock, 'GET', '/')).status, 200, 'the running instance still serves');
+    } finally {
+      await live.stop();
+    }
+  } finally {
+    tmp.remove();
+  }
+});
