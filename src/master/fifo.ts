@@ -95,9 +95,16 @@ export class MasterFifo {
       this.log.warn('master-fifo: no such fifo', { index: n, fifos: this.paths.length });
       return;
     }
+    const previous = this.active;
     this.reader?.destroy();
     this.active = n;
-    this.open();
+    try {
+      this.open();
+    } catch (err) {
+      this.log.warn('master-fifo: cannot open that fifo; staying on the current one', { path: this.paths[n], error: (err as Error).message });
+      this.active = previous;
+      this.open();
+    }
   }
 
   /** Stop reading and remove the fifos. */

@@ -146,7 +146,17 @@ function control(arbiter: Arbiter, config: UsherConfig, log: Logger): MasterCont
     stopNow: () => signal('SIGQUIT'),
     reopenLogs: () => {
       const file = config.logto ?? daemonLog(config);
-      if (file !== undefined) logTo(file);
+      if (file === undefined) {
+        log.info('no log file to reopen (logging to stderr)');
+        return;
+      }
+      try {
+        logTo(file);
+      } catch (err) {
+        // After dropping root the folder may not be ours: keep the old file rather than stop.
+        log.warn('cannot reopen the log file; still writing to the old one', { file, error: (err as Error).message });
+        return;
+      }
       a.broadcast?.({ type: 'reopen-logs' });
       log.info('logs reopened', { file });
     },

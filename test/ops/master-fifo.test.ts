@@ -70,3 +70,26 @@ test('a master-fifo in a folder that does not exist: a clear error naming master
     tmp.remove();
   }
 });
+
+test('master-fifo l reopens the log file after logrotate moved it', async () => {
+  const { readFileSync, renameSync } = await import('node:fs');
+  const tmp = tempDir();
+  const fifo = join(tmp.dir, 'master.fifo');
+  const log = join(tmp.dir, 'usher.log');
+  const port = await freePort();
+  const u = startUsher(['--http', `127.0.0.1:${port}`, '--master-fifo', fifo, '--logto', log, ...APP], ENV);
+  try {
+    const until = async (cond: () => boolean): Promise<void> => { const t0 = Date.now(); while (!cond()) { if (Date.now() - t0 > 20_000) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 25)); } };
+    await until(() => existsSync(log) && /master: ready/.test(readFileSync(log, 'utf8')));
+    renameSync(log, `${log}.1`);
+    writeFileSync(fifo, 'l');
+    await until(() => existsSync(log) && /master: logs reopened/.test(readFileSync(log, 'utf8')));
+    writeFileSync(fifo, 'q');
+    await u.exited;
+    assert.match(readFileSync(log, 'utf8'), /master: stopping gracefully/, 'the master writes to the new file');
+    assert.doesNotMatch(readFileSync(`${log}.1`, 'utf8'), /stopping gracefully/);
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
+});
