@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -28,18 +28,19 @@ export function isDaemon(): boolean {
 }
 
 /** In the launching process: start the daemon and return the launcher's exit code. */
-export function launchDaemon(c: UsherConfig, log: Logger): Promise<number> {
+export function launchDaemon(c: UsherConfig, log: Logger, cwd: string): Promise<number> {
   const file = daemonLog(c) as string;
   const option = c.daemonize !== undefined ? 'daemonize' : 'daemonize2';
   let fd: number;
   try {
-    fd = openSync(file, 'a');
+    fd = openSync(resolve(cwd, file), 'a');
   } catch (err) {
     throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${option} = ${file}: cannot open the log file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that ${dirname(file)} exists and is writable`, { file: c.sources[option]?.file, line: c.sources[option]?.line, option });
   }
   const wait = c.daemonize === undefined;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true,
+    cwd, // where the command was typed: its relative --ini and paths mean the same there
     stdio: ['ignore', fd, fd, ...(wait ? ['ipc' as const] : [])],
     env: { ...process.env, [DAEMON_ENV]: '1' },
   });

@@ -166,24 +166,23 @@ function control(arbiter: Arbiter, config: UsherConfig, log: Logger): MasterCont
 }
 
 /** Checks that need nothing created: run in the launcher too, so `daemonize` fails where it is typed. */
-function preflight(config: UsherConfig, log: Logger): { plan: PrivilegePlan; fifos: string[] } {
-  const plan = planPrivileges(config);
+function preflight(config: UsherConfig, plan: PrivilegePlan, log: Logger): string[] {
   const fifos = checkFifos(config);
   for (const spec of config.socket) checkUnixPath('uwsgi', spec);
   for (const spec of config.httpSocket) checkUnixPath('http', spec);
   for (const spec of config.http) checkUnixPath('router', spec);
   warnIfRoot(plan, log);
-  return { plan, fifos };
+  return fifos;
 }
 
 export async function runMaster(config: UsherConfig, log: Logger): Promise<number> {
   configureTitles(config);
   const daemonFile = daemonLog(config);
   const daemon = daemonFile !== undefined && isDaemon();
-  const { plan, fifos } = preflight(config, log);
-  if (daemonFile !== undefined && !daemon) return launchDaemon(config, log);
-  setMasterTitle();
-  if (plan.umask !== undefined) process.umask(plan.umask);
+  const launchCwd = process.cwd();
+  const plan = planPrivileges(config);
+  // uWSGI sets the umask first: the log file, sockets and pidfile are all created under it.
+  if (plan.umask !== undefined && (daemon || daemonFile === undefined)) process.umask(plan.umask);
   let logFd: number | undefined;
   const logFile = config.logto ?? (daemon ? daemonFile : undefined);
   if (logFile !== undefined) {
@@ -198,6 +197,10 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `chdir: cannot enter ${config.chdir}: no such folder, or not allowed`, where(config, 'chdir'));
     }
   }
+  // After chdir: relative socket and fifo paths resolve against it, as they will when bound.
+  const fifos = preflight(config, plan, log);
+  if (daemonFile !== undefined && !daemon) return launchDaemon(config, log, launchCwd);
+  setMasterTitle();
   if (!config.master) log.info('usher always runs a master process; `master = false` changes nothing');
   const { runtime, app, wsgiFile } = chooseRuntime(config, log);
 

@@ -34,8 +34,15 @@ function tcpListening(port: number): boolean {
   }));
 }
 
+/** A request the master accepted would never be answered: give each one a deadline. */
+function withDeadline(one: () => Promise<number>): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<number>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer within 20 s (a connection nobody serves)')), 20_000); });
+  return Promise.race([one(), deadline]).finally(() => clearTimeout(timer));
+}
+
 async function fire(n: number, one: () => Promise<number>): Promise<{ ok: number; errors: string[] }> {
-  const results = await Promise.allSettled(Array.from({ length: n }, one));
+  const results = await Promise.allSettled(Array.from({ length: n }, () => withDeadline(one)));
   const errors = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).cause ?? r.reason)] : r.value === 200 ? [] : [`status ${r.value}`]));
   return { ok: results.length - errors.length, errors };
 }
