@@ -80,6 +80,23 @@ export interface UsherConfig {
   readonly nodeAutoreload: number;
   /** `reload-mercy` / `worker-reload-mercy`: seconds a worker gets to finish in-flight work on stop or reload. */
   readonly reloadMercy: number;
+  /** `uid`/`gid`: who the master (and so every child) runs as once the sockets are bound; names or numbers. */
+  readonly uid: string | undefined;
+  readonly gid: string | undefined;
+  /** `chown-socket`: `user[:group]` owning unix sockets. */
+  readonly chownSocket: string | undefined;
+  /** `umask`: octal, as written. */
+  readonly umask: string | undefined;
+  /** `daemonize`/`daemonize2`: detach, logging to this file (2: once the workers are ready). */
+  readonly daemonize: string | undefined;
+  readonly daemonize2: string | undefined;
+  /** `master-fifo`: fifos the master reads commands from (the first is active). */
+  readonly masterFifo: readonly string[];
+  /** `auto-procname`, `procname-prefix`, `procname-prefix-spaced`, `procname-master`: process titles. */
+  readonly autoProcname: boolean;
+  readonly procnamePrefix: string | undefined;
+  readonly procnamePrefixSpaced: string | undefined;
+  readonly procnameMaster: string | undefined;
   /** `logto`: a file to append logs to instead of stderr. */
   readonly logto: string | undefined;
   /** `disable-logging`: no per-request access lines. */

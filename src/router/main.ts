@@ -41,7 +41,8 @@ const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
   });
   servers.push(server);
   server.once('error', reject);
-  server.listen({ fd, backlog: spec.listen }, () => { server.removeListener('error', reject); resolve(); });
+  // Node 20 ignores `backlog` in listen({ fd, backlog }) (511 instead): pass it as an argument.
+  server.listen({ fd }, spec.listen, () => { server.removeListener('error', reject); resolve(); });
 }));
 
 Promise.all(listening).then(() => {

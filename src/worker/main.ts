@@ -133,7 +133,8 @@ async function main(): Promise<void> {
     servers.push(server);
     listening.push(new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ fd, backlog: spec.listen }, () => {
+      // Node 20 ignores `backlog` in listen({ fd, backlog }) (it would listen with 511): pass it as an argument.
+      server.listen({ fd }, spec.listen, () => {
         server.removeListener('error', reject);
         resolve();
       });
