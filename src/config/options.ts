@@ -89,7 +89,7 @@ const KNOWN: OptionDef[] = [
   // logging
   impl({ name: 'daemonize', type: 'path', field: 'daemonize', help: 'Detach into the background (own session) at once, logging to this file; the launching command exits 0.' }),
   impl({ name: 'daemonize2', type: 'path', field: 'daemonize2', help: 'As `daemonize`, but the launching command waits until every worker is ready (exit 0) or usher fails (exit 1).' }),
-  impl({ name: 'master-fifo', type: 'list', field: 'masterFifo', help: 'A fifo the master reads one-letter commands from: r/w/c reload, q stop, Q stop at once, l reopen logs, L toggle request logging, 0-9 switch to the Nth fifo. Created at start, removed on exit. Repeatable.' }),
+  impl({ name: 'master-fifo', type: 'list', field: 'masterFifo', help: 'A fifo the master reads one-letter commands from: r/w reload, c chain reload, +/- one worker more/less, q stop, Q stop at once, l reopen logs, L toggle request logging, 0-9 switch to the Nth fifo. Created at start, removed on exit. Repeatable.' }),
   impl({ name: 'auto-procname', type: 'bool', field: 'autoProcname', default: true, help: 'Name processes `usher master`, `usher worker N`, `usher router` (as `ps` shows them). usher does this always; accepted for uWSGI files.' }),
   impl({ name: 'procname-prefix', type: 'string', field: 'procnamePrefix', help: 'Put this before every process name.' }),
   impl({ name: 'procname-prefix-spaced', type: 'string', field: 'procnamePrefixSpaced', help: 'Put this and a space before every process name.' }),

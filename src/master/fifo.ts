@@ -17,6 +17,10 @@ import type { Logger } from '../log.js';
 /** What the fifo's commands do; master/index wires it to the arbiter. */
 export interface MasterControl {
   reload(reason: string): void;
+  chainReload(reason: string): void;
+  /** Start one more worker (up to `processes`), or retire the highest one (down to 1). */
+  addWorker(): void;
+  removeWorker(): void;
   stop(): void;
   stopNow(): void;
   reopenLogs(): void;
@@ -75,10 +79,12 @@ export class MasterFifo {
   private command(cmd: string): void {
     const c = this.control;
     switch (cmd) {
-      case 'r': case 'w': c.reload('master-fifo r'); break;
-      // usher's reload is always graceful: R (uWSGI's brutal reload) and c (chain reload, one worker
-      // at a time) do the same graceful reload for now.
-      case 'R': case 'c': this.log.info(`master-fifo ${cmd}: doing a graceful reload (usher has no brutal or chain reload yet)`); c.reload(`master-fifo ${cmd}`); break;
+      case 'r': case 'w': c.reload(`master-fifo ${cmd}`); break;
+      // usher's reload is always graceful: R (uWSGI's brutal reload) does the graceful one, and says so.
+      case 'R': this.log.info('master-fifo R: doing a graceful reload (usher has no brutal reload)'); c.reload('master-fifo R'); break;
+      case 'c': c.chainReload('master-fifo c'); break;
+      case '+': c.addWorker(); break;
+      case '-': c.removeWorker(); break;
       case 'q': c.stop(); break;
       case 'Q': c.stopNow(); break;
       case 'l': c.reopenLogs(); break;
@@ -86,7 +92,7 @@ export class MasterFifo {
       case '\n': case '\r': case ' ': break;
       default:
         if (cmd >= '0' && cmd <= '9') this.switchTo(Number(cmd));
-        else this.log.warn('master-fifo: unknown or unsupported command', { command: JSON.stringify(cmd), known: 'r R w c q Q l L 0-9' });
+        else this.log.warn('master-fifo: unknown or unsupported command', { command: JSON.stringify(cmd), known: 'r R w c + - q Q l L 0-9' });
     }
   }
 

@@ -136,12 +136,14 @@ function checkVacuum(config: UsherConfig, created: Created, log: Logger): void {
 }
 
 function control(arbiter: Arbiter, config: UsherConfig, log: Logger): MasterControl {
-  // The arbiter's enqueue()/broadcast() where it has them; signals to ourselves otherwise.
-  const a = arbiter as unknown as { enqueue?(s: 'SIGHUP' | 'SIGTERM' | 'SIGQUIT'): void; broadcast?(m: { type: 'reopen-logs' } | { type: 'logging'; enabled: boolean }): void };
-  const signal = (sig: 'SIGHUP' | 'SIGTERM' | 'SIGQUIT'): void => { if (a.enqueue) a.enqueue(sig); else process.kill(process.pid, sig); };
+  const a = arbiter;
+  const signal = (sig: 'SIGHUP' | 'SIGTERM' | 'SIGQUIT'): void => a.enqueue(sig);
   let logging = !config.disableLogging;
   return {
     reload: (reason) => { log.info('reload requested', { by: reason }); signal('SIGHUP'); },
+    chainReload: (reason) => { log.info('chain reload requested', { by: reason }); a.chainReload(); },
+    addWorker: () => { if (a.grow(1) === 0) log.info('master-fifo +: already at processes', { processes: config.processes }); },
+    removeWorker: () => { if (!a.shrink(1)) log.info('master-fifo -: one worker left, or a reload is under way'); },
     stop: () => signal('SIGTERM'),
     stopNow: () => signal('SIGQUIT'),
     reopenLogs: () => {
@@ -157,10 +159,10 @@ function control(arbiter: Arbiter, config: UsherConfig, log: Logger): MasterCont
         log.warn('cannot reopen the log file; still writing to the old one', { file, error: (err as Error).message });
         return;
       }
-      a.broadcast?.({ type: 'reopen-logs' });
+      a.broadcast({ type: 'reopen-logs' });
       log.info('logs reopened', { file });
     },
-    setRequestLogging: (enabled) => { logging = enabled; a.broadcast?.({ type: 'logging', enabled }); log.info(`request logging ${enabled ? 'on' : 'off'}`); },
+    setRequestLogging: (enabled) => { logging = enabled; a.broadcast({ type: 'logging', enabled }); log.info(`request logging ${enabled ? 'on' : 'off'}`); },
     requestLogging: () => logging,
   };
 }
@@ -213,7 +215,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       writePidfile(created.pidfile);
     }
     let ctl: MasterControl | undefined;
-    if (fifos.length > 0) created.fifo = MasterFifo.create(fifos, { reload: (r) => ctl?.reload(r), stop: () => ctl?.stop(), stopNow: () => ctl?.stopNow(), reopenLogs: () => ctl?.reopenLogs(), setRequestLogging: (e) => ctl?.setRequestLogging(e), requestLogging: () => ctl?.requestLogging() ?? true }, log, plan.drop);
+    if (fifos.length > 0) created.fifo = MasterFifo.create(fifos, { reload: (r) => ctl?.reload(r), chainReload: (r) => ctl?.chainReload(r), addWorker: () => ctl?.addWorker(), removeWorker: () => ctl?.removeWorker(), stop: () => ctl?.stop(), stopNow: () => ctl?.stopNow(), reopenLogs: () => ctl?.reopenLogs(), setRequestLogging: (e) => ctl?.setRequestLogging(e), requestLogging: () => ctl?.requestLogging() ?? true }, log, plan.drop);
     if (plan.drop !== undefined) dropPrivileges(plan.drop, log);
     checkVacuum(config, created, log);
     arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined);
