@@ -64,6 +64,7 @@ test('router: a 100 MB upload, chunked or with Content-Length, grows the router 
   const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--wsgi-file', APP, '--processes', '1', '--disable-logging']);
   try {
     const pids = await childPids(u.pid);
+    console.log(`# before: ${pids.map((p) => (kib(p, 'VmRSS') / 1024).toFixed(1)).join(' ')}`);
     assert.equal(pids.length, 2, 'one router and one worker');
     // warm both up (first request, first body) before the baseline
     assert.equal((await upload(port, '/count', 4 * MB, false)).text, String(4 * MB));
@@ -72,7 +73,8 @@ test('router: a 100 MB upload, chunked or with Content-Length, grows the router 
       const before = resetPeaks(pids);
       const r = await upload(port, '/count', BODY, chunked);
       const growth = (peaks(pids) - before) / 1024;
-      console.log(`# router+worker peak growth, 100 MB ${chunked ? 'chunked' : 'Content-Length'} upload: ${growth.toFixed(1)} MiB`);
+      const each = pids.map((p) => `${p === pids[0] ? 'router' : 'worker'}=${(kib(p, 'VmHWM') / 1024).toFixed(1)}`).join(' ');
+      console.log(`# router+worker peak growth, 100 MB ${chunked ? 'chunked' : 'Content-Length'} upload: ${growth.toFixed(1)} MiB (peaks MiB: ${each})`);
       assert.equal(r.status, 200);
       assert.equal(r.text, String(BODY), 'the worker read every byte');
       assert.ok(growth < 32, `${chunked ? 'chunked' : 'Content-Length'} upload grew router+worker by ${growth.toFixed(1)} MiB`);
