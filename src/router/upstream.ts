@@ -9,9 +9,10 @@
  * A kept connection belongs to the worker that accepted it, so a pool that kept its connections forever
  * would keep sending work to the workers that were there first: after a worker dies its replacement
  * would get nothing while the survivors' connections suffice. Every kept connection is therefore
- * retired after `maxAgeMs` (counted from its connect): the next request opens a new one, and the
- * kernel hands it to a worker that is waiting in accept, which a new worker is. The cost is one connect
- * per connection per second, against thousands of requests.
+ * retired between half of `maxAgeMs` and `maxAgeMs` after its connect (spread at random, so they
+ * are not all replaced in one burst that one worker would accept): the next request opens a new one,
+ * and the kernel hands it to a worker waiting in accept, i.e. an idle one, which a new worker is. The
+ * cost is about one connect per connection per second, against thousands of requests.
  * Must not: queue requests (every request gets a connection at once), or reuse a connection whose
  * response was not read to its end.
  */
@@ -23,8 +24,9 @@ export const MODIFIER2_KEEPALIVE = 1;
 /** How long a kept connection serves before it is closed and replaced (see above). */
 export const KEEP_MAX_AGE_MS = 1000;
 
-const BORN = Symbol('usher.upstream.born');
-type PooledSocket = net.Socket & { [BORN]: number };
+const RETIRE = Symbol('usher.upstream.retire');
+/** A pooled connection carries when it retires. */
+type PooledSocket = net.Socket & { [RETIRE]: number };
 
 export class UpstreamPool {
   private readonly idle: PooledSocket[] = [];
@@ -32,7 +34,7 @@ export class UpstreamPool {
 
   constructor(private readonly path: string, private readonly maxAgeMs = KEEP_MAX_AGE_MS, private readonly maxIdle = 256) {
     // Idle connections age out even when no request comes to notice them.
-    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.floor(maxAgeMs / 2)));
+    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.floor(maxAgeMs / 4)));
     this.sweeper.unref();
   }
 
@@ -43,11 +45,11 @@ export class UpstreamPool {
       s.removeAllListeners('close');
       s.removeAllListeners('error');
       s.removeAllListeners('data');
-      if (!s.destroyed && s.readable && s.writable && now - s[BORN] < this.maxAgeMs) return { socket: s, reused: true };
+      if (!s.destroyed && s.readable && s.writable && now < s[RETIRE]) return { socket: s, reused: true };
       s.destroy();
     }
     const socket = net.connect(this.path) as PooledSocket;
-    socket[BORN] = now;
+    socket[RETIRE] = now + this.maxAgeMs * (0.5 + Math.random() / 2);
     socket.setNoDelay(true);
     return { socket, reused: false };
   }
@@ -61,7 +63,7 @@ export class UpstreamPool {
     s.removeAllListeners('drain');
     s.removeAllListeners('timeout');
     s.setTimeout(0);
-    if (this.idle.length >= this.maxIdle || s.destroyed || Date.now() - s[BORN] >= this.maxAgeMs) {
+    if (this.idle.length >= this.maxIdle || s.destroyed || Date.now() >= s[RETIRE]) {
       s.destroy();
       return;
     }
@@ -87,10 +89,10 @@ export class UpstreamPool {
   }
 
   private sweep(): void {
-    const limit = Date.now() - this.maxAgeMs;
+    const now = Date.now();
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const s = this.idle[i] as PooledSocket;
-      if (s[BORN] > limit) continue;
+      if (s[RETIRE] > now) continue;
       this.idle.splice(i, 1);
       s.removeAllListeners('close');
       s.destroy();
