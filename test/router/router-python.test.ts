@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, freePort, childPids, tempDir, REPO } from '../helpers/usher.js';
-import { CONTRACT_VERSION, SPEC_ENV, type RouterSpec } from '../../src/ipc.js';
+import { CONTRACT_VERSION, SPEC_ENV, type ChildCounters, type RouterSpec } from '../../src/ipc.js';
 
 const APP = join(REPO, 'test', 'fixtures', 'apps', 'wsgi_router.py');
 const ROUTER_MAIN = join(REPO, 'dist', 'src', 'router', 'main.js');
@@ -94,7 +94,9 @@ test('router: after a worker is killed, its replacement gets a fair share of the
 });
 
 /** A router process on its own (as the master starts it), with `spec` overrides, in front of `upstream`. */
-async function startRouter(upstream: string, extra: Record<string, unknown>): Promise<{ port: number; output: () => string; stop: () => Promise<void> }> {
+interface RouterProc { port: number; output: () => string; heartbeats: ChildCounters[]; stop: () => Promise<void> }
+
+async function startRouter(upstream: string, extra: Record<string, unknown>): Promise<RouterProc> {
   const listener = net.createServer();
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const port = (listener.address() as net.AddressInfo).port;
@@ -102,6 +104,8 @@ async function startRouter(upstream: string, extra: Record<string, unknown>): Pr
   const spec: RouterSpec & Record<string, unknown> = { contract: CONTRACT_VERSION, id: 1, fds: [4], listen: 100, upstream, bufferSize: 4096, disableLogging: false, ...extra };
   const proc = spawn(process.execPath, [ROUTER_MAIN], { stdio: ['ignore', 'pipe', 'pipe', 'ipc', fd], env: { ...process.env, [SPEC_ENV.router]: JSON.stringify(spec) } });
   let out = '';
+  const heartbeats: ChildCounters[] = [];
+  proc.on('message', (m: { type?: string; counters?: ChildCounters }) => { if (m.type === 'heartbeat' && m.counters) heartbeats.push(m.counters); });
   proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
   await new Promise<void>((resolve, reject) => {
@@ -112,6 +116,7 @@ async function startRouter(upstream: string, extra: Record<string, unknown>): Pr
   return {
     port,
     output: () => out,
+    heartbeats,
     stop: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const gone = new Promise((r) => proc.once('exit', r));
@@ -150,6 +155,31 @@ test('router: http-timeout closes idle client connections and answers 504 for a 
     const r = await fetch(`http://127.0.0.1:${router.port}/sleep/5`, { signal: AbortSignal.timeout(20_000) });
     assert.equal(r.status, 504, 'a worker silent for http-timeout: 504');
     assert.match(router.output(), /worker sent nothing within http-timeout/);
+  } finally {
+    await router.stop();
+    await app.stop();
+    dir.remove();
+  }
+});
+
+test('router: its heartbeat carries live counters (requests, bytes, time, requests in flight)', async () => {
+  const dir = tempDir();
+  const sock = join(dir.dir, 'app.sock');
+  const app = await startUsherReady(['--socket', sock, '--wsgi-file', APP, '--processes', '2', '--disable-logging']);
+  const router = await startRouter(sock, { httpTimeout: 60 });
+  try {
+    let bytes = 0;
+    for (let i = 0; i < 3; i++) bytes += (await (await fetch(`http://127.0.0.1:${router.port}/pid`)).arrayBuffer()).byteLength;
+    const t0 = Date.now();
+    const slow = fetch(`http://127.0.0.1:${router.port}/sleep/7`).then((r) => r.text());
+    await waitUntil('a heartbeat with the slow request in flight', () => router.heartbeats.some((c) => c.inflight === 1), 15_000);
+    const busy = router.heartbeats.find((c) => c.inflight === 1) as ChildCounters;
+    assert.ok(busy.oldest >= t0 - 1000 && busy.oldest <= Date.now(), `oldest=${busy.oldest} is when the slow request started`);
+    assert.equal(busy.requests, 3);
+    assert.equal(busy.tx, bytes, 'tx counts the response bodies');
+    assert.ok(busy.rtUs > 0);
+    await slow;
+    await waitUntil('a heartbeat with the slow request done', () => router.heartbeats.some((c) => c.requests === 4 && c.inflight === 0 && c.oldest === 0), 15_000);
   } finally {
     await router.stop();
     await app.stop();
