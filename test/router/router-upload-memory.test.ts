@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startUsherReady, freePort, childPids, REPO } from '../helpers/usher.js';
 
@@ -80,6 +82,33 @@ test('router: a 100 MB upload, chunked or with Content-Length, grows the router 
       assert.equal(r.text, String(BODY), 'the worker read every byte');
       assert.ok(growth < 16, `${chunked ? 'chunked' : 'Content-Length'} upload grew router+worker by ${growth.toFixed(1)} MiB`);
     }
+  } finally {
+    await u.stop();
+  }
+});
+
+test('router: chunked bodies reach the worker whole, with CONTENT_LENGTH, from memory or from the spool file', async () => {
+  const port = await freePort();
+  const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--wsgi-file', APP, '--processes', '2', '--disable-logging']);
+  try {
+    // empty, in memory (< 256 KiB), just past it, and well into the temp file; twice each, so kept connections are reused
+    for (const size of [0, 1, 100_000, 256 * 1024 + 1, 3 * MB + 17, 0, 100_000, 5 * MB]) {
+      const body = randomBytes(size);
+      const r = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path: '/sha', method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => { text += d; });
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        // odd-sized writes: chunk boundaries that do not line up with anything
+        for (let i = 0; i < size; i += 40_000 + 7) req.write(body.subarray(i, Math.min(size, i + 40_000 + 7)));
+        req.end();
+      });
+      assert.equal(r, `${size} ${size} ${createHash('sha256').update(body).digest('hex')}`, `a ${size}-byte chunked body`);
+    }
+    assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('usher-body-')), [], 'no spool file left behind');
   } finally {
     await u.stop();
   }
