@@ -13,7 +13,7 @@
  * turn. A worker silent for `timeoutMs` (uWSGI's http-timeout) while a request waits gets it 504.
  * Must not: run app code, or hold a request body whole.
  */
-import type http from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { encodePacket, requestToCgi } from '../protocol/index.js';
@@ -49,8 +49,8 @@ export function isForwarding(socket: net.Socket): boolean {
 /** One client request, across its (at most two) attempts. */
 interface Flight extends Inflight {
   readonly t0: number;
-  readonly req: http.IncomingMessage;
-  readonly res: http.ServerResponse;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
   readonly packet: Buffer;
   readonly body: RequestBody;
   /** The current attempt's upstream connection, until the response is done. */
@@ -59,7 +59,7 @@ interface Flight extends Inflight {
   stopBody: (() => void) | undefined;
 }
 
-function fail(res: http.ServerResponse, status: number, text: string): void {
+function fail(res: ServerResponse, status: number, text: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -105,26 +105,29 @@ function exchange(f: Flight, pool: UpstreamPool, opts: ForwardOptions, canRetry:
     if (keepAlive && requestSent && bodyReader?.leftover === 0) pool.release(socket);
     else socket.destroy();
   };
-  const failUpstream = (why: string, code?: string): void => {
-    if (finished) return;
+  /** Give up on this attempt: the client gets `status`, or its connection cut once the head went out. */
+  const abort = (status: 502 | 504, why: string, fields: Record<string, unknown>): void => {
     cleanup();
     socket.destroy();
+    opts.log.error(why, { code: 'USHER_ERR_UPSTREAM', url: req.url, ...fields });
+    fail(res, status, `${STATUS_CODES[status]}\n`);
+  };
+  const failUpstream = (why: string, code?: string): void => {
+    if (finished) return;
     if (!received && reused && canRetry && code !== undefined && STALE.has(code)) {
+      cleanup();
+      socket.destroy();
       exchange(f, pool, opts, false, true);
       return;
     }
-    opts.log.error('worker unreachable or sent no valid response', { code: 'USHER_ERR_UPSTREAM', url: req.url, error: why });
-    fail(res, 502, 'Bad Gateway\n');
+    abort(502, 'worker unreachable or sent no valid response', { error: why });
   };
   const feed = (b: Buffer): void => {
     let complete: boolean;
     try {
       complete = (bodyReader as BodyReader).push(b);
     } catch (err) {
-      opts.log.error('worker sent a malformed response body', { code: 'USHER_ERR_UPSTREAM', url: req.url, error: (err as Error).message });
-      cleanup();
-      socket.destroy();
-      res.destroy();
+      abort(502, 'worker sent a malformed response body', { error: (err as Error).message });
       return;
     }
     if (complete) finish();
@@ -160,16 +163,12 @@ function exchange(f: Flight, pool: UpstreamPool, opts: ForwardOptions, canRetry:
       // close-delimited bodies end here; a length or chunked body cut short cannot be completed
       keepAlive = false;
       if (bodyReader.framing.kind === 'close') finish();
-      else { cleanup(); socket.destroy(); res.destroy(); }
+      else abort(502, 'worker closed the connection mid-response', {});
     }
   });
   socket.on('error', (err: NodeJS.ErrnoException) => failUpstream(err.message, err.code));
   socket.setTimeout(opts.timeoutMs, () => {
-    if (finished) return;
-    cleanup();
-    socket.destroy();
-    opts.log.error('worker sent nothing within http-timeout', { code: 'USHER_ERR_UPSTREAM', url: req.url, timeout_s: opts.timeoutMs / 1000 });
-    fail(res, 504, 'Gateway Timeout\n');
+    if (!finished) abort(504, 'worker sent nothing within http-timeout', { timeout_s: opts.timeoutMs / 1000 });
   });
   res.on('drain', onDrain);
 
@@ -202,7 +201,7 @@ function withLength(rawHeaders: readonly string[], length: number): string[] {
   return out;
 }
 
-function packetFor(req: http.IncomingMessage, body: RequestBody): Buffer {
+function packetFor(req: IncomingMessage, body: RequestBody): Buffer {
   return encodePacket(requestToCgi({
     method: req.method ?? 'GET',
     url: req.url ?? '/',
@@ -216,9 +215,9 @@ function packetFor(req: http.IncomingMessage, body: RequestBody): Buffer {
   }), 0, MODIFIER2_KEEPALIVE);
 }
 
-export function createForwarder(opts: ForwardOptions): { forward: (req: http.IncomingMessage, res: http.ServerResponse) => void; close: () => void } {
+export function createForwarder(opts: ForwardOptions): { forward: (req: IncomingMessage, res: ServerResponse) => void; close: () => void } {
   const pool = new UpstreamPool(opts.upstream, Math.min(KEEP_MAX_AGE_MS, opts.timeoutMs));
-  const start = (req: http.IncomingMessage, res: http.ServerResponse, body: RequestBody, started: number, t0: number): void => {
+  const start = (req: IncomingMessage, res: ServerResponse, body: RequestBody, started: number, t0: number): void => {
     let packet: Buffer;
     try {
       packet = packetFor(req, body);
@@ -235,7 +234,7 @@ export function createForwarder(opts: ForwardOptions): { forward: (req: http.Inc
     // A body piped from the client is consumed as it is sent: such a request is never sent twice.
     exchange(f, pool, opts, body.kind !== 'piped');
   };
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
     const started = Date.now();
     const t0 = performance.now();
     const chunked = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
