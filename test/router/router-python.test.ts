@@ -53,6 +53,25 @@ test('router: a request that outlives harakiri kills one worker and is answered,
   }
 });
 
+test('router: a kept connection closed by a retiring worker is retried: max-requests = 3 fails no request', async () => {
+  const port = await freePort();
+  const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--wsgi-file', APP, '--processes', '2', '--max-requests', '3', '--disable-logging']);
+  try {
+    const failures: string[] = [];
+    await Promise.all([1, 2, 3].map(async () => {
+      for (let i = 0; i < 60; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/pid`);
+        await r.text();
+        if (r.status !== 200) failures.push(String(r.status));
+      }
+    }));
+    assert.deepEqual(failures, []);
+    assert.ok(count(u.output(), /worker (exited|retired)/) >= 10, 'workers did retire under the requests');
+  } finally {
+    await u.stop();
+  }
+});
+
 test('router: after a worker is killed, its replacement gets a fair share of the work once it serves', async () => {
   const port = await freePort();
   const ready = tempDir();
