@@ -43,6 +43,7 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'http-router', type: 'bool', field: 'httpRouter', help: 'Put usher\'s HTTP router in front of the workers for `http`. Default: on for Python apps, off for Node apps (their workers speak HTTP themselves: one hop less, about 4x the requests/s). On for a Node app, clients keep their connections to the router across reloads. usher-only.' }),
   impl({ name: 'http-processes', aliases: ['http-workers'], type: 'int', field: 'httpProcesses', default: 1, min: 1, max: 64, help: 'Number of HTTP router processes (Python apps behind `http`).' }),
   impl({ name: 'socket-timeout', type: 'int', field: 'socketTimeout', default: 30, min: 1, max: 86400, help: 'Seconds a worker waits on a uwsgi peer that goes quiet before its request vars are complete (Python workers: also mid-body, answered 408) before it closes the connection with a log line. uWSGI\'s default is 4; usher\'s is 30 because its HTTP router streams request bodies, so a slow upload pauses too.' }),
+  impl({ name: 'http-timeout', type: 'int', field: 'httpTimeout', default: 60, min: 1, max: 86400, help: 'Seconds usher\'s HTTP router lets a client connection sit idle (between requests, or mid-head, or mid-body) before closing it, and lets a worker stay silent while a request waits on it before answering 504, as uWSGI\'s. Unlike `socket-timeout` (the workers\' side of a uwsgi connection), this is the router\'s.' }),
   impl({ name: 'harakiri', type: 'int', field: 'harakiri', default: 0, min: 0, help: 'Seconds a request may run in a Python worker before the worker is killed and replaced (0 = off).' }),
   impl({ name: 'post-buffering', type: 'int', field: 'postBuffering', default: 0, min: 0, help: 'Python workers read the whole request body before the app runs, so `wsgi.input` is seekable: up to this many bytes in memory, larger bodies in a temp file (uWSGI\'s semantics; 0 = stream the body to the app). Node apps read bodies as streams: for them it changes nothing (an info line says so).' }),
   impl({ name: 'max-requests', type: 'int', field: 'maxRequests', default: 0, min: 0, help: 'Recycle a worker after this many requests (0 = never).' }),
@@ -124,7 +125,7 @@ const taken = new Set(KNOWN.flatMap((d) => [d.name, ...(d.aliases ?? [])]));
 /** uWSGI options usher knows of but does not do yet. */
 const NOT_YET = ['static-map', 'stats', 'procname', 'touch-reload', 'touch-chain-reload', 'fs-reload', 'cheaper', 'cheaper-algo',
     'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'max-worker-lifetime', 'reload-on-rss', 'reload-on-as', 'evil-reload-on-rss',
-    'limit-as', 'limit-post', 'http-timeout', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
+    'limit-as', 'limit-post', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
     'log-x-forwarded-for', 'req-logger', 'logger', 'log-master', 'log-5xx', 'log-4xx', 'log-slow', 'log-big', 'mount', 'route', 'route-run',
     'route-uri', 'route-host', 'check-static', 'static-index', 'static-expires', 'offload-threads', 'spooler', 'spooler-processes',
     'cron', 'cron2', 'mule', 'mules', 'attach-daemon', 'attach-daemon2', 'smart-attach-daemon', 'vassal-set', 'emperor-stats', 'hook-pre-app',

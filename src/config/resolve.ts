@@ -139,6 +139,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     httpRouter: get<boolean | undefined>('httpRouter'),
     httpProcesses: get<number>('httpProcesses'),
     harakiri: get<number>('harakiri'),
+    httpTimeout: get<number>('httpTimeout'),
     socketTimeout: get<number>('socketTimeout'),
     maxRequests: get<number>('maxRequests'),
     postBuffering: get<number>('postBuffering'),

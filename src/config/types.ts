@@ -48,6 +48,8 @@ export interface UsherConfig {
   readonly httpProcesses: number;
   /** `harakiri`: seconds a single request may take before its worker is killed and replaced (0 = off). */
   readonly harakiri: number;
+  /** `http-timeout`: seconds the HTTP router waits on an idle client or a silent worker. */
+  readonly httpTimeout: number;
   /** `socket-timeout`: seconds a worker waits on a uwsgi peer mid-request before closing it. */
   readonly socketTimeout: number;
   /** `post-buffering`: bytes of body a Python worker reads before the app runs (0 = stream). */
