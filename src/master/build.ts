@@ -52,7 +52,7 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
       pythonpath: config.pythonpath.map((p) => resolve(p)),
     },
     workerFds: workerSockets.map((s) => s.fd),
-    router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging } : undefined,
+    router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging, httpTimeout: config.httpTimeout } : undefined,
     routerFds: routerSockets.map((s) => s.fd),
     reloadMercyMs: config.reloadMercy * 1000,
     heartbeatTimeoutMs: config.heartbeatTimeout * 1000,

@@ -12,13 +12,9 @@ import { EXIT, ROUTER_SPEC_KEYS, SPEC_ENV, type RouterSpec } from '../ipc.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
 import { createForwarder, isForwarding } from './forward.js';
 
-/** uWSGI's http-timeout default, used when the master's spec does not carry one. */
-export const DEFAULT_HTTP_TIMEOUT_S = 60;
-
 const life = ChildLifecycle.boot<RouterSpec>(SPEC_ENV.router, ROUTER_SPEC_KEYS, (s) => (s.id > 1 ? `router ${s.id}` : 'router'));
 const { spec, log } = life;
-// Optional until the master passes it (a spec from an older master has none).
-const httpTimeoutS = (spec as RouterSpec & { httpTimeout?: number }).httpTimeout ?? DEFAULT_HTTP_TIMEOUT_S;
+const httpTimeoutS = spec.httpTimeout;
 const timeoutMs = httpTimeoutS * 1000;
 
 const servers: http.Server[] = [];
