@@ -5,7 +5,7 @@
  * Must not: run anything.
  */
 import { ConfigError } from '../errors.js';
-import { readIni } from './ini.js';
+import { DIRECTIVES, readIniFiles } from './ini.js';
 import { findOption, OPTIONS } from './options.js';
 import { resolveSettings, type RawSetting } from './resolve.js';
 import { nearest } from './suggest.js';
@@ -13,6 +13,7 @@ import type { CliAction, ConfigDiagnostic, LoadedConfig, UsherConfig } from './t
 
 export { OPTIONS } from './options.js';
 export type { UsherConfig, LoadedConfig, ConfigDiagnostic, CliAction } from './types.js';
+export { readIniFiles, type IniEntry, type IniFile } from './ini.js';
 
 const BOOL_WORDS = new Set(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']);
 
@@ -85,17 +86,17 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const cli = parseArgv(argv);
   if (cli.action.kind === 'help' || cli.action.kind === 'version') return { action: cli.action };
   const settings: RawSetting[] = [];
-  let iniFile: string | undefined;
-  for (const spec of cli.inis) {
-    const ini = readIni(spec, env, cwd);
-    iniFile ??= ini.file;
-    for (const e of ini.entries) {
-      settings.push({ key: e.key, value: e.value, source: { kind: 'file', file: e.file, line: e.line }, placeholder: ini.placeholders.has(e.key) });
-    }
+  const ini = cli.inis.length > 0 ? readIniFiles(cli.inis, env, cwd) : undefined;
+  for (const e of ini?.entries ?? []) {
+    if (e.directive || e.placeholderOnly) continue; // done by the reader (ini, if-*, for, set, ...)
+    settings.push({
+      key: e.key, value: e.value, source: { kind: 'file', file: e.file, line: e.line }, placeholder: ini!.placeholders.has(e.key),
+      unresolved: e.unresolved, unsetEnv: e.unsetEnv, inherited: e.inherited,
+    });
   }
   settings.push(...envSettings(env), ...cli.settings);
-  const { config, diagnostics } = resolveSettings(settings, iniFile);
-  return { action: cli.action, loaded: { config, diagnostics } };
+  const { config, diagnostics } = resolveSettings(settings, ini?.file);
+  return { action: cli.action, loaded: { config, diagnostics: [...(ini?.diagnostics ?? []), ...diagnostics] } };
 }
 
 export function formatDiagnostic(d: ConfigDiagnostic): string {
