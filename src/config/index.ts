@@ -5,8 +5,8 @@
  * Must not: run anything.
  */
 import { ConfigError } from '../errors.js';
-import { DIRECTIVES, readIniFiles } from './ini.js';
-import { findOption, OPTIONS } from './options.js';
+import { readIniFiles } from './ini.js';
+import { findOption, OPTIONS, type OptionDef } from './options.js';
 import { resolveSettings, type RawSetting } from './resolve.js';
 import { nearest } from './suggest.js';
 import type { CliAction, ConfigDiagnostic, LoadedConfig, UsherConfig } from './types.js';
@@ -91,7 +91,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (e.directive || e.placeholderOnly) continue; // done by the reader (ini, if-*, for, set, ...)
     settings.push({
       key: e.key, value: e.value, source: { kind: 'file', file: e.file, line: e.line }, placeholder: ini!.placeholders.has(e.key),
-      unresolved: e.unresolved, unsetEnv: e.unsetEnv, inherited: e.inherited,
+      unresolved: e.unresolved, unsetEnv: e.unsetEnv, inherited: e.inherited, immediate: e.immediate,
     });
   }
   settings.push(...envSettings(env), ...cli.settings);
@@ -113,6 +113,24 @@ function typeHint(t: string): string {
   return t === 'bool' ? '' : t === 'int' ? ' N' : t === 'mode' ? ' [MODE]' : t === 'list' ? ' VALUE' : ' VALUE';
 }
 
+const STATUS_WORD: Record<OptionDef['status'], string> = { implemented: 'honoured', accepted: 'accepted, no-op', unimplemented: 'not yet' };
+
+/** The ini-only config language (config/ini), listed with the options. */
+const LANGUAGE = 'ini/include = FILE[:section] or :section, inherit = FILE, if-env/if-not-env/if-opt/if-not-opt = NAME[=VALUE], '
+  + 'if-exists/if-not-exists/if-file/if-not-file/if-dir/if-not-dir = PATH, if-hostname, if-plugin ... endif; '
+  + 'for = a b c, for-glob = PATTERN, for-readline = FILE, for-times = N ... endfor, with %(_); set/set-placeholder = name=value; '
+  + '%(key) and %(a + 1) placeholders, $(ENV), magic vars %d %n %p %s %c %e %x %o %k %h %v %t %T %u %U %g %G %0-%9 and the first file\'s %D %N %P %S %C %E %X %O';
+
+function wrap(text: string, width = 100): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) { out.push(line); line = '  '; }
+    line += line === '' || line === '  ' ? word : ` ${word}`;
+  }
+  return [...out, line];
+}
+
 export function renderHelp(): string {
   const lines = [
     'usher: an application server for Node.js and Python (WSGI) apps, with uWSGI\'s deployment model.',
@@ -125,19 +143,20 @@ export function renderHelp(): string {
     '--name on the command line (later wins). Signals: HUP reloads gracefully, TERM/INT stop gracefully,',
     'QUIT stops at once.',
     '',
-    'Options:',
+    'Options usher honours:',
   ];
   for (const d of OPTIONS.filter((o) => o.status === 'implemented')) {
-    const names = [`--${d.name}${typeHint(d.type)}`, ...(d.aliases ?? []).filter((a) => a.length > 1).map((a) => `--${a}`)].join(', ');
+    const names = [`--${d.name}${typeHint(d.type)}`, ...(d.aliases ?? []).map((a) => a.length > 1 ? `--${a}` : `-${a}`)].join(', ');
     const dflt = d.default !== undefined && d.default !== false ? ` (default: ${d.default})` : '';
     lines.push(`  ${names}`, `      ${d.help}${dflt}`);
   }
-  lines.push('', '  --print-config    show the effective configuration and where each value came from',
-    '  --help, --version', '',
-    `Also accepted from uWSGI files (nothing to do in usher): ${OPTIONS.filter((o) => o.status === 'accepted').map((o) => o.name).join(', ')}.`, '');
+  lines.push('', '  --print-config, --show-config', '      show the effective configuration and where each value came from, then exit',
+    '  --help, --version', '', 'uWSGI options accepted as documented no-ops (an info line says why):');
+  for (const d of OPTIONS.filter((o) => o.status === 'accepted')) lines.push(`  ${d.name}: ${d.help}`);
+  lines.push('', ...wrap(`uWSGI options usher does not do yet (a warning names them; they are ignored): ${OPTIONS.filter((o) => o.status === 'unimplemented').map((o) => o.name).join(', ')}.`),
+    '', ...wrap(`Config language (ini files, as uWSGI 2.0): ${LANGUAGE}.`), '');
   return lines.join('\n');
 }
-
 
 export function renderConfig(c: UsherConfig): string {
   const lines = ['[uwsgi]'];
@@ -154,9 +173,10 @@ export function renderConfig(c: UsherConfig): string {
 }
 
 export function renderOptionsMarkdown(): string {
-  const rows = ['| option | aliases | default | what it does |', '| --- | --- | --- | --- |'];
-  for (const d of OPTIONS.filter((o) => o.status === 'implemented')) {
-    rows.push(`| \`${d.name}\` | ${(d.aliases ?? []).map((a) => `\`${a}\``).join(' ')} | ${d.default !== undefined ? `\`${String(d.default)}\`` : ''} | ${d.help.replace(/\|/g, '\\|')} |`);
+  const rows = ['| option | status | aliases | default | what it does |', '| --- | --- | --- | --- | --- |'];
+  for (const d of OPTIONS) {
+    rows.push(`| \`${d.name}\` | ${STATUS_WORD[d.status]} | ${(d.aliases ?? []).map((a) => `\`${a}\``).join(' ')} | ${d.default !== undefined ? `\`${String(d.default)}\`` : ''} | ${d.help.replace(/\|/g, '\\|')} |`);
   }
+  rows.push('', `Config language (ini files, as uWSGI 2.0): ${LANGUAGE.replace(/\|/g, '\\|')}.`);
   return rows.join('\n') + '\n';
 }

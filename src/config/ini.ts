@@ -35,6 +35,8 @@ export interface IniEntry {
   readonly placeholderOnly?: boolean;
   /** Not expanded by the `$(...)`/`%(...)` passes: immediate lines, and what `inherit` read. */
   readonly raw: boolean;
+  /** An option uWSGI applies as it reads it (listen, strict, ...): placeholders in it stay as written. */
+  readonly immediate?: boolean;
   /** The `inherit` chain that brought this line in, if any. */
   readonly inherited?: readonly string[];
   /** %(name)s left literal because no such key is set; $(NAME)s left literal because unset. */
@@ -56,6 +58,13 @@ export interface IniFile {
 const INCLUDES = new Set(['ini', 'include']);
 const SETTERS = new Set(['set', 'set-placeholder', 'set-ph']);
 export const DIRECTIVES: ReadonlySet<string> = new Set([...INCLUDES, ...SETTERS, ...BLOCK_OPENERS, ...BLOCK_CLOSERS, 'inherit']);
+/** uWSGI 2.0 options applied the moment they are read (UWSGI_OPT_IMMEDIATE), so never expanded. */
+const UWSGI_IMMEDIATE = new Set(['xmlconfig', 'xml', 'config', 'fallback-config', 'strict', 'declare-option', 'resolve', 'blacklist',
+  'end-blacklist', 'whitelist', 'end-whitelist', 'inject-before', 'inject-after', 'stop', 'reload', 'pause', 'suspend', 'resume',
+  'connect-and-read', 'extract', 'listen', 'umask', 'help', 'usage', 'print-sym', 'print-symbol', 'spooler-processes', 'signal',
+  'flock', 'flock-wait', 'flock2', 'flock-wait2', 'immediate-uid', 'immediate-gid', 'yaml', 'yml', 'json', 'js', 'command-mode',
+  'pcre-jit', 'early-envdir', 'plugins', 'plugin', 'need-plugins', 'need-plugin', 'plugins-dir', 'plugin-dir', 'autoload', 'dlopen',
+  'binary-append-data', 'iprint', 'exit', 'cflags', 'dot-h', 'config-py', 'build-plugin']);
 
 /** `uwsgi.ini:prod` -> file + section; `:prod` alone is a section of the file read last. */
 export function splitIniSpec(spec: string): { path: string; section: string | undefined } {
@@ -106,7 +115,8 @@ class Reader {
       const hint = from && !isAbsolute(path) ? ` (relative paths are read from the current folder ${this.cwd}, as uWSGI does; write %d${path} for the including file's folder)` : '';
       throw new ConfigError('USHER_ERR_CONFIG_FILE', `${from ? `${from.file}:${from.line}: ${from.key}: ` : ''}cannot read config ${file}: ${why}${hint}`, { file: from?.file ?? file, line: from?.line, option: from?.key });
     }
-    const magic = sameFile ? { ...this.lastFile!.magic, o: spec, x: asked ?? '' } : fileMagic(path, this.cwd, asked);
+    // uWSGI's %o is the name as given without its :section (it cuts the string there before reading)
+    const magic = sameFile ? { ...this.lastFile!.magic, o: '', x: asked ?? '' } : fileMagic(path, this.cwd, asked);
     this.first ??= firstFileMagic(magic);
     this.lastFile = { path: file, given: sameFile ? this.lastFile!.given : path, magic };
     const table = { ...processMagic(this.cwd, VERSION), ...magic, ...this.first };
@@ -172,8 +182,9 @@ class Reader {
       }
     }
     const directive = DIRECTIVES.has(key);
-    const raw = (directive && key !== 'inherit') || this.inheritChain !== undefined;
-    this.entries.push({ key, value, file: at.file, line: at.line, directive, raw, inherited: this.inheritChain, unresolved: [], unsetEnv: [] });
+    const immediate = UWSGI_IMMEDIATE.has(key);
+    const raw = (directive && key !== 'inherit') || immediate || this.inheritChain !== undefined;
+    this.entries.push({ key, value, file: at.file, line: at.line, directive, raw, immediate, inherited: this.inheritChain, unresolved: [], unsetEnv: [] });
     if (!directive) return;
     if (BLOCK_OPENERS.has(key)) {
       if (this.block !== undefined) {
@@ -199,7 +210,7 @@ class Reader {
     const b = this.block as Block;
     let items;
     try {
-      items = runLogic(b.opener, b.arg, { env: this.env, optionValue: (k) => {
+      items = runLogic(b.opener, b.arg, { env: this.env, cwd: this.cwd, optionValue: (k) => {
         const e = this.entries.find((x) => x.key === k);
         return e === undefined ? undefined : e.value ?? '';
       } });

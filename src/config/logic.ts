@@ -8,12 +8,15 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 
 /** What a block yields for one line inside it: the `%(_)` values to emit it with (`null` = as is). */
 export type LogicResult = readonly (string | null)[];
 
 export interface LogicContext {
   readonly env: NodeJS.ProcessEnv;
+  /** Relative paths are tested from here (uWSGI's current folder). */
+  readonly cwd: string;
   /** The first value set for an option so far (for if-opt), as uWSGI's exported options. */
   readonly optionValue: (key: string) => string | undefined;
 }
@@ -47,15 +50,15 @@ const LOGIC: Record<string, LogicFn> = {
   'if-not-env': (a, c) => ifValue(a, (k) => c.env[k], true),
   'if-opt': (a, c) => ifValue(a, c.optionValue, false),
   'if-not-opt': (a, c) => ifValue(a, c.optionValue, true),
-  'if-exists': (a) => once(existsSync(a), a),
-  ifexists: (a) => once(existsSync(a), a),
-  'if-not-exists': (a) => once(!existsSync(a), a),
-  'if-file': (a) => once(isFile(a), a),
-  'if-not-file': (a) => once(!isFile(a), a),
-  'if-dir': (a) => once(isDir(a), a),
-  ifdir: (a) => once(isDir(a), a),
-  'if-directory': (a) => once(isDir(a), a),
-  'if-not-dir': (a) => once(!isDir(a), a),
+  'if-exists': (a, c) => once(existsSync(resolve(c.cwd, a)), a),
+  ifexists: (a, c) => once(existsSync(resolve(c.cwd, a)), a),
+  'if-not-exists': (a, c) => once(!existsSync(resolve(c.cwd, a)), a),
+  'if-file': (a, c) => once(isFile(resolve(c.cwd, a)), a),
+  'if-not-file': (a, c) => once(!isFile(resolve(c.cwd, a)), a),
+  'if-dir': (a, c) => once(isDir(resolve(c.cwd, a)), a),
+  ifdir: (a, c) => once(isDir(resolve(c.cwd, a)), a),
+  'if-directory': (a, c) => once(isDir(resolve(c.cwd, a)), a),
+  'if-not-dir': (a, c) => once(!isDir(resolve(c.cwd, a)), a),
   'if-hostname': (a) => once(hostname() === a, a),
   'if-not-hostname': (a) => once(hostname() !== a, a),
   'if-hostname-match': (a) => once(hostnameMatch(a), a),
@@ -68,8 +71,8 @@ const LOGIC: Record<string, LogicFn> = {
   'if-not-plugin': (a) => once(!BUILT_IN_PLUGINS.test(a), a),
   for: (a) => a.split(' ').filter((t) => t !== ''),
   'for-times': (a) => Array.from({ length: Math.max(0, parseInt(a, 10) || 0) }, (_, i) => String(i + 1)),
-  'for-glob': (a) => glob(a),
-  'for-readline': (a) => readLines(a),
+  'for-glob': (a, c) => glob(a, c.cwd),
+  'for-readline': (a, c) => readLines(resolve(c.cwd, a)),
 };
 
 export const BLOCK_OPENERS: ReadonlySet<string> = new Set(Object.keys(LOGIC));
@@ -112,7 +115,8 @@ function segmentRegExp(seg: string): RegExp {
 }
 
 /** glob(3) with GLOB_MARK | GLOB_NOCHECK, as uWSGI's for-glob: sorted, folders end in `/`, no match = the pattern. */
-export function glob(pattern: string): string[] {
+export function glob(pattern: string, cwd: string): string[] {
+  const abs = (p: string): string => resolve(cwd, p);
   const absolute = pattern.startsWith('/');
   const segs = pattern.split('/').filter((s, i) => s !== '' || i === 0);
   let paths: string[] = [absolute ? '/' : ''];
@@ -121,14 +125,14 @@ export function glob(pattern: string): string[] {
     const next: string[] = [];
     for (const base of paths) {
       const join = (name: string): string => (base === '' ? name : base.endsWith('/') ? base + name : `${base}/${name}`);
-      if (!/[*?[]/.test(seg)) { if (existsSync(join(seg) || '.')) next.push(join(seg)); continue; }
+      if (!/[*?[]/.test(seg)) { if (existsSync(abs(join(seg)))) next.push(join(seg)); continue; }
       const re = segmentRegExp(seg);
       let names: string[] = [];
-      try { names = readdirSync(base === '' ? '.' : base); } catch { continue; }
+      try { names = readdirSync(abs(base === '' ? '.' : base)); } catch { continue; }
       for (const n of names) if (re.test(n) && (!n.startsWith('.') || seg.startsWith('.'))) next.push(join(n));
     }
     paths = next;
   }
   if (paths.length === 0 || (paths.length === 1 && paths[0] === (absolute ? '/' : ''))) return [pattern];
-  return paths.sort().map((p) => (isDir(p) ? `${p}/` : p));
+  return paths.sort().map((p) => (isDir(abs(p)) ? `${p}/` : p));
 }

@@ -24,6 +24,8 @@ export interface RawSetting {
   readonly unsetEnv?: readonly string[];
   /** The `inherit` chain that brought this line in (its placeholders are not expanded, as in uWSGI). */
   readonly inherited?: readonly string[];
+  /** uWSGI applies this option as it reads it, before any expansion. */
+  readonly immediate?: boolean;
 }
 
 /** Values that carry the request logger's own %(vars): unknown %(...) there is not an error. */
@@ -99,6 +101,9 @@ function parseValue(def: OptionDef, raw: string | undefined, s: OptionSource, ke
 
 /** A placeholder nothing defines, where usher needs the real value, is an error; an unset $(ENV) a warning. */
 function checkExpansion(def: OptionDef, s: RawSetting, warn: Warn): void {
+  if (s.immediate && /[%$]\(/.test(s.value ?? '')) {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${where(s.source)}${s.key} = ${JSON.stringify(s.value)}: uWSGI applies ${s.key} the moment it reads the line, before $(...) and %(...) are expanded, so they stay as written; write the value itself`, { file: s.source.file, line: s.source.line, option: def.name });
+  }
   const missing = LOG_FORMAT_KEYS.has(def.name) ? [] : s.unresolved ?? [];
   if (missing.length > 0) {
     const name = missing[0] as string;
