@@ -8,6 +8,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { findOption, OPTIONS, type OptionDef } from './options.js';
+import { DIRECTIVES } from './ini.js';
 import { iniRespelling } from './spelling.js';
 import { nearest } from './suggest.js';
 import type { ConfigDiagnostic, OptionSource, UsherConfig } from './types.js';
@@ -149,7 +150,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     const at = { file: s.source.file, line: s.source.line, option: s.key };
     if (def === undefined) {
       if (s.placeholder) continue; // a custom placeholder, as uWSGI allows
-      const guess = nearest(s.key, implementedNames) ?? nearest(s.key, allNames);
+      const guess = nearest(s.key, implementedNames) ?? nearest(s.key, [...allNames, ...DIRECTIVES]);
       report(s, `${where(s.source)}unknown option "${s.key}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
       continue;
     }

@@ -92,6 +92,13 @@ test('if-* applies one branch only, and a typo inside a taken block still warns 
   });
 });
 
+test('a mistyped block opener warns with the directive it nearly is', () => {
+  withFiles({ 'uwsgi.ini': '[uwsgi]\nif-evn = PROD\nprocesses = 8\nendif\n' }, (dir) => {
+    const l = load(dir);
+    assert.ok(l.diagnostics.some((d) => d.code === 'USHER_ERR_CONFIG_UNKNOWN_OPTION' && d.line === 2 && d.message.includes('"if-env"')));
+  });
+});
+
 test('placeholders: nothing sets it, %(_) outside a block, a cycle, and an immediate option are errors with file, line and option', () => {
   const cases: [string, RegExp, number, string][] = [
     ['[uwsgi]\npidfile = %(nope)/x.pid\n', /%\(nope\) is not defined/, 2, 'pidfile'],
