@@ -100,21 +100,24 @@ class Reader {
     this.diagnostics.push({ level: 'warn', code, message: `${at.file}${at.line !== undefined ? `:${at.line}` : ''}: ${message}`, file: at.file, line: at.line, option: at.option });
   }
 
-  /** Reads one file (or `:section` of the last one) and adds its lines in order. */
-  readFile(spec: string, from: At | undefined): void {
-    const { path, section: asked } = splitIniSpec(spec);
-    const sameFile = path === '' && this.lastFile !== undefined;
-    if (path === '' && !sameFile) throw new ConfigError('USHER_ERR_CONFIG_FILE', `${from ? `${from.file}:${from.line}: ` : ''}${spec}: no file has been read yet to take a section from`, { file: from?.file, line: from?.line, option: from?.key });
-    const file = sameFile ? this.lastFile!.path : resolve(this.cwd, path);
-    let text: string;
+  private readText(file: string, path: string, from: At | undefined): string {
     try {
-      text = readFileSync(file, 'utf8');
+      return readFileSync(file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : String((err as Error).message);
       const hint = from && !isAbsolute(path) ? ` (relative paths are read from the current folder ${this.cwd}, as uWSGI does; write %d${path} for the including file's folder)` : '';
       throw new ConfigError('USHER_ERR_CONFIG_FILE', `${from ? `${from.file}:${from.line}: ${from.key}: ` : ''}cannot read config ${file}: ${why}${hint}`, { file: from?.file ?? file, line: from?.line, option: from?.key });
     }
+  }
+
+  /** Reads one file (or `:section` of the last one) and adds its lines in order. */
+  readFile(spec: string, from: At | undefined): void {
+    const { path, section: asked } = splitIniSpec(spec);
+    const sameFile = path === '' && this.lastFile !== undefined;
+    if (path === '' && !sameFile) throw new ConfigError('USHER_ERR_CONFIG_FILE', `${from ? `${from.file}:${from.line}: ` : ''}${spec}: no file has been read yet to take a section from`, { file: from?.file, line: from?.line, option: from?.key });
+    const file = sameFile ? this.lastFile!.path : resolve(this.cwd, path);
+    const text = this.readText(file, path, from);
     // uWSGI's %o is the name as given without its :section (it cuts the string there before reading)
     const magic = sameFile ? { ...this.lastFile!.magic, o: '', x: asked ?? '' } : fileMagic(path, this.cwd, asked);
     this.first ??= firstFileMagic(magic);
@@ -166,6 +169,11 @@ class Reader {
     });
   }
 
+  private nested(key: string, at: At): ConfigError {
+    const b = this.block as Block;
+    return new ConfigError('USHER_ERR_CONFIG_SYNTAX', `${at.file}:${at.line}: ${key} inside the ${b.opener} block opened at ${b.at.file}:${b.at.line}: blocks do not nest (uWSGI refuses this too); close the first with endif/endfor`, { file: at.file, line: at.line, option: key });
+  }
+
   /** uWSGI's add_exported_option: block handling, then the entry, then what the line does. */
   add(key: string, value: string | undefined, at: At): void {
     if (!this.running) {
@@ -173,10 +181,7 @@ class Reader {
         if (this.block === undefined) this.warn({ file: at.file, line: at.line, option: key }, `${key} without an open if/for block; nothing to end`);
         this.block = undefined;
       } else if (this.block !== undefined) {
-        if (BLOCK_OPENERS.has(key)) {
-          const o = this.block.at;
-          throw new ConfigError('USHER_ERR_CONFIG_SYNTAX', `${at.file}:${at.line}: ${key} inside the ${this.block.opener} block opened at ${o.file}:${o.line}: blocks do not nest (uWSGI refuses this too); close the first with endif/endfor`, { file: at.file, line: at.line, option: key });
-        }
+        if (BLOCK_OPENERS.has(key)) throw this.nested(key, at);
         this.runBlock(key, value, at);
         return;
       }
@@ -187,10 +192,7 @@ class Reader {
     this.entries.push({ key, value, file: at.file, line: at.line, directive, raw, immediate, inherited: this.inheritChain, unresolved: [], unsetEnv: [] });
     if (!directive) return;
     if (BLOCK_OPENERS.has(key)) {
-      if (this.block !== undefined) {
-        const o = this.block.at;
-        throw new ConfigError('USHER_ERR_CONFIG_SYNTAX', `${at.file}:${at.line}: ${key} inside the ${this.block.opener} block opened at ${o.file}:${o.line}: blocks do not nest (uWSGI refuses this too); close the first with endif/endfor`, { file: at.file, line: at.line, option: key });
-      }
+      if (this.block !== undefined) throw this.nested(key, at);
       if (/[%$]\(/.test(value ?? '')) this.warn({ file: at.file, line: at.line, option: key }, `${key} = ${value}: uWSGI tests this before $(...) and %(...) are expanded, so it tests the text as written; usher does the same`);
       this.block = { opener: key, arg: value ?? '', at };
     } else if (INCLUDES.has(key)) {
