@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, userInfo } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, readIniFiles, OPTIONS } from '../../src/config/index.js';
 import { REPO } from '../helpers/usher.js';
@@ -105,3 +105,21 @@ for (const name of FIXTURES) {
     }
   });
 }
+
+test('the magic vars that change with time or place (%j %i %t %T) match uwsgi\'s on the same file', { skip: version === undefined && process.env.CI !== 'true' ? 'uwsgi not installed' : false }, () => {
+  assert.ok(version, 'uwsgi is not installed');
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'usher-magic-')));
+  try {
+    writeFileSync(join(dir, 'when.ini'), '[uwsgi]\nhash = %j\ninode = %i\nsecs = %t\nmicros = %T\n');
+    const r = spawnSync('uwsgi', ['--ini', 'when.ini', '--show-config'], { cwd: dir, env: ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    const theirs = Object.fromEntries([...`${r.stdout}${r.stderr}`.matchAll(/^(hash|inode|secs|micros) = (.*)$/gm)].map((m) => [m[1], m[2]]));
+    const ours = Object.fromEntries(readIniFiles(['when.ini'], ENV, dir).entries.map((e) => [e.key, e.value]));
+    assert.equal(ours.hash, theirs.hash);
+    assert.match(ours.hash!, /^[0-9A-F]{8}$/);
+    assert.equal(ours.inode, theirs.inode);
+    assert.ok(Math.abs(Number(ours.secs) - Number(theirs.secs)) < 600, `${ours.secs} vs ${theirs.secs}`);
+    assert.ok(Math.abs(Number(ours.micros) / 1e6 - Number(theirs.micros) / 1e6) < 600);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
