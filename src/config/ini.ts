@@ -81,6 +81,13 @@ const VERSION = (() => {
   } catch { return '0'; }
 })();
 
+/** include/inherit pick uWSGI's reader by extension (yaml, json, xml, ...); usher has the ini one only. */
+function notIniRefused(value: string, at: At): void {
+  const { path } = splitIniSpec(value);
+  if (path === '' || path.endsWith('.ini')) return;
+  throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${at.file}:${at.line}: ${at.key} = ${value}: usher reads ini files only (uWSGI picks its reader by the extension, and only \`.ini\` is ini there); convert it to ini, or use \`ini =\`, which reads any file as ini`, { file: at.file, line: at.line, option: at.key });
+}
+
 class Reader {
   readonly entries: IniEntry[] = [];
   readonly diagnostics: ConfigDiagnostic[] = [];
@@ -197,6 +204,7 @@ class Reader {
       this.block = { opener: key, arg: value ?? '', at };
     } else if (INCLUDES.has(key)) {
       if (value === undefined || value === '') throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${at.file}:${at.line}: ${key} needs a file (or :section)`, { file: at.file, line: at.line, option: key });
+      if (key === 'include') notIniRefused(value, at);
       this.readFile(value, at);
     } else if (SETTERS.has(key)) {
       const eq = (value ?? '').indexOf('=');
@@ -233,6 +241,7 @@ class Reader {
     for (let i = 0; i < this.entries.length; i++) {
       const e = this.entries[i] as IniEntry;
       if (e.key !== 'inherit' || e.value === undefined) continue;
+      notIniRefused(e.value, { file: e.file, line: e.line, key: 'inherit' });
       const chain = [...(e.inherited ?? []), `${e.file}:${e.line}`];
       const target = resolve(this.cwd, splitIniSpec(e.value).path);
       if ((e.inherited ?? []).some((c) => c.startsWith(`${target}:`)) || target === e.file) {

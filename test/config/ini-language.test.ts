@@ -60,6 +60,12 @@ test('an include that cannot be read names the including line and says relative 
     assert.equal(e.line, 2);
     assert.match(e.message, /current folder/);
   });
+  withFiles({ 'uwsgi.ini': '[uwsgi]\ninclude = app.yaml\n', 'app.yaml': 'uwsgi:\n  processes: 2\n' }, (dir) => {
+    const e = failure(() => load(dir));
+    assert.equal(e.code, 'USHER_ERR_CONFIG_BAD_VALUE');
+    assert.equal(e.line, 2);
+    assert.match(e.message, /ini files only/);
+  });
 });
 
 test('blocks do not nest; an unclosed block warns; an endif without a block warns', () => {
