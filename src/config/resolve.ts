@@ -116,6 +116,40 @@ function checkExpansion(def: OptionDef, s: RawSetting, warn: Warn): void {
   for (const n of s.unsetEnv ?? []) warn(`${s.key}: $(${n}) is not set in the environment; kept as written, as uWSGI does`);
 }
 
+/**
+ * The option a setting sets, if usher takes it: keys uWSGI ignores in ini files and unknown keys warn
+ * (errors under strict or on the command line), accepted options get an info line, options usher
+ * does not do yet a warning.
+ */
+function settingDef(s: RawSetting, strict: boolean, diagnostics: ConfigDiagnostic[]): OptionDef | undefined {
+  const at = { file: s.source.file, line: s.source.line, option: s.key };
+  const report = (msg: string): undefined => {
+    if (strict || s.source.kind === 'cli') throw new ConfigError('USHER_ERR_CONFIG_UNKNOWN_OPTION', msg + (strict ? '; `strict` is on' : ''), at);
+    diagnostics.push({ level: 'warn', code: 'USHER_ERR_CONFIG_UNKNOWN_OPTION', message: `${msg}; ignored (set \`strict\` to make this an error)`, ...at });
+    return undefined;
+  };
+  const respelt = s.source.kind === 'file' ? iniRespelling(s.key) : undefined;
+  if (respelt !== undefined) return report(`${where(s.source)}"${s.key}": ${respelt.why}; write \`${respelt.key} = ${s.value ?? ''}\``);
+  const def = findOption(s.key);
+  if (def === undefined) {
+    if (s.placeholder) return undefined; // a custom placeholder, as uWSGI allows
+    const guess = nearest(s.key, IMPLEMENTED_NAMES) ?? nearest(s.key, [...ALL_NAMES, ...DIRECTIVES]);
+    return report(`${where(s.source)}unknown option "${s.key}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
+  }
+  if (def.status === 'accepted') {
+    diagnostics.push({ level: 'info', code: 'accepted', message: `${where(s.source)}${s.key}: accepted, nothing to do: ${def.help}`, ...at });
+    return undefined;
+  }
+  if (def.status === 'unimplemented' || def.field === undefined) {
+    diagnostics.push({ level: 'warn', code: 'unimplemented', message: `${where(s.source)}${s.key}: a uWSGI option usher does not implement yet; ignored`, ...at });
+    return undefined;
+  }
+  return def;
+}
+
+const IMPLEMENTED_NAMES = OPTIONS.filter((d) => d.status === 'implemented').map((d) => d.name);
+const ALL_NAMES = OPTIONS.map((d) => d.name);
+
 function defaults(): Map<keyof UsherConfig, Value> {
   const m = new Map<keyof UsherConfig, Value>();
   for (const def of OPTIONS) {
@@ -131,37 +165,12 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
   const diagnostics: ConfigDiagnostic[] = [];
   const listOwner = new Map<string, OptionSource['kind']>();
   const strict = settings.some((s) => s.key === 'strict' && (s.value === undefined || s.value === '' || BOOL[s.value.replace(INLINE_COMMENT, '').trim().toLowerCase()] === true));
-  const implementedNames = OPTIONS.filter((d) => d.status === 'implemented').map((d) => d.name);
-  const allNames = OPTIONS.map((d) => d.name);
-
-  const report = (s: RawSetting, msg: string): void => {
-    const at = { file: s.source.file, line: s.source.line, option: s.key };
-    if (strict || s.source.kind === 'cli') throw new ConfigError('USHER_ERR_CONFIG_UNKNOWN_OPTION', msg + (strict ? '; `strict` is on' : ''), at);
-    diagnostics.push({ level: 'warn', code: 'USHER_ERR_CONFIG_UNKNOWN_OPTION', message: `${msg}; ignored (set \`strict\` to make this an error)`, ...at });
-  };
+  const usable = (s: RawSetting): OptionDef | undefined => settingDef(s, strict, diagnostics);
 
   for (const s of settings) {
-    const respelt = s.source.kind === 'file' ? iniRespelling(s.key) : undefined;
-    if (respelt !== undefined) {
-      report(s, `${where(s.source)}"${s.key}": ${respelt.why}; write \`${respelt.key} = ${s.value ?? ''}\``);
-      continue;
-    }
-    const def = findOption(s.key);
+    const def = usable(s);
+    if (def === undefined || def.field === undefined) continue;
     const at = { file: s.source.file, line: s.source.line, option: s.key };
-    if (def === undefined) {
-      if (s.placeholder) continue; // a custom placeholder, as uWSGI allows
-      const guess = nearest(s.key, implementedNames) ?? nearest(s.key, [...allNames, ...DIRECTIVES]);
-      report(s, `${where(s.source)}unknown option "${s.key}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
-      continue;
-    }
-    if (def.status === 'accepted') {
-      diagnostics.push({ level: 'info', code: 'accepted', message: `${where(s.source)}${s.key}: accepted, nothing to do: ${def.help}`, ...at });
-      continue;
-    }
-    if (def.status === 'unimplemented' || def.field === undefined) {
-      diagnostics.push({ level: 'warn', code: 'unimplemented', message: `${where(s.source)}${s.key}: a uWSGI option usher does not implement yet; ignored`, ...at });
-      continue;
-    }
     checkExpansion(def, s, (message) => diagnostics.push({ level: 'warn', code: 'config', message: `${where(s.source)}${message}`, ...at }));
     const v = parseValue(def, s.value, s.source, s.key, (message) => diagnostics.push({ level: 'warn', code: 'config', message: `${where(s.source)}${message}`, ...at }));
     if (def.type === 'list') {
