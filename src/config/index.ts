@@ -82,6 +82,24 @@ function envSettings(env: NodeJS.ProcessEnv): RawSetting[] {
   return out;
 }
 
+/** uWSGI applies what `inherit` reads last, so a base file's single value replaces the main file's: say so. */
+function inheritOverrides(settings: readonly RawSetting[]): ConfigDiagnostic[] {
+  const set = new Map<string, RawSetting>();
+  const out: ConfigDiagnostic[] = [];
+  for (const s of settings) {
+    const def = findOption(s.key);
+    if (def === undefined || def.type === 'list' || def.status !== 'implemented') continue;
+    const before = set.get(def.name);
+    if (s.inherited !== undefined && before !== undefined && before.inherited === undefined && before.value !== s.value) {
+      const from = `${before.source.file}:${before.source.line}`;
+      out.push({ level: 'warn', code: 'config', file: s.source.file, line: s.source.line, option: s.key,
+        message: `${s.source.file}:${s.source.line}: ${s.key} = ${s.value ?? ''} (read by inherit at ${s.inherited[s.inherited.length - 1]}) replaces ${s.key} = ${before.value ?? ''} set at ${from}: uWSGI applies inherited files last, and so does usher; to let this file win, read the base with \`ini = ...\` above your own values instead` });
+    }
+    if (!set.has(def.name)) set.set(def.name, s);
+  }
+  return out;
+}
+
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): { action: CliAction; loaded?: LoadedConfig } {
   const cli = parseArgv(argv);
   if (cli.action.kind === 'help' || cli.action.kind === 'version') return { action: cli.action };
@@ -94,9 +112,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       unresolved: e.unresolved, unsetEnv: e.unsetEnv, inherited: e.inherited, immediate: e.immediate,
     });
   }
+  const inheritNotes = inheritOverrides(settings);
   settings.push(...envSettings(env), ...cli.settings);
   const { config, diagnostics } = resolveSettings(settings, ini?.file);
-  return { action: cli.action, loaded: { config, diagnostics: [...(ini?.diagnostics ?? []), ...diagnostics] } };
+  return { action: cli.action, loaded: { config, diagnostics: [...(ini?.diagnostics ?? []), ...inheritNotes, ...diagnostics] } };
 }
 
 export function formatDiagnostic(d: ConfigDiagnostic): string {
