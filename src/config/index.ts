@@ -138,7 +138,7 @@ const STATUS_WORD: Record<OptionDef['status'], string> = { implemented: 'honoure
 const LANGUAGE = 'ini/include = FILE[:section] or :section, inherit = FILE, if-env/if-not-env/if-opt/if-not-opt = NAME[=VALUE], '
   + 'if-exists/if-not-exists/if-file/if-not-file/if-dir/if-not-dir = PATH, if-hostname, if-plugin ... endif; '
   + 'for = a b c, for-glob = PATTERN, for-readline = FILE, for-times = N ... endfor, with %(_); set/set-placeholder = name=value; '
-  + '%(key) and %(a + 1) placeholders, $(ENV), magic vars %d %n %p %s %c %e %x %o %k %h %v %t %T %u %U %g %G %0-%9 and the first file\'s %D %N %P %S %C %E %X %O';
+  + '%(key) and %(a + 1) placeholders, $(ENV), @(file), magic vars %d %n %p %s %c %e %x %o %k %h %v %t %T %u %U %g %G %0-%9 and the first file\'s %D %N %P %S %C %E %X %O';
 
 function wrap(text: string, width = 100): string[] {
   const out: string[] = [];

@@ -12,7 +12,7 @@
  *   everything else, so its values come last and, as in uWSGI, its placeholders stay literal;
  * - `if-*` / `for*` blocks up to `endif` / `endfor` (config/logic); `set = key=value`,
  *   `set-placeholder = key=value`;
- * - then `$(ENV)` and `%(key)` / `%(a + 1)` are expanded over all entries (config/placeholders).
+ * - then `$(ENV)`, `@(file)` and `%(key)` / `%(a + 1)` are expanded over all entries (config/placeholders).
  * Must not: know what options mean (config/resolve does).
  */
 import { readFileSync } from 'node:fs';
@@ -264,7 +264,7 @@ class Reader {
 export function readIniFiles(specs: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): IniFile {
   const r = new Reader(env, cwd);
   for (const spec of specs) r.readFile(spec, undefined);
-  const placeholders = expandAll(r.entries, env);
+  const placeholders = expandAll(r.entries, env, cwd);
   r.runInherits();
   r.finish();
   const { file, section } = r.result;

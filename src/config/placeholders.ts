@@ -2,7 +2,8 @@
  * config/placeholders: the two passes uWSGI runs over every option once all files are read
  * (`core/utils.c` uwsgi_apply_config_pass, `core/config.c` uwsgi_manage_placeholder):
  * 1. `$(NAME)` -> the environment variable; an unset one stays as written (uWSGI keeps it literally);
- * 2. `%(key)` -> the first value set for `key` anywhere in the configuration (late binding: a key set
+ * 2. `@(path)` -> the file's content without its last newline (uWSGI stops when it cannot read it);
+ * 3. `%(key)` -> the first value set for `key` anywhere in the configuration (late binding: a key set
  *    further down works), and `%(a + 1)` / `%(%k * 2)` / `%(a b)` (concatenation) / `%(a ++)` maths,
  *    64-bit integers, left to right, division by zero is 0, unknown names count as empty (uWSGI).
  *    A `%(name)` nothing defines stays literal (the log format's `%(addr)` relies on this); the entry
@@ -13,10 +14,21 @@
  * Must not: read files.
  */
 import { ConfigError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { IniEntry } from './ini.js';
 
+/** uWSGI's uwsgi_at_file_read: the whole file, one trailing \n or \r dropped. */
+function atFile(e: IniEntry, path: string, cwd: string): string {
+  try {
+    return readFileSync(resolve(cwd, path), 'utf8').replace(/[\n\r]$/, '');
+  } catch (err) {
+    throw new ConfigError('USHER_ERR_CONFIG_FILE', `${e.file}:${e.line}: ${e.key}: @(${path}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: e.file, line: e.line, option: e.key });
+  }
+}
+
 /** Finds `sym(` ... `)` (nesting-aware, as uWSGI scans) and replaces each with `fn(inner)` unless it returns undefined. */
-function scan(s: string, sym: '$' | '%', fn: (inner: string) => string | undefined): string {
+function scan(s: string, sym: '$' | '@' | '%', fn: (inner: string) => string | undefined): string {
   const open = `${sym}(`;
   let out = '';
   let i = 0;
@@ -76,8 +88,8 @@ function maths(expr: string, lookup: (name: string) => string | undefined, unres
   return current;
 }
 
-/** Runs both passes over `entries` in place; returns the names used as %(placeholders). */
-export function expandAll(entries: IniEntry[], env: NodeJS.ProcessEnv): Set<string> {
+/** Runs the three passes over `entries` in place; returns the names used as %(placeholders). */
+export function expandAll(entries: IniEntry[], env: NodeJS.ProcessEnv, cwd: string): Set<string> {
   for (const e of entries) {
     if (e.raw || e.value === undefined) continue;
     e.value = scan(e.value, '$', (name) => {
@@ -86,6 +98,7 @@ export function expandAll(entries: IniEntry[], env: NodeJS.ProcessEnv): Set<stri
       return v;
     });
   }
+  for (const e of entries) if (!e.raw && e.value !== undefined) e.value = scan(e.value, '@', (path) => atFile(e, path, cwd));
   const first = new Map<string, number>();
   entries.forEach((e, i) => { if (!first.has(e.key)) first.set(e.key, i); });
   const state: number[] = entries.map(() => 0); // 0 to do, 1 in progress, 2 done

@@ -98,6 +98,15 @@ test('if-* applies one branch only, and a typo inside a taken block still warns 
   });
 });
 
+test('@(file) that cannot be read is an error naming the line (uWSGI stops too)', () => {
+  withFiles({ 'uwsgi.ini': '[uwsgi]\nprocesses = 2\npidfile = @(missing.txt)\n' }, (dir) => {
+    const e = failure(() => load(dir));
+    assert.equal(e.code, 'USHER_ERR_CONFIG_FILE');
+    assert.equal(e.line, 3);
+    assert.equal(e.option, 'pidfile');
+  });
+});
+
 test('a mistyped block opener warns with the directive it nearly is', () => {
   withFiles({ 'uwsgi.ini': '[uwsgi]\nif-evn = PROD\nprocesses = 8\nendif\n' }, (dir) => {
     const l = load(dir);
