@@ -6,6 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { readIniFiles } from './ini.js';
+import { expandFlag } from './placeholders.js';
 import { findOption, OPTIONS, type OptionDef } from './options.js';
 import { resolveSettings, type RawSetting } from './resolve.js';
 import { nearest } from './suggest.js';
@@ -113,7 +114,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     });
   }
   const inheritNotes = inheritOverrides(settings);
-  settings.push(...envSettings(env), ...cli.settings);
+  settings.push(...envSettings(env));
+  for (const c of cli.settings) {
+    // uWSGI expands its flags too: $(ENV), and %(key) from the ini files
+    if (c.value === undefined || !/[$%]\(/.test(c.value)) { settings.push(c); continue; }
+    settings.push({ ...c, ...expandFlag(c.value, ini?.entries ?? [], env) });
+  }
   const { config, diagnostics } = resolveSettings(settings, ini?.file);
   return { action: cli.action, loaded: { config, diagnostics: [...(ini?.diagnostics ?? []), ...inheritNotes, ...diagnostics] } };
 }

@@ -134,3 +134,28 @@ export function expandAll(entries: IniEntry[], env: NodeJS.ProcessEnv, cwd: stri
   entries.forEach((_, i) => valueOf(i));
   return used;
 }
+
+/**
+ * Expands a command-line value as uWSGI's passes do for its own flags: `$(NAME)`, then `%(key)`
+ * against the already expanded ini entries.
+ */
+export function expandFlag(value: string, entries: readonly IniEntry[], env: NodeJS.ProcessEnv): { value: string; unresolved: string[]; unsetEnv: string[] } {
+  const unresolved: string[] = [];
+  const unsetEnv: string[] = [];
+  const withEnv = scan(value, '$', (name) => {
+    const v = env[name];
+    if (v === undefined) unsetEnv.push(name);
+    return v;
+  });
+  const lookup = (name: string): string | undefined => {
+    const e = entries.find((x) => x.key === name);
+    return e === undefined ? undefined : e.value ?? '';
+  };
+  const out = scan(withEnv, '%', (inner) => {
+    if (inner.includes(' ')) return maths(inner, lookup, unresolved);
+    const v = lookup(inner);
+    if (v === undefined) unresolved.push(inner);
+    return v;
+  });
+  return { value: out, unresolved, unsetEnv };
+}

@@ -107,6 +107,17 @@ test('@(file) that cannot be read is an error naming the line (uWSGI stops too)'
   });
 });
 
+test('command-line values expand $(ENV) and %(key) from the ini files, as uWSGI\'s flags do', () => {
+  withFiles({ 'uwsgi.ini': '[uwsgi]\nname = shop\nprocesses = 2\n' }, (dir) => {
+    const c = loadConfig(['--ini', 'uwsgi.ini', '--pidfile', '/run/%(name)-$(TAG).pid', '--threads', '%(processes + 1)', ...RUN], { TAG: 'blue' }, dir).loaded!.config;
+    assert.equal(c.pidfile, '/run/shop-blue.pid');
+    assert.equal(c.threads, 3);
+    const e = failure(() => loadConfig(['--ini', 'uwsgi.ini', '--pidfile', '/run/%(nope).pid', ...RUN], {}, dir));
+    assert.equal(e.code, 'USHER_ERR_CONFIG_BAD_VALUE');
+    assert.equal(e.option, 'pidfile');
+  });
+});
+
 test('a mistyped block opener warns with the directive it nearly is', () => {
   withFiles({ 'uwsgi.ini': '[uwsgi]\nif-evn = PROD\nprocesses = 8\nendif\n' }, (dir) => {
     const l = load(dir);
