@@ -1,5 +1,5 @@
 /**
- * config/placeholders: the two passes uWSGI runs over every option once all files are read
+ * config/placeholders: the three passes uWSGI runs over every option once all files are read
  * (`core/utils.c` uwsgi_apply_config_pass, `core/config.c` uwsgi_manage_placeholder):
  * 1. `$(NAME)` -> the environment variable; an unset one stays as written (uWSGI keeps it literally);
  * 2. `@(path)` -> the file's content without its last newline (uWSGI stops when it cannot read it);
@@ -11,7 +11,7 @@
  * Differences, kept on purpose: a referenced value is expanded in full before use (uWSGI leaves a
  * nested placeholder unexpanded when it lands at the very start of a value), and a cycle is an error
  * (uWSGI loops forever).
- * Must not: read files.
+ * Must not: read ini files (config/ini does); only `@(path)` reads a file.
  */
 import { ConfigError } from '../errors.js';
 import { readFileSync } from 'node:fs';
