@@ -263,7 +263,11 @@ class Reader {
 /** Reads the given files (`FILE[:section]`, in order, sharing one state as uWSGI's --ini flags do). */
 export function readIniFiles(specs: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): IniFile {
   const r = new Reader(env, cwd);
-  for (const spec of specs) r.readFile(spec, undefined);
+  for (const spec of specs) {
+    // the flag is an option too in uWSGI (first in --show-config, and what %(ini) names)
+    r.entries.push({ key: 'ini', value: spec, file: '(command line)', line: 0, directive: true, raw: true, unresolved: [], unsetEnv: [] });
+    r.readFile(spec, undefined);
+  }
   const placeholders = expandAll(r.entries, env, cwd);
   r.runInherits();
   r.finish();

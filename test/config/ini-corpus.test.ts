@@ -61,7 +61,9 @@ function uwsgiLines(name: string): string[] {
 }
 
 function usherLines(name: string): string[] {
-  return readIniFiles([name], ENV, DIR).entries.map((e) => `${e.key} = ${e.value ?? ''}`);
+  const lines = readIniFiles([name], ENV, DIR).entries.map((e) => `${e.key} = ${e.value ?? ''}`);
+  assert.equal(lines[0], `ini = ${name}`);
+  return lines.slice(1);
 }
 
 const version = uwsgiVersion();
