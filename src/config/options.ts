@@ -20,6 +20,8 @@ export interface OptionDef {
   readonly default?: string | number | boolean;
   readonly min?: number;
   readonly max?: number;
+  /** Values above `max` are taken as `max` (with a warning), as uWSGI does, instead of refused. */
+  readonly clamp?: boolean;
   readonly status: 'implemented' | 'accepted' | 'unimplemented';
   readonly help: string;
 }
@@ -31,11 +33,11 @@ const todo = (name: string, help: string, aliases?: string[]): OptionDef => ({ n
 const KNOWN: OptionDef[] = [
   // sockets
   impl({ name: 'http', type: 'list', field: 'http', help: 'Serve HTTP on this address (`127.0.0.1:8080`, `:8080`). Node workers speak HTTP themselves; Python workers sit behind usher\'s HTTP router. Repeatable.' }),
-  impl({ name: 'http-socket', type: 'list', field: 'httpSocket', help: 'Workers speak HTTP themselves on this address (Node apps). Repeatable.' }),
+  impl({ name: 'http-socket', aliases: ['http11-socket'], type: 'list', field: 'httpSocket', help: 'Workers speak HTTP themselves on this address (Node apps). Repeatable.' }),
   impl({ name: 'socket', aliases: ['uwsgi-socket', 's'], type: 'list', field: 'socket', help: 'Speak the uwsgi protocol on this unix socket path or `host:port` (for Nginx `uwsgi_pass`, Apache mod_proxy_uwsgi). Repeatable.' }),
   impl({ name: 'chmod-socket', aliases: ['chmod'], type: 'mode', field: 'chmodSocket', help: 'Permissions of unix sockets, octal (`660`); the bare key means 666.' }),
   impl({ name: 'listen', aliases: ['l'], type: 'int', field: 'listen', default: 100, min: 1, max: 65535, help: 'Socket listen backlog.' }),
-  impl({ name: 'buffer-size', aliases: ['b'], type: 'int', field: 'bufferSize', default: 4096, min: 512, max: 65535, help: 'Largest uwsgi request vars block accepted, in bytes; larger requests are refused with 413 and a log line.' }),
+  impl({ name: 'buffer-size', aliases: ['b'], type: 'int', field: 'bufferSize', default: 4096, min: 512, max: 65535, clamp: true, help: 'Largest uwsgi request vars block accepted, in bytes; larger requests are refused with 413 and a log line. Values above 65535 are taken as 65535, as uWSGI does.' }),
   // processes
   impl({ name: 'processes', aliases: ['workers', 'p'], type: 'int', field: 'processes', default: 1, min: 1, max: 1024, help: 'Number of worker processes.' }),
   impl({ name: 'threads', type: 'int', field: 'threads', default: 1, min: 1, max: 1024, help: 'Threads per Python worker. Node workers serve concurrent requests on their event loop; for them this changes nothing.' }),
@@ -130,8 +132,8 @@ const NOT_YET = ['static-map', 'stats', 'procname', 'touch-reload', 'touch-chain
     'route-uri', 'route-host', 'check-static', 'static-index', 'static-expires', 'offload-threads', 'spooler', 'spooler-processes',
     'cron', 'cron2', 'mule', 'mules', 'attach-daemon', 'attach-daemon2', 'smart-attach-daemon', 'vassal-set', 'emperor-stats', 'hook-pre-app',
     'exec-pre-app', 'exec-as-root', 'exec-as-user', 'chmod-socket-group', 'https', 'https-socket', 'ssl-socket',
-    'shared-socket', 'fastcgi-socket', 'scgi-socket', 'protocol', 'add-header', 'response-route', 'ini', 'yaml', 'json', 'xml', 'set',
-    'set-placeholder', 'declare-option', 'for', 'endfor', 'if-env', 'if-exists', 'endif', 'wsgi-disable-file-wrapper', 'callable-module',
+    'shared-socket', 'fastcgi-socket', 'scgi-socket', 'protocol', 'add-header', 'response-route', 'yaml', 'json', 'xml',
+    'declare-option', 'wsgi-disable-file-wrapper', 'callable-module',
     'max-fd', 'vhost', 'no-default-app', 'worker-exec', 'carbon', 'stats-http', 'memory-report', 'idle', 'die-on-idle', 'ksm', 'cpu-affinity',
     'reuse-port', 'so-keepalive', 'tcp-nodelay', 'freebind', 'disable-write-exception', 'ignore-sigpipe', 'ignore-write-errors',
     'show-config', 'print', 'wsgi-env-behaviour', 'pep3333-input', 'python-worker-override', 'worker-reload-mercy-time', 'cache2', 'cache',
