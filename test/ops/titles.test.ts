@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsherReady, freePort, childPids, REPO } from '../helpers/usher.js';
 
@@ -42,4 +43,23 @@ test('auto-procname = false leaves the command lines as they are', async () => {
   const t = await titles(['--auto-procname', 'false']);
   assert.match(t.master, /bin\/usher\.js/);
   assert.ok(t.children.every((c) => /node .*main\.js/.test(c)), t.children.join(' | '));
+});
+
+test('Python workers show usher worker N too (argv memory rewritten with the standard library)', async (ctx) => {
+  if (!existsSync('/usr/bin/python3')) {
+    if (process.env.CI === 'true') throw new Error('/usr/bin/python3 is missing');
+    ctx.skip('no /usr/bin/python3');
+    return;
+  }
+  const port = await freePort();
+  const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--processes', '2', '--wsgi-file', join(REPO, 'bench', 'apps', 'hello_wsgi.py'), '--python', '/usr/bin/python3', '--procname-prefix-spaced', 'hello']);
+  try {
+    const children = (await childPids(u.pid)).map(args).sort();
+    assert.deepEqual(children, ['hello usher router', 'hello usher worker 1', 'hello usher worker 2']);
+    const comm = (await childPids(u.pid)).map((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim());
+    assert.ok(comm.some((c) => c.startsWith('hello usher wor')), `short names: ${comm.join(', ')}`);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200, 'and they still serve');
+  } finally {
+    await u.stop();
+  }
 });
