@@ -140,10 +140,11 @@ function settingDef(s: RawSetting, strict: boolean, diagnostics: ConfigDiagnosti
     diagnostics.push({ level: 'info', code: 'accepted', message: `${where(s.source)}${s.key}: accepted, nothing to do: ${def.help}`, ...at });
     return undefined;
   }
-  if (def.status === 'unimplemented' || def.field === undefined) {
+  if (def.status === 'unimplemented') {
     diagnostics.push({ level: 'warn', code: 'unimplemented', message: `${where(s.source)}${s.key}: a uWSGI option usher does not implement yet; ignored`, ...at });
     return undefined;
   }
+  if (def.field === undefined) return undefined; // read by its own part of usher (the emperor's options), not the master's config
   return def;
 }
 
@@ -184,73 +185,11 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     sources[def.name] = s.source;
   }
 
-  const get = <T extends Value>(f: keyof UsherConfig): T => values.get(f) as T;
-  const config: UsherConfig = Object.freeze({
-    http: Object.freeze(get<string[]>('http')),
-    httpSocket: Object.freeze(get<string[]>('httpSocket')),
-    socket: Object.freeze(get<string[]>('socket')),
-    chmodSocket: get<number | undefined>('chmodSocket'),
-    chdir: get<string | undefined>('chdir'),
-    processes: get<number>('processes'),
-    threads: get<number>('threads'),
-    master: get<boolean>('master'),
-    vacuum: get<boolean>('vacuum'),
-    pidfile: get<string | undefined>('pidfile'),
-    env: Object.freeze(get<string[]>('env')),
-    listen: get<number>('listen'),
-    bufferSize: get<number>('bufferSize'),
-    app: get<string | undefined>('app'),
-    wsgiFile: get<string | undefined>('wsgiFile'),
-    module: get<string | undefined>('module'),
-    callable: get<string>('callable'),
-    pythonpath: Object.freeze(get<string[]>('pythonpath')),
-    home: get<string | undefined>('home'),
-    python: get<string | undefined>('python'),
-    httpRouter: get<boolean | undefined>('httpRouter'),
-    httpProcesses: get<number>('httpProcesses'),
-    harakiri: get<number>('harakiri'),
-    httpTimeout: get<number>('httpTimeout'),
-    socketTimeout: get<number>('socketTimeout'),
-    maxRequests: get<number>('maxRequests'),
-    postBuffering: get<number>('postBuffering'),
-    reloadMercy: get<number>('reloadMercy'),
-    heartbeatTimeout: get<number>('heartbeatTimeout'),
-    maxRequestsDelta: get<number>('maxRequestsDelta'),
-    minWorkerLifetime: get<number>('minWorkerLifetime'),
-    maxWorkerLifetime: get<number>('maxWorkerLifetime'),
-    maxWorkerLifetimeDelta: get<number>('maxWorkerLifetimeDelta'),
-    reloadOnRss: get<number>('reloadOnRss'),
-    reloadOnAs: get<number>('reloadOnAs'),
-    evilReloadOnRss: get<number>('evilReloadOnRss'),
-    evilReloadOnAs: get<number>('evilReloadOnAs'),
-    cheaper: get<number>('cheaper'),
-    cheaperInitial: get<number>('cheaperInitial'),
-    cheaperStep: get<number>('cheaperStep'),
-    cheaperOverload: get<number>('cheaperOverload'),
-    cheaperAlgo: get<string>('cheaperAlgo'),
-    touchReload: Object.freeze(get<string[]>('touchReload')),
-    touchWorkersReload: Object.freeze(get<string[]>('touchWorkersReload')),
-    touchChainReload: Object.freeze(get<string[]>('touchChainReload')),
-    fsReload: Object.freeze(get<string[]>('fsReload')),
-    pyAutoreload: get<number>('pyAutoreload'),
-    nodeAutoreload: get<number>('nodeAutoreload'),
-    uid: get<string | undefined>('uid'),
-    gid: get<string | undefined>('gid'),
-    chownSocket: get<string | undefined>('chownSocket'),
-    umask: get<string | undefined>('umask'),
-    daemonize: get<string | undefined>('daemonize'),
-    daemonize2: get<string | undefined>('daemonize2'),
-    masterFifo: Object.freeze(get<string[]>('masterFifo')),
-    autoProcname: get<boolean>('autoProcname'),
-    procnamePrefix: get<string | undefined>('procnamePrefix'),
-    procnamePrefixSpaced: get<string | undefined>('procnamePrefixSpaced'),
-    procnameMaster: get<string | undefined>('procnameMaster'),
-    logto: get<string | undefined>('logto'),
-    disableLogging: get<boolean>('disableLogging'),
-    strict: get<boolean>('strict'),
-    sources: Object.freeze(sources),
-    iniFile,
-  });
+  // Built from the options table, field by field: adding an option is its table entry and its field
+  // in types.ts (the type every module reads), never a third list here.
+  const fields: Record<string, unknown> = {};
+  for (const [field, v] of values) fields[field] = Array.isArray(v) ? Object.freeze([...v]) : v;
+  const config = Object.freeze({ ...fields, sources: Object.freeze(sources), iniFile }) as unknown as UsherConfig;
   validate(config);
   return { config, diagnostics };
 }
