@@ -11,13 +11,14 @@ import { loadNodeApp } from '../apps/node/load.js';
 import { createUwsgiServer } from './uwsgi-server.js';
 import { UsherError } from '../errors.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
+import { RequestTracker, TrackedResponse } from './requests.js';
 
 const life = ChildLifecycle.boot<WorkerSpec>(SPEC_ENV.worker, WORKER_SPEC_KEYS, (s) => `worker ${s.id}`);
 const { spec, log } = life;
 
 const servers: net.Server[] = [];
-let served = 0;
 let stopping = false;
+const tracker = new RequestTracker(life, { maxRequests: spec.maxRequests, accessLog: !spec.disableLogging, isStopping: () => stopping });
 
 /** How long keep-alive clients get, after a stop begins, to send one more request (answered with
  * `Connection: close`) before their idle connections are closed: a client in the middle of sending
@@ -41,43 +42,6 @@ function stop(): void {
   for (const s of servers) net.Server.prototype.close.call(s, closed);
   const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
   if (httpServers.length > 0) setTimeout(() => { for (const s of httpServers) s.closeIdleConnections(); }, KEEPALIVE_GRACE_MS).unref();
-}
-
-function accessLine(req: http.IncomingMessage, res: http.ServerResponse, started: bigint): void {
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const size = res.getHeader('content-length');
-  log.info(`${req.method} ${req.url} ${res.statusCode}`, {
-    bytes: typeof size === 'string' || typeof size === 'number' ? size : undefined,
-    ms: ms.toFixed(1),
-    addr: req.socket.remoteAddress,
-    aborted: res.writableFinished ? undefined : true,
-  });
-}
-
-/**
- * The listener the servers call. Per-request bookkeeping (access log, max-requests) costs a timer and
- * a listener per request, so it is only wired when one of them is on.
- */
-function wrap(app: http.RequestListener): { listener: http.RequestListener; done: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined } {
-  const counting = !spec.disableLogging || spec.maxRequests > 0;
-  if (!counting) {
-    return { done: undefined, listener: (req, res) => { if (stopping) res.shouldKeepAlive = false; app(req, res); } };
-  }
-  const started = new WeakMap<http.IncomingMessage, bigint>();
-  const done = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    served++;
-    const t = started.get(req);
-    if (t !== undefined && !spec.disableLogging) accessLine(req, res, t);
-    if (spec.maxRequests > 0 && served >= spec.maxRequests && !stopping) life.recycle('max-requests', `${spec.maxRequests} requests served`);
-  };
-  return {
-    done,
-    listener: (req, res) => {
-      started.set(req, process.hrtime.bigint());
-      if (stopping) res.shouldKeepAlive = false;
-      app(req, res);
-    },
-  };
 }
 
 /**
@@ -107,7 +71,7 @@ async function main(): Promise<void> {
   let app;
   try {
     if (spec.app === null) throw new UsherError('USHER_ERR_WORKER_BOOT', 'no app given to a Node worker');
-    app = await loadNodeApp(spec.app);
+    app = await loadNodeApp(spec.app, { onException: (req, res, err) => tracker.exception(req, res, err, 'fetch handler failed') });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log.error('app could not be loaded', { error: message });
@@ -116,19 +80,17 @@ async function main(): Promise<void> {
     life.send({ type: 'app-error', message });
     return life.exit(EXIT.APP_LOAD);
   }
-  const tracked = wrap(app.listener);
+  const listener = tracker.listener(app.listener);
   const listening: Promise<void>[] = [];
   spec.fds.forEach((fd, i) => {
     const kind = spec.kinds[i] ?? 'uwsgi';
     let server: net.Server;
     if (kind === 'http') {
-      const hs = http.createServer(tracked.listener);
-      const done = tracked.done;
-      if (done) hs.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => res.once('close', () => done(req, res)));
+      const hs = http.createServer({ ServerResponse: TrackedResponse as unknown as typeof http.ServerResponse }, listener);
       hs.on('connection', drainBeforeClose);
       server = hs;
     } else {
-      server = createUwsgiServer(tracked.listener, { bufferSize: spec.bufferSize, headTimeoutMs: spec.socketTimeout * 1000, log, isStopping: () => stopping }, tracked.done ?? (() => undefined));
+      server = createUwsgiServer(listener, { bufferSize: spec.bufferSize, headTimeoutMs: spec.socketTimeout * 1000, log, isStopping: () => stopping, ServerResponse: TrackedResponse });
     }
     servers.push(server);
     listening.push(new Promise((resolve, reject) => {

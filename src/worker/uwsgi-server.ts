@@ -23,6 +23,17 @@ export interface UwsgiServerOptions {
   readonly drainTimeoutMs?: number;
   /** While stopping, kept connections are not kept. */
   readonly isStopping?: () => boolean;
+  /** The response class (as http.createServer's option): the worker's counts its requests. */
+  readonly ServerResponse?: new (req: http.IncomingMessage) => http.ServerResponse;
+}
+
+/** As node:http does once a response is done: 'close' on the response, once. */
+function emitClose(res: http.ServerResponse): void {
+  const r = res as http.ServerResponse & { _closed?: boolean };
+  if (r._closed) return;
+  r._closed = true;
+  r.destroyed = true;
+  r.emit('close');
 }
 
 /** modifier2 = 1: usher's own HTTP router asks to keep the connection (see router/upstream). */
@@ -72,7 +83,7 @@ function dressSocket(socket: net.Socket, cgi: CgiRequest): void {
   if (cgi.scheme === 'https') Object.defineProperty(socket, 'encrypted', { value: true, configurable: true });
 }
 
-function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void, readNext: () => void): void {
+function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.RequestListener, opts: UwsgiServerOptions, readNext: () => void): void {
   let cgi: CgiRequest;
   try {
     cgi = cgiToRequest(packet.vars, packet.modifier1);
@@ -123,17 +134,13 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
   // Nginx and Apache read the body to EOF: no chunking, close after. usher's router (modifier2 = 1)
   // gets a framed body (Content-Length or chunked) on a connection kept for its next request.
   const keep = packet.modifier2 === MODIFIER2_KEEPALIVE && opts.isStopping?.() !== true;
-  const res = new http.ServerResponse(req);
+  const res = new (opts.ServerResponse ?? http.ServerResponse)(req);
   res.shouldKeepAlive = keep;
   res.useChunkedEncodingByDefault = keep;
   res.assignSocket(socket);
-  const onClose = (): void => {
-    if (!res.writableFinished) onDone(req, res);
-  };
   res.once('finish', () => {
     res.detachSocket(socket);
-    socket.removeListener('close', onClose);
-    onDone(req, res);
+    process.nextTick(emitClose, res);
     if (remaining > 0) {
       // The app answered without reading the whole body: read and discard the rest, then close.
       draining = true;
@@ -148,7 +155,6 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
       socket.end();
     }
   });
-  socket.once('close', onClose);
 
   try {
     listener(req, res);
@@ -164,7 +170,7 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
 }
 
 /** Read one packet from the connection, then hand it to dispatch (again for each kept request). */
-function readPacket(socket: net.Socket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
+function readPacket(socket: net.Socket, listener: http.RequestListener, opts: UwsgiServerOptions): void {
   const parser = new UwsgiRequestParser({ bufferSize: opts.bufferSize });
   socket.setTimeout(opts.headTimeoutMs ?? 30_000, () => {
     opts.log.warn('uwsgi peer sent no complete request within socket-timeout; closing', { seconds: Math.round((opts.headTimeoutMs ?? 30_000) / 1000) });
@@ -184,7 +190,7 @@ function readPacket(socket: net.Socket, listener: http.RequestListener, opts: Uw
     socket.removeListener('data', onData);
     socket.removeListener('end', onEnd);
     socket.setTimeout(0);
-    dispatch(socket, packet, listener, opts, onDone, () => readPacket(socket, listener, opts, onDone));
+    dispatch(socket, packet, listener, opts, () => readPacket(socket, listener, opts));
   };
   const onEnd = (): void => {
     try {
@@ -198,10 +204,10 @@ function readPacket(socket: net.Socket, listener: http.RequestListener, opts: Uw
   socket.on('end', onEnd);
 }
 
-export function createUwsgiServer(listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): net.Server {
+export function createUwsgiServer(listener: http.RequestListener, opts: UwsgiServerOptions): net.Server {
   // allowHalfOpen: a peer that half-closes after sending its request still gets the whole response.
   return net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     socket.on('error', () => { /* the peer went away: nothing to answer */ });
-    readPacket(socket, listener, opts, onDone);
+    readPacket(socket, listener, opts);
   });
 }
