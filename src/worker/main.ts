@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { EXIT, SPEC_ENV, WORKER_SPEC_KEYS, type WorkerSpec } from '../ipc.js';
 import { loadNodeApp } from '../apps/node/load.js';
-import { createUwsgiServer } from './uwsgi-server.js';
+import { createUwsgiServer, type UwsgiServer } from './uwsgi-server.js';
 import { UsherError } from '../errors.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
 import { RequestTracker, TrackedResponse } from './requests.js';
@@ -22,7 +22,8 @@ const tracker = new RequestTracker(life, { maxRequests: spec.maxRequests, access
 
 /** How long keep-alive clients get, after a stop begins, to send one more request (answered with
  * `Connection: close`) before their idle connections are closed: a client in the middle of sending
- * never meets a connection closed under it. */
+ * never meets a connection closed under it. Idle connections are closed again at this interval,
+ * for those whose response was already under way (with keep-alive) when the stop began. */
 const KEEPALIVE_GRACE_MS = 1000;
 
 /**
@@ -30,6 +31,9 @@ const KEEPALIVE_GRACE_MS = 1000;
  * (net.Server's close stops accepting only and calls back once all connections are gone;
  * http.Server's would also drop idle keep-alive connections at once, racing clients that are about
  * to reuse them: those get the grace period, and `Connection: close` on their next response.)
+ * Requests in flight whose headers are not out yet answer with `Connection: close` too, and the
+ * router's kept uwsgi connections that are idle are closed at once (the router drops them from its
+ * pool, and retries a request it had just sent on one): nothing idle holds the old worker.
  */
 function stop(): void {
   if (stopping) return;
@@ -40,8 +44,13 @@ function stop(): void {
     life.exit(EXIT.OK);
   };
   for (const s of servers) net.Server.prototype.close.call(s, closed);
+  for (const r of life.inflight) {
+    const res = r as TrackedResponse;
+    if (!res.headersSent) res.shouldKeepAlive = false;
+  }
+  for (const s of servers) if (!(s instanceof http.Server)) (s as UwsgiServer).closeIdleConnections();
   const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
-  if (httpServers.length > 0) setTimeout(() => { for (const s of httpServers) s.closeIdleConnections(); }, KEEPALIVE_GRACE_MS).unref();
+  if (httpServers.length > 0) setInterval(() => { for (const s of httpServers) s.closeIdleConnections(); }, KEEPALIVE_GRACE_MS).unref();
 }
 
 /**
