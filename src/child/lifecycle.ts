@@ -15,6 +15,8 @@ export interface Counters {
   tx: number;
   exceptions: number;
   rtUs: number;
+  /** Requests cut by harakiri (Node workers; not in the heartbeat until the contract has a key). */
+  harakiri: number;
 }
 
 /** A request in flight, as the counters see it (start time for `oldest` and harakiri). */
@@ -30,7 +32,7 @@ export interface ChildHooks {
 }
 
 export class ChildLifecycle<S> {
-  readonly counters: Counters = { requests: 0, tx: 0, exceptions: 0, rtUs: 0 };
+  readonly counters: Counters = { requests: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0 };
   /** Requests in flight; callers add on start and delete on finish. */
   readonly inflight = new Set<Inflight>();
   private hooks: ChildHooks | undefined;

@@ -18,7 +18,7 @@ const { spec, log } = life;
 
 const servers: net.Server[] = [];
 let stopping = false;
-const tracker = new RequestTracker(life, { maxRequests: spec.maxRequests, accessLog: !spec.disableLogging, isStopping: () => stopping });
+const tracker = new RequestTracker(life, { maxRequests: spec.maxRequests, accessLog: !spec.disableLogging, isStopping: () => stopping, harakiri: spec.harakiri });
 
 /** How long keep-alive clients get, after a stop begins, to send one more request (answered with
  * `Connection: close`) before their idle connections are closed: a client in the middle of sending

@@ -152,7 +152,7 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
       req.removeAllListeners('data');
       socket.resume();
       socket.setTimeout(opts.drainTimeoutMs ?? 10_000, () => socket.destroy());
-    } else if (keep && !peerEnded && opts.isStopping?.() !== true) {
+    } else if (res.shouldKeepAlive && !peerEnded && opts.isStopping?.() !== true) {
       socket.removeListener('data', onBody);
       socket.removeListener('end', onEnd);
       readNext();
