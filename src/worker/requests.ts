@@ -53,6 +53,13 @@ function byteLength(chunk: Chunk, encoding: unknown): number {
   return chunk.byteLength;
 }
 
+/** A write to a cut response: its callback (if any) hears so, as for a destroyed stream; pipes go on. */
+function ignored(...maybeCallbacks: unknown[]): true {
+  const cb = maybeCallbacks.find((f) => typeof f === 'function') as ((err: Error) => void) | undefined;
+  if (cb) process.nextTick(cb, new Error('the response was cut by harakiri'));
+  return true;
+}
+
 /** Set once per worker by RequestTracker: the hooks the response class reports to. */
 let current: RequestTracker | undefined;
 
@@ -89,7 +96,7 @@ export class TrackedResponse extends http.ServerResponse {
   // Body bytes handed to the connection: not the Content-Length header (a HEAD, 204 or 304 has none,
   // a client that went away gets no more), and never counted twice.
   override write(chunk: Chunk, encoding?: unknown, cb?: unknown): boolean {
-    if (this.cut) return true;
+    if (this.cut) return ignored(encoding, cb);
     const open = !this.writableEnded && !this.destroyed;
     const ok = super.write(chunk as string, encoding as BufferEncoding, cb as () => void);
     if (open && this._hasBody && current) current.counters.tx += byteLength(chunk, encoding);
@@ -97,7 +104,10 @@ export class TrackedResponse extends http.ServerResponse {
   }
 
   override end(chunk?: unknown, encoding?: unknown, cb?: unknown): this {
-    if (this.cut) return this;
+    if (this.cut) {
+      ignored(chunk, encoding, cb);
+      return this;
+    }
     const open = !this.writableEnded && !this.destroyed;
     super.end(chunk as string, encoding as BufferEncoding, cb as () => void);
     if (open && typeof chunk !== 'function' && this._hasBody && current) current.counters.tx += byteLength(chunk as Chunk, encoding);

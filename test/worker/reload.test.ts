@@ -65,11 +65,14 @@ for (const mode of ['http-socket', 'http router'] as const) {
       const busy = clients(port, 1, '/hello', finished, out);
       // requests in flight when the stop begins, on keep-alive connections
       const slowAgent = new http.Agent({ keepAlive: true });
-      const slow = [request(slowAgent, port, '/slow?ms=1500'), request(slowAgent, port, '/slow?ms=1500')];
+      let slowSettled = false;
+      const slow = [request(slowAgent, port, '/slow?ms=6000'), request(slowAgent, port, '/slow?ms=6000')];
+      void Promise.allSettled(slow).then(() => { slowSettled = true; });
       await new Promise((r) => setTimeout(r, 200));
       const t0 = Date.now();
       process.kill(u.pid, 'SIGHUP');
       await u.waitFor(/reload complete generation=2/, 25_000);
+      const slowInFlightAtStop = !slowSettled;
       const retired = await oldGenerationRetired(u);
       const seconds = (Date.now() - t0) / 1000;
       release();
@@ -82,6 +85,7 @@ for (const mode of ['http-socket', 'http router'] as const) {
       assert.ok(out.ok > 16, `requests were served (${out.ok})`);
       for (const r of slowDone) assert.equal(r.status, 200, 'the requests in flight finished');
       if (mode === 'http-socket') {
+        assert.ok(slowInFlightAtStop, 'precondition: the slow requests were still running when the old workers were told to stop');
         for (const r of slowDone) assert.equal(r.connection, 'close', 'a request in flight at the stop answers with Connection: close');
       }
       process.stdout.write(`# ${mode}: SIGHUP -> old generation retired in ${seconds.toFixed(2)} s\n`);
