@@ -1,6 +1,7 @@
 /**
  * worker/main: a Node worker process. Loads the app once, listen()s on the sockets inherited from the
- * master (HTTP or uwsgi protocol per socket), reports `ready`, beats a heartbeat, and on SIGTERM or a
+ * master (HTTP or uwsgi protocol per socket), reports `ready`, beats a heartbeat with live counters
+ * (kept, with max-requests, harakiri and the access log, by worker/requests), and on SIGTERM or a
  * `stop` message stops accepting and finishes what is in flight. It exits when the master goes away.
  * Must not: bind sockets, handle SIGINT/SIGHUP (the master owns signals), or respawn anything.
  */

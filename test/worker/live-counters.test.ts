@@ -96,3 +96,19 @@ test('fetch handler: a rejection is a logged 500 and counts as an exception', as
     await w.stop();
   }
 });
+
+test('max-requests: after N completed requests the worker says so (with its counters) and exits 0', async () => {
+  const w = await startWorker(PROBE, { kind: 'http', maxRequests: 3, disableLogging: true });
+  try {
+    const exit = new Promise<number | null>((resolve) => w.proc.once('exit', (code) => resolve(code)));
+    for (let i = 0; i < 3; i++) assert.equal((await get(w.target, '/hello')).status, 200);
+    assert.equal(await exit, 0);
+    const exiting = w.messages.find((m) => m.type === 'exiting');
+    assert.ok(exiting && exiting.type === 'exiting');
+    assert.equal(exiting.reason, 'max-requests');
+    assert.equal(exiting.counters.requests, 3);
+    assert.equal(exiting.counters.tx, 3 * 14);
+  } finally {
+    await w.stop();
+  }
+});
