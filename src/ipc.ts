@@ -60,9 +60,11 @@ export interface ChildCounters {
   readonly exceptions: number;
   /** Sum of response times of completed requests, in microseconds (for avg_rt). */
   readonly rtUs: number;
+  /** Requests cut by harakiri while the worker served on (Node workers; a Python worker's harakiri is its exit). */
+  readonly harakiri: number;
 }
 
-export const COUNTER_KEYS = ['requests', 'inflight', 'oldest', 'tx', 'exceptions', 'rtUs'] as const satisfies readonly (keyof ChildCounters)[];
+export const COUNTER_KEYS = ['requests', 'inflight', 'oldest', 'tx', 'exceptions', 'rtUs', 'harakiri'] as const satisfies readonly (keyof ChildCounters)[];
 
 /** Why a child is exiting on purpose: said before it exits, so the master logs it by name. */
 export type ExitReason = 'max-requests' | 'harakiri' | 'lifetime' | 'rss' | 'stop';

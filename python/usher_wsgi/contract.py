@@ -25,7 +25,7 @@ WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "t
 ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging", "heartbeatMs", "httpTimeout")
 
 # Live counters sent with every heartbeat and with `exiting`.
-COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs")
+COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs", "harakiri")
 
 # Message types each way.
 CHILD_MESSAGES = ("ready", "heartbeat", "app-error", "exiting")

@@ -44,7 +44,7 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
     if (!existsSync(app)) throw new AppLoadError(`app file not found: ${app} (\`app\`${config.sources.app?.file ? ` in ${config.sources.app.file}:${config.sources.app.line}` : ''}; relative paths resolve against \`chdir\`)`);
     if (config.threads > 1) log.info('threads applies to Python workers; a Node worker serves many requests at once on its event loop', { threads: config.threads });
     if (config.postBuffering > 0) log.info('post-buffering applies to Python workers; a Node app reads the body as a stream', { 'post-buffering': config.postBuffering });
-    if (config.harakiri > 0) log.warn('harakiri applies to Python workers; a Node worker is watched by its heartbeat instead (a blocked event loop is killed after 60 s)', { harakiri: config.harakiri });
+    if (config.harakiri > 0) log.info('harakiri: a Node worker cuts a late request (504) and serves on; a blocked event loop is aborted after heartbeat-timeout', { harakiri: config.harakiri, 'heartbeat-timeout': config.heartbeatTimeout });
     return { runtime: { kind: 'node' }, app, wsgiFile: null };
   }
   const interpreter = resolveInterpreter(config.python, config.home);
