@@ -63,6 +63,10 @@ const KNOWN: OptionDef[] = [
   // logging
   impl({ name: 'logto', aliases: ['logto2'], type: 'path', field: 'logto', help: 'Append logs to this file instead of stderr.' }),
   impl({ name: 'disable-logging', aliases: ['L'], type: 'bool', field: 'disableLogging', default: false, help: 'No per-request access lines (errors are still logged).' }),
+  // stats
+  impl({ name: 'stats', aliases: ['stats-server'], type: 'address', field: 'stats', help: 'Serve uWSGI-compatible stats JSON on this address (`127.0.0.1:9191` or a unix socket path): written on connect, then closed, as uWSGI does (uwsgitop, `usher top`). Bind loopback or a private path: stats expose pids, paths and traffic.' }),
+  impl({ name: 'stats-http', type: 'bool', field: 'statsHttp', default: false, help: 'Speak HTTP on the `stats` address: `/` gives the JSON (a browser gets the live dashboard), `/metrics` Prometheus metrics. Read-only.' }),
+  impl({ name: 'stats-minified', aliases: ['stats-min'], type: 'bool', field: 'statsMinified', default: false, help: 'Stats JSON on one line, without indentation.' }),
   impl({ name: 'strict', type: 'bool', field: 'strict', default: false, help: 'Unknown options are errors instead of warnings.' }),
 
   // accepted: real uWSGI files carry them, they mean nothing to usher

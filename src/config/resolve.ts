@@ -146,6 +146,9 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     logto: get<string | undefined>('logto'),
     disableLogging: get<boolean>('disableLogging'),
     strict: get<boolean>('strict'),
+    stats: get<string | undefined>('stats'),
+    statsHttp: get<boolean>('statsHttp'),
+    statsMinified: get<boolean>('statsMinified'),
     sources: Object.freeze(sources),
     iniFile,
   });

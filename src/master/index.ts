@@ -14,6 +14,7 @@ import { Arbiter } from './arbiter.js';
 import { bindSocket, describeSocket, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { resolveInterpreter, type AppRuntime } from './spawn.js';
+import { startStats, STATS_HEARTBEAT_MS } from '../stats/index.js';
 
 function applyEnv(entries: readonly string[]): void {
   for (const entry of entries) {
@@ -70,7 +71,9 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
 
   const bound: BoundSocket[] = [];
   let privateDir: string | undefined;
+  let stopStats = (): void => undefined;
   const cleanup = (): void => {
+    stopStats();
     for (const s of bound) s.close();
     if (config.vacuum) {
       for (const s of bound) if (s.path !== undefined && !s.path.startsWith(privateDir ?? '\0')) try { unlinkSync(s.path); } catch { /* gone */ }
@@ -130,11 +133,13 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       routerFds: routerSockets.map((s) => s.fd),
       reloadMercyMs: config.reloadMercy * 1000,
       heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
+      heartbeatMaxMs: config.stats !== undefined ? STATS_HEARTBEAT_MS : undefined,
       logFd,
     }, log, () => {
       const urls = bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
       log.info('ready', { pid: process.pid, workers: config.processes, app: app ?? wsgiFile ?? config.module, url: urls[0] });
     });
+    stopStats = await startStats(config, arbiter, bound, log);
     return await arbiter.run();
   } finally {
     cleanup();

@@ -1,0 +1,298 @@
+/**
+ * stats/collector: everything the stats server, /metrics, `usher top` and the dashboard show, kept
+ * in the master. Live figures come from the arbiter's snapshot (each child's counters, refreshed by
+ * its heartbeat); slot totals add the last counters of every child that held the slot before
+ * (respawned, recycled, retired by a reload), so requests/exceptions/bytes never go down; respawns,
+ * exits by reason and reloads are counted from master/events. Once a second it samples what only
+ * the kernel knows (listen queues, RSS) and keeps five minutes of history for the dashboard.
+ * Must not: change anything in the master or the children (it only reads and subscribes).
+ */
+import type { ChildCounters } from '../ipc.js';
+import type { ChildView } from '../master/arbiter.js';
+import { subscribe, type ChildRole, type MasterEvent } from '../master/events.js';
+import { processMemory, socketInode, somaxconn, tcpListenQueues, unixListenQueues, type Memory, type QueueDepth } from './kernel.js';
+
+export interface StatsSource {
+  snapshot(): ChildView[];
+  readonly startedAt: number;
+}
+
+export interface StatsSocket {
+  /** As configured (`127.0.0.1:8080`, `/run/app.sock`). */
+  readonly name: string;
+  readonly proto: 'uwsgi' | 'http';
+  readonly fd: number;
+  readonly unix: boolean;
+}
+
+export interface SocketView extends StatsSocket, QueueDepth {}
+
+export interface Totals { requests: number; exceptions: number; tx: number; rtUs: number }
+
+/** One worker or router slot (role + id), across every process that has held it. */
+export interface SlotView {
+  readonly role: ChildRole;
+  readonly id: number;
+  /** The process serving the slot now (the newest generation), if any. */
+  readonly child: ChildView | undefined;
+  /** Every counter summed over the slot's processes, past and present. */
+  readonly totals: Totals;
+  readonly inflight: number;
+  readonly spawns: number;
+  readonly harakiri: number;
+  /** Mean response time over the latest heartbeat interval that had requests, in µs. */
+  readonly avgRtUs: number;
+  readonly memory: Memory | undefined;
+}
+
+export interface RecentEvent {
+  readonly at: number;
+  readonly kind: 'respawn' | 'exit' | 'reload-started' | 'reload-finished' | 'reload-failed';
+  readonly text: string;
+}
+
+export interface Sample {
+  /** ms since the epoch. */
+  readonly t: number;
+  readonly rps: number;
+  /** Mean response time of the requests completed in the interval, ms (0 when none). */
+  readonly avgMs: number;
+  readonly inflight: number;
+  readonly listenQueue: number;
+  readonly rss: number;
+}
+
+const HISTORY = 300;
+const RECENT = 50;
+const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0 });
+
+interface Slot {
+  readonly role: ChildRole;
+  readonly id: number;
+  readonly retired: Totals;
+  spawns: number;
+  harakiri: number;
+  avgRtUs: number;
+  lastDeath: string | undefined;
+}
+
+interface Seen { readonly slot: Slot; counters: ChildCounters }
+
+const key = (role: ChildRole, id: number): string => `${role}:${id}`;
+
+export class StatsCollector {
+  private readonly slots = new Map<string, Slot>();
+  /** Last counters seen per live pid (heartbeat events and snapshots): what a death retires. */
+  private readonly seen = new Map<number, Seen>();
+  private readonly memory = new Map<number, Memory>();
+  private depths = new Map<number, QueueDepth>();
+  private readonly inodes = new Map<number, string>();
+  readonly exits = new Map<string, number>();
+  readonly spawnsByRole = new Map<ChildRole, number>();
+  readonly reloads = { ok: 0, failed: 0 };
+  /** Samples where some listen queue was full (uWSGI's listen_queue_errors). */
+  listenQueueErrors = 0;
+  readonly recent: RecentEvent[] = [];
+  readonly history: Sample[] = [];
+  private last: { t: number; requests: number; rtUs: number } | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private tcpMax: number;
+
+  /** `backlog` is the configured `listen`: a socket's limit until a worker has called listen() on it. */
+  constructor(private readonly source: StatsSource, readonly sockets: readonly StatsSocket[], readonly processes: number, private readonly backlog: number) {
+    this.tcpMax = backlog;
+  }
+
+  /** Subscribe (before the first child is spawned, so every spawn counts) and take a first sample. */
+  async start(): Promise<void> {
+    this.unsubscribe = subscribe((e) => this.onEvent(e));
+    this.tcpMax = Math.min(this.backlog, await somaxconn());
+    for (const s of this.sockets) {
+      const inode = await socketInode(s.fd);
+      if (inode !== undefined) this.inodes.set(s.fd, inode);
+    }
+    await this.sample();
+    this.timer = setInterval(() => { void this.sample(); }, 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  get startedAt(): number {
+    return this.source.startedAt;
+  }
+
+  private slot(role: ChildRole, id: number): Slot {
+    let s = this.slots.get(key(role, id));
+    if (s === undefined) {
+      s = { role, id, retired: { requests: 0, exceptions: 0, tx: 0, rtUs: 0 }, spawns: 0, harakiri: 0, avgRtUs: 0, lastDeath: undefined };
+      this.slots.set(key(role, id), s);
+    }
+    return s;
+  }
+
+  private note(kind: RecentEvent['kind'], text: string): void {
+    this.recent.unshift({ at: Date.now(), kind, text });
+    if (this.recent.length > RECENT) this.recent.pop();
+  }
+
+  /** Remember a child's counters; the mean response time follows the latest interval with requests. */
+  private observe(pid: number, role: ChildRole, id: number, counters: ChildCounters): void {
+    const slot = this.slot(role, id);
+    const prev = this.seen.get(pid);
+    if (prev === undefined) {
+      this.seen.set(pid, { slot, counters });
+      if (counters.requests > 0) slot.avgRtUs = counters.rtUs / counters.requests;
+      return;
+    }
+    const dReq = counters.requests - prev.counters.requests;
+    if (dReq < 0) return; // an older copy than the one we hold
+    if (dReq > 0) slot.avgRtUs = (counters.rtUs - prev.counters.rtUs) / dReq;
+    prev.counters = counters;
+  }
+
+  private onEvent(e: MasterEvent): void {
+    switch (e.type) {
+      case 'spawned': {
+        const slot = this.slot(e.role, e.id);
+        slot.spawns++;
+        this.spawnsByRole.set(e.role, (this.spawnsByRole.get(e.role) ?? 0) + 1);
+        if (slot.lastDeath !== undefined) this.note('respawn', `${e.role} ${e.id} respawned (pid ${e.pid}) after ${slot.lastDeath}`);
+        slot.lastDeath = undefined;
+        return;
+      }
+      case 'heartbeat':
+        this.observe(e.pid, e.role, e.id, e.counters);
+        return;
+      case 'died': {
+        const seen = this.seen.get(e.pid);
+        const slot = this.slot(e.role, e.id);
+        if (seen !== undefined) {
+          const r = slot.retired;
+          r.requests += seen.counters.requests;
+          r.exceptions += seen.counters.exceptions;
+          r.tx += seen.counters.tx;
+          r.rtUs += seen.counters.rtUs;
+          this.seen.delete(e.pid);
+        }
+        this.memory.delete(e.pid);
+        if (e.reason === 'harakiri') slot.harakiri++;
+        const k = `${e.role}\0${e.reason}`;
+        this.exits.set(k, (this.exits.get(k) ?? 0) + 1);
+        if (e.reason !== 'retired' && e.reason !== 'stopped') {
+          slot.lastDeath = e.reason;
+          const how = e.signal !== null ? `signal ${e.signal}` : `exit ${String(e.code)}`;
+          this.note('exit', `${e.role} ${e.id} (pid ${e.pid}) ended: ${e.reason}, ${how}`);
+        }
+        return;
+      }
+      case 'reload-started':
+        this.note('reload-started', `reload started: generation ${e.generation}`);
+        return;
+      case 'reload-finished':
+        if (e.ok) this.reloads.ok++;
+        else this.reloads.failed++;
+        this.note(e.ok ? 'reload-finished' : 'reload-failed', e.ok ? `reload finished: generation ${e.generation} serves` : `reload failed: generation ${e.generation} abandoned, the previous one keeps serving`);
+        return;
+      default:
+    }
+  }
+
+  /** Live children, with their counters folded into what we have seen. */
+  private children(): ChildView[] {
+    const kids = this.source.snapshot();
+    for (const c of kids) this.observe(c.pid, c.role, c.id, c.counters);
+    return kids;
+  }
+
+  /** Every slot of a role, by id: workers 1..processes always (an empty slot has no child). */
+  slotViews(role: ChildRole): SlotView[] {
+    const kids = this.children().filter((c) => c.role === role);
+    const ids = new Set<number>(kids.map((c) => c.id));
+    if (role === 'worker') for (let id = 1; id <= this.processes; id++) ids.add(id);
+    for (const s of this.slots.values()) if (s.role === role && (role !== 'worker' || s.id <= this.processes)) ids.add(s.id);
+    return [...ids].sort((a, b) => a - b).map((id) => {
+      const slot = this.slot(role, id);
+      const mine = kids.filter((c) => c.id === id);
+      const totals: Totals = { ...slot.retired };
+      let inflight = 0;
+      for (const c of mine) {
+        const counters = this.seen.get(c.pid)?.counters ?? c.counters;
+        totals.requests += counters.requests;
+        totals.exceptions += counters.exceptions;
+        totals.tx += counters.tx;
+        totals.rtUs += counters.rtUs;
+        inflight += counters.inflight;
+      }
+      // The newest generation serves; an older one may still be finishing during a reload.
+      const child = mine.sort((a, b) => b.generation - a.generation || (a.state === 'stopping' ? 1 : 0) - (b.state === 'stopping' ? 1 : 0))[0];
+      return {
+        role, id, child, totals, inflight, spawns: slot.spawns, harakiri: slot.harakiri, avgRtUs: slot.avgRtUs,
+        memory: child !== undefined ? this.memory.get(child.pid) : undefined,
+      };
+    });
+  }
+
+  /** Counters of a live child as last seen (the process's own figures, since it started). */
+  childCounters(pid: number): ChildCounters {
+    return this.seen.get(pid)?.counters ?? ZERO;
+  }
+
+  socketViews(): SocketView[] {
+    return this.sockets.map((s) => ({ ...s, ...(this.depths.get(s.fd) ?? { queue: 0, max: this.tcpMax }) }));
+  }
+
+  /** The deepest listen queue right now (uWSGI's listen_queue). */
+  listenQueue(): number {
+    let q = 0;
+    for (const d of this.depths.values()) q = Math.max(q, d.queue);
+    return q;
+  }
+
+  private async sample(): Promise<void> {
+    const kids = this.children();
+    await Promise.all(kids.map(async (c) => {
+      const m = await processMemory(c.pid);
+      if (m !== null) this.memory.set(c.pid, m);
+    }));
+    await this.sampleQueues();
+    const now = Date.now();
+    let requests = 0;
+    let rtUs = 0;
+    let inflight = 0;
+    let rss = 0;
+    for (const s of this.slotViews('worker')) {
+      requests += s.totals.requests;
+      rtUs += s.totals.rtUs;
+      inflight += s.inflight;
+      rss += s.memory?.rss ?? 0;
+    }
+    if (this.last !== undefined && now > this.last.t) {
+      const dReq = requests - this.last.requests;
+      this.history.push({
+        t: now, rps: (dReq * 1000) / (now - this.last.t), avgMs: dReq > 0 ? (rtUs - this.last.rtUs) / dReq / 1000 : 0,
+        inflight, listenQueue: this.listenQueue(), rss,
+      });
+      if (this.history.length > HISTORY) this.history.shift();
+    }
+    this.last = { t: now, requests, rtUs };
+  }
+
+  private async sampleQueues(): Promise<void> {
+    const tcp = this.sockets.some((s) => !s.unix) ? await tcpListenQueues() : new Map<string, number>();
+    const unix = this.sockets.some((s) => s.unix) ? await unixListenQueues() : null;
+    const depths = new Map<number, QueueDepth>();
+    for (const s of this.sockets) {
+      const inode = this.inodes.get(s.fd);
+      const tcpQueue = inode === undefined || s.unix ? undefined : tcp.get(inode);
+      const d = inode === undefined ? undefined : s.unix ? unix?.get(inode) : tcpQueue === undefined ? undefined : { queue: tcpQueue, max: this.tcpMax };
+      if (d !== undefined) depths.set(s.fd, d);
+      if (d !== undefined && d.queue > 0 && d.queue >= d.max) this.listenQueueErrors++;
+    }
+    this.depths = depths;
+  }
+}
