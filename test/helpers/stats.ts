@@ -96,6 +96,7 @@ export function run(cmd: string, args: readonly string[], input?: string, env?: 
     p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.stdin.on('error', () => undefined); // a command that exits without reading its input
     p.stdin.end(input ?? '');
   });
 }
