@@ -60,7 +60,7 @@ function handler(o: StatsServerOptions): http.RequestListener {
       case '/':
         if (wantsHtml(req.headers.accept)) {
           send(res, head, 200, 'text/html; charset=utf-8', PAGE_HTML, {
-            'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
             Vary: 'Accept',
           });
         } else {
