@@ -8,6 +8,7 @@
  * Must not: change anything in the master or the children (it only reads and subscribes).
  */
 import type { ChildCounters } from '../ipc.js';
+import type { Logger } from '../log.js';
 import type { ChildView } from '../master/arbiter.js';
 import { subscribe, type ChildRole, type MasterEvent } from '../master/events.js';
 import { processMemory, socketInode, somaxconn, tcpListenQueues, unixListenQueues, type Memory, type QueueDepth } from './kernel.js';
@@ -100,20 +101,29 @@ export class StatsCollector {
   private tcpMax: number;
 
   /** `backlog` is the configured `listen`: a socket's limit until a worker has called listen() on it. */
-  constructor(private readonly source: StatsSource, readonly sockets: readonly StatsSocket[], readonly processes: number, private readonly backlog: number) {
+  constructor(private readonly source: StatsSource, readonly sockets: readonly StatsSocket[], readonly processes: number, private readonly backlog: number, private readonly log: Logger) {
     this.tcpMax = backlog;
   }
 
   /** Subscribe (before the first child is spawned, so every spawn counts) and take a first sample. */
   async start(): Promise<void> {
-    this.unsubscribe = subscribe((e) => this.onEvent(e));
+    this.unsubscribe = subscribe((e) => {
+      // diagnostics_channel rethrows a subscriber's error as uncaught: it would take the master down.
+      try {
+        this.onEvent(e);
+      } catch (err) {
+        this.log.warn('stats could not count an event', { event: e.type, error: err instanceof Error ? err.message : String(err) });
+      }
+    });
     this.tcpMax = Math.min(this.backlog, await somaxconn());
     for (const s of this.sockets) {
       const inode = await socketInode(s.fd);
       if (inode !== undefined) this.inodes.set(s.fd, inode);
     }
     await this.sample();
-    this.timer = setInterval(() => { void this.sample(); }, 1000);
+    this.timer = setInterval(() => {
+      this.sample().catch((err: unknown) => this.log.warn('stats sample failed', { error: err instanceof Error ? err.message : String(err) }));
+    }, 1000);
     this.timer.unref();
   }
 

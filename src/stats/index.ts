@@ -32,11 +32,11 @@ export async function startStats(config: UsherConfig, source: StatsSource, bound
     log.warn('stats listen on every interface: anyone who can reach this port sees pids, paths, sockets and traffic; bind 127.0.0.1 or a unix socket', { stats: config.stats });
   }
   const sockets = bound.map((s) => ({ name: describeSocket(s), proto: s.kind === 'uwsgi' ? 'uwsgi' as const : 'http' as const, fd: s.fd, unix: s.path !== undefined }));
-  const collector = new StatsCollector(source, sockets, config.processes, config.listen);
+  const collector = new StatsCollector(source, sockets, config.processes, config.listen, log);
   await collector.start();
   let server;
   try {
-    server = await startStatsServer({ address: config.stats, http: config.statsHttp, minified: config.statsMinified, collector, version: usherVersion() });
+    server = await startStatsServer({ address: config.stats, http: config.statsHttp, minified: config.statsMinified, collector, version: usherVersion(), log });
   } catch (err) {
     collector.stop();
     throw err;

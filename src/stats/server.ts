@@ -12,6 +12,7 @@ import net from 'node:net';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import { UsherError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { parseAddress } from '../master/sockets.js';
 import type { StatsCollector } from './collector.js';
 import { buildStats, serialize } from './uwsgi-json.js';
@@ -25,6 +26,7 @@ export interface StatsServerOptions {
   readonly minified: boolean;
   readonly collector: StatsCollector;
   readonly version: string;
+  readonly log: Logger;
 }
 
 export interface StatsServer {
@@ -39,6 +41,13 @@ const SECURITY_HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
+const BIND_HINT: Record<string, string> = {
+  EADDRINUSE: 'the address is in use by another process; stop it or choose another port for `stats`',
+  EACCES: 'permission denied; ports below 1024 need root, and socket folders must be writable',
+  ENOENT: 'the folder does not exist; create it or fix the `stats` path',
+  EADDRNOTAVAIL: 'no interface has that address on this machine',
+};
+
 /** A browser asks for the page; curl, Prometheus, uwsgitop and `usher top` get JSON. */
 function wantsHtml(accept: string | undefined): boolean {
   return accept !== undefined && /\btext\/html\b/.test(accept);
@@ -50,6 +59,16 @@ function handler(o: StatsServerOptions): http.RequestListener {
     res.end(head ? undefined : body);
   };
   return (req, res) => {
+    try {
+      route(req, res);
+    } catch (err) {
+      // A bug here must never take the master down: answer 500 and say so in the log.
+      o.log.error('stats request failed', { url: req.url, error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) send(res, false, 500, 'text/plain; charset=utf-8', 'stats failed; see the usher log\n');
+      else res.destroy();
+    }
+  };
+  function route(req: http.IncomingMessage, res: http.ServerResponse): void {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) {
       send(res, false, 405, 'text/plain; charset=utf-8', 'usher stats are read-only: GET or HEAD only\n', { Allow: 'GET, HEAD' });
@@ -82,13 +101,18 @@ function handler(o: StatsServerOptions): http.RequestListener {
       default:
         send(res, head, 404, 'text/plain; charset=utf-8', 'not found: usher stats serve /, /metrics and the dashboard\n');
     }
-  };
+  }
 }
 
 function plain(o: StatsServerOptions): net.Server {
   return net.createServer((sock) => {
     sock.on('error', () => { /* the client left early: nothing to do */ });
-    sock.end(serialize(buildStats(o.collector, o.version), o.minified));
+    try {
+      sock.end(serialize(buildStats(o.collector, o.version), o.minified));
+    } catch (err) {
+      o.log.error('stats request failed', { error: err instanceof Error ? err.message : String(err) });
+      sock.destroy();
+    }
   });
 }
 
@@ -116,7 +140,7 @@ export async function startStatsServer(o: StatsServerOptions): Promise<StatsServ
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const name = err.code ?? getSystemErrorName(Number(err.errno ?? 0));
-      reject(new UsherError('USHER_ERR_BIND', `cannot bind stats ${o.address}: ${name}: ${err.message}`));
+      reject(new UsherError('USHER_ERR_BIND', `cannot bind stats ${o.address}: ${name}: ${BIND_HINT[name] ?? err.message}`));
     });
     if (addr.path !== undefined) server.listen(addr.path, resolve);
     else server.listen(addr.port, addr.host ?? '::', resolve);
