@@ -8,6 +8,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { REPO, freePort, startUsherReady, tempDir } from '../helpers/usher.js';
 import { readStats, waitForStats } from '../helpers/stats.js';
+import { uwsgiRequest } from '../helpers/uwsgi-client.js';
 
 const APPS = join(REPO, 'test', 'fixtures', 'apps');
 
@@ -111,5 +112,26 @@ test('listen_queue is the kernel accept queue: connections wait while the only w
     for (const c of conns) c.destroy();
     await u.stop();
     tmp.remove();
+  }
+});
+
+test('Python workers: requests through the uwsgi protocol grow by exactly the number sent (the ini compared with uWSGI)', async () => {
+  const [port, sport] = await Promise.all([freePort(), freePort()]);
+  const addr = `127.0.0.1:${sport}`;
+  const u = await startUsherReady(['--socket', `127.0.0.1:${port}`, '--processes', '2', '--wsgi-file', join(REPO, 'bench', 'apps', 'hello_wsgi.py'), '--stats', addr]);
+  try {
+    await waitForStats(() => stats(addr), (d) => d.workers.every((w) => w.pid > 0), 'both Python workers');
+    const SENT = 5;
+    for (let i = 0; i < SENT; i++) {
+      const r = await uwsgiRequest(`127.0.0.1:${port}`, 'GET', '/');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'Hello, world!\n');
+    }
+    const after = await waitForStats(() => stats(addr), (d) => sum(d, (w) => w.requests) >= SENT, `${SENT} Python requests counted`);
+    assert.equal(sum(after, (w) => w.requests), SENT);
+    assert.equal(sum(after, (w) => w.tx), SENT * 14, 'tx: 14 body bytes per answer');
+    assert.ok(sum(after, (w) => w.running_time) > 0);
+  } finally {
+    await u.stop();
   }
 });
