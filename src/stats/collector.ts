@@ -44,6 +44,8 @@ export interface SlotView {
   /** Mean response time over the latest heartbeat interval that had requests, in µs. */
   readonly avgRtUs: number;
   readonly memory: Memory | undefined;
+  /** Requests per second over the latest one-second sample. */
+  readonly rps: number;
 }
 
 export interface RecentEvent {
@@ -95,7 +97,8 @@ export class StatsCollector {
   listenQueueErrors = 0;
   readonly recent: RecentEvent[] = [];
   readonly history: Sample[] = [];
-  private last: { t: number; requests: number; rtUs: number } | undefined;
+  private last: { t: number; requests: number; rtUs: number; bySlot: Map<string, number> } | undefined;
+  private slotRps = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private tcpMax: number;
@@ -242,7 +245,7 @@ export class StatsCollector {
       const child = mine.sort((a, b) => b.generation - a.generation || (a.state === 'stopping' ? 1 : 0) - (b.state === 'stopping' ? 1 : 0))[0];
       return {
         role, id, child, totals, inflight, spawns: slot.spawns, harakiri: slot.harakiri, avgRtUs: slot.avgRtUs,
-        memory: child !== undefined ? this.memory.get(child.pid) : undefined,
+        memory: child !== undefined ? this.memory.get(child.pid) : undefined, rps: this.slotRps.get(key(role, id)) ?? 0,
       };
     });
   }
@@ -275,13 +278,19 @@ export class StatsCollector {
     let rtUs = 0;
     let inflight = 0;
     let rss = 0;
-    for (const s of this.slotViews('worker')) {
+    const bySlot = new Map<string, number>();
+    const slots = [...this.slotViews('worker'), ...this.slotViews('router')];
+    for (const s of slots) bySlot.set(key(s.role, s.id), s.totals.requests);
+    for (const s of slots.filter((x) => x.role === 'worker')) {
       requests += s.totals.requests;
       rtUs += s.totals.rtUs;
       inflight += s.inflight;
       rss += s.memory?.rss ?? 0;
     }
     if (this.last !== undefined && now > this.last.t) {
+      const dt = now - this.last.t;
+      const before = this.last.bySlot;
+      this.slotRps = new Map([...bySlot].map(([k, n]) => [k, Math.max(0, n - (before.get(k) ?? n)) * 1000 / dt]));
       const dReq = requests - this.last.requests;
       this.history.push({
         t: now, rps: (dReq * 1000) / (now - this.last.t), avgMs: dReq > 0 ? (rtUs - this.last.rtUs) / dReq / 1000 : 0,
@@ -289,7 +298,7 @@ export class StatsCollector {
       });
       if (this.history.length > HISTORY) this.history.shift();
     }
-    this.last = { t: now, requests, rtUs };
+    this.last = { t: now, requests, rtUs, bySlot };
   }
 
   private async sampleQueues(): Promise<void> {

@@ -14,6 +14,8 @@ export interface LiveSlot {
   readonly status: 'busy' | 'idle' | 'cheap';
   readonly generation: number;
   readonly requests: number;
+  /** Requests per second over the latest second. */
+  readonly rps: number;
   readonly exceptions: number;
   readonly inflight: number;
   readonly avgRtMs: number;
@@ -39,7 +41,7 @@ function slot(s: SlotView): LiveSlot {
   return {
     role: s.role, id: s.id, pid: s.child?.pid ?? 0, state: s.child?.state ?? 'absent', generation: s.child?.generation ?? 0,
     status: s.child === undefined ? 'cheap' : s.inflight > 0 ? 'busy' : 'idle',
-    requests: s.totals.requests, exceptions: s.totals.exceptions, inflight: s.inflight, avgRtMs: s.avgRtUs / 1000,
+    requests: s.totals.requests, rps: s.rps, exceptions: s.totals.exceptions, inflight: s.inflight, avgRtMs: s.avgRtUs / 1000,
     rss: s.memory?.rss ?? 0, respawns: Math.max(0, s.spawns - 1), startedAt: s.child?.startedAt ?? 0,
   };
 }

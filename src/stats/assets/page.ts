@@ -99,7 +99,6 @@ footer a { color: inherit; }
 export const PAGE_JS = `'use strict';
 (function () {
   var $ = function (id) { return document.getElementById(id); };
-  var previous = null;
   var failures = 0;
 
   function bytes(n) {
@@ -170,8 +169,7 @@ export const PAGE_JS = `'use strict';
     tbody.textContent = '';
     d.slots.forEach(function (s) {
       var tr = document.createElement('tr');
-      var before = previous && previous.slots.filter(function (p) { return p.role === s.role && p.id === s.id; })[0];
-      var rate = before && d.now > previous.now ? (s.requests - before.requests) * 1000 / (d.now - previous.now) : 0;
+      var rate = s.rps;
       cell(tr, s.role + ' ' + s.id);
       cell(tr, s.pid ? String(s.pid) : '–');
       cell(tr, s.state === 'ready' || s.state === 'absent' ? s.status : s.state, s.status);
@@ -202,7 +200,6 @@ export const PAGE_JS = `'use strict';
       li.appendChild(t); li.appendChild(document.createTextNode(e.text));
       list.appendChild(li);
     });
-    previous = d;
   }
 
   function poll() {
