@@ -58,7 +58,7 @@ export interface Sample {
   /** ms since the epoch. */
   readonly t: number;
   readonly rps: number;
-  /** Mean response time of the requests completed in the interval, ms (0 when none). */
+  /** Mean response time of the requests completed in the workers' latest heartbeat windows, ms (0 when none). */
   readonly avgMs: number;
   readonly inflight: number;
   readonly listenQueue: number;
@@ -79,9 +79,27 @@ interface Slot {
   lastDeath: string | undefined;
 }
 
-interface Seen { readonly slot: Slot; counters: ChildCounters }
+/**
+ * A live child's last counters, and its latest heartbeat window: rates are measured between two of
+ * the child's own heartbeats (requests / time between them), so they do not jitter with the phase
+ * between its heartbeat and our once-a-second sample.
+ */
+interface Seen {
+  readonly slot: Slot;
+  counters: ChildCounters;
+  beatAt: number;
+  beatRequests: number;
+  beatRtUs: number;
+  /** Requests completed and their summed time in the latest window, and its requests/s. */
+  winRequests: number;
+  winRtUs: number;
+  rps: number;
+}
 
 const key = (role: ChildRole, id: number): string => `${role}:${id}`;
+
+/** A child silent for a few heartbeats (stuck, or stopping) has no current rate. */
+const fresh = (seen: Seen): boolean => Date.now() - seen.beatAt < 3500;
 
 export class StatsCollector {
   private readonly slots = new Map<string, Slot>();
@@ -97,8 +115,6 @@ export class StatsCollector {
   listenQueueErrors = 0;
   readonly recent: RecentEvent[] = [];
   readonly history: Sample[] = [];
-  private last: { t: number; requests: number; rtUs: number; bySlot: Map<string, number> } | undefined;
-  private slotRps = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private tcpMax: number;
@@ -153,19 +169,33 @@ export class StatsCollector {
     if (this.recent.length > RECENT) this.recent.pop();
   }
 
-  /** Remember a child's counters; the mean response time follows the latest interval with requests. */
-  private observe(pid: number, role: ChildRole, id: number, counters: ChildCounters): void {
-    const slot = this.slot(role, id);
-    const prev = this.seen.get(pid);
-    if (prev === undefined) {
-      this.seen.set(pid, { slot, counters });
+  /** Remember a child's counters (from a snapshot or a heartbeat). */
+  private observe(pid: number, role: ChildRole, id: number, counters: ChildCounters): Seen {
+    let seen = this.seen.get(pid);
+    if (seen === undefined) {
+      const slot = this.slot(role, id);
+      seen = { slot, counters, beatAt: Date.now(), beatRequests: counters.requests, beatRtUs: counters.rtUs, winRequests: 0, winRtUs: 0, rps: 0 };
+      this.seen.set(pid, seen);
       if (counters.requests > 0) slot.avgRtUs = counters.rtUs / counters.requests;
-      return;
+    } else if (counters.requests >= seen.counters.requests) {
+      seen.counters = counters; // never an older copy than the one we hold
     }
-    const dReq = counters.requests - prev.counters.requests;
-    if (dReq < 0) return; // an older copy than the one we hold
-    if (dReq > 0) slot.avgRtUs = (counters.rtUs - prev.counters.rtUs) / dReq;
-    prev.counters = counters;
+    return seen;
+  }
+
+  /** A heartbeat closes the child's window: its rate, and the slot's mean response time if it served. */
+  private beat(pid: number, role: ChildRole, id: number, counters: ChildCounters): void {
+    const seen = this.observe(pid, role, id, counters);
+    const now = Date.now();
+    const dt = now - seen.beatAt;
+    if (dt < 100) return; // the first sight of this child, or two beats at once: no window yet
+    seen.winRequests = Math.max(0, seen.counters.requests - seen.beatRequests);
+    seen.winRtUs = Math.max(0, seen.counters.rtUs - seen.beatRtUs);
+    seen.rps = (seen.winRequests * 1000) / dt;
+    if (seen.winRequests > 0) seen.slot.avgRtUs = seen.winRtUs / seen.winRequests;
+    seen.beatAt = now;
+    seen.beatRequests = seen.counters.requests;
+    seen.beatRtUs = seen.counters.rtUs;
   }
 
   private onEvent(e: MasterEvent): void {
@@ -179,7 +209,7 @@ export class StatsCollector {
         return;
       }
       case 'heartbeat':
-        this.observe(e.pid, e.role, e.id, e.counters);
+        this.beat(e.pid, e.role, e.id, e.counters);
         return;
       case 'died': {
         const seen = this.seen.get(e.pid);
@@ -233,8 +263,11 @@ export class StatsCollector {
       const mine = kids.filter((c) => c.id === id);
       const totals: Totals = { ...slot.retired };
       let inflight = 0;
+      let rps = 0;
       for (const c of mine) {
-        const counters = this.seen.get(c.pid)?.counters ?? c.counters;
+        const seen = this.seen.get(c.pid);
+        if (seen !== undefined && fresh(seen)) rps += seen.rps;
+        const counters = seen?.counters ?? c.counters;
         totals.requests += counters.requests;
         totals.exceptions += counters.exceptions;
         totals.tx += counters.tx;
@@ -245,7 +278,7 @@ export class StatsCollector {
       const child = mine.sort((a, b) => b.generation - a.generation || (a.state === 'stopping' ? 1 : 0) - (b.state === 'stopping' ? 1 : 0))[0];
       return {
         role, id, child, totals, inflight, spawns: slot.spawns, harakiri: slot.harakiri, avgRtUs: slot.avgRtUs,
-        memory: child !== undefined ? this.memory.get(child.pid) : undefined, rps: this.slotRps.get(key(role, id)) ?? 0,
+        memory: child !== undefined ? this.memory.get(child.pid) : undefined, rps,
       };
     });
   }
@@ -273,32 +306,23 @@ export class StatsCollector {
       if (m !== null) this.memory.set(c.pid, m);
     }));
     await this.sampleQueues();
-    const now = Date.now();
-    let requests = 0;
-    let rtUs = 0;
+    let rps = 0;
     let inflight = 0;
     let rss = 0;
-    const bySlot = new Map<string, number>();
-    const slots = [...this.slotViews('worker'), ...this.slotViews('router')];
-    for (const s of slots) bySlot.set(key(s.role, s.id), s.totals.requests);
-    for (const s of slots.filter((x) => x.role === 'worker')) {
-      requests += s.totals.requests;
-      rtUs += s.totals.rtUs;
+    let winRequests = 0;
+    let winRtUs = 0;
+    for (const s of this.slotViews('worker')) {
+      rps += s.rps;
       inflight += s.inflight;
       rss += s.memory?.rss ?? 0;
     }
-    if (this.last !== undefined && now > this.last.t) {
-      const dt = now - this.last.t;
-      const before = this.last.bySlot;
-      this.slotRps = new Map([...bySlot].map(([k, n]) => [k, Math.max(0, n - (before.get(k) ?? n)) * 1000 / dt]));
-      const dReq = requests - this.last.requests;
-      this.history.push({
-        t: now, rps: (dReq * 1000) / (now - this.last.t), avgMs: dReq > 0 ? (rtUs - this.last.rtUs) / dReq / 1000 : 0,
-        inflight, listenQueue: this.listenQueue(), rss,
-      });
-      if (this.history.length > HISTORY) this.history.shift();
+    for (const seen of this.seen.values()) {
+      if (seen.slot.role !== 'worker' || !fresh(seen)) continue;
+      winRequests += seen.winRequests;
+      winRtUs += seen.winRtUs;
     }
-    this.last = { t: now, requests, rtUs, bySlot };
+    this.history.push({ t: Date.now(), rps, avgMs: winRequests > 0 ? winRtUs / winRequests / 1000 : 0, inflight, listenQueue: this.listenQueue(), rss });
+    if (this.history.length > HISTORY) this.history.shift();
   }
 
   private async sampleQueues(): Promise<void> {
