@@ -107,6 +107,7 @@ function handler(o: StatsServerOptions): http.RequestListener {
 function plain(o: StatsServerOptions): net.Server {
   return net.createServer((sock) => {
     sock.on('error', () => { /* the client left early: nothing to do */ });
+    sock.setTimeout(10_000, () => sock.destroy()); // a client that never closes its side
     try {
       sock.end(serialize(buildStats(o.collector, o.version), o.minified));
     } catch (err) {

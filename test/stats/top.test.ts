@@ -13,18 +13,19 @@ const APPS = join(REPO, 'test', 'fixtures', 'apps');
 
 /** `usher top ADDR` in a detached tmux session of its own server; its exit code lands in a file. */
 async function topInTmux(addr: string, dir: string): Promise<{ screen(): Promise<string>; waitScreen(re: RegExp, what: string): Promise<string>; keys(...k: string[]): Promise<void>; exitCode(): Promise<number>; close(): Promise<void> }> {
-  const sock = `usher-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const codeFile = join(dir, `top-exit-${sock}`);
+  // Its own server socket in the test's temp dir: removed with it, never shared with a user's tmux.
+  const sock = join(dir, `tmux-${Math.random().toString(36).slice(2)}.sock`);
+  const codeFile = `${sock}.exit`;
   const cmd = `${process.execPath} ${USHER_BIN} top ${addr}; echo $? > ${codeFile}`;
-  const started = await run('tmux', ['-L', sock, '-f', '/dev/null', 'new-session', '-d', '-s', 'top', '-x', '150', '-y', '30', cmd]);
+  const started = await run('tmux', ['-S', sock, '-f', '/dev/null', 'new-session', '-d', '-s', 'top', '-x', '150', '-y', '30', cmd]);
   assert.equal(started.code, 0, started.stderr);
-  const screen = async (): Promise<string> => (await run('tmux', ['-L', sock, 'capture-pane', '-p', '-t', 'top'])).stdout;
+  const screen = async (): Promise<string> => (await run('tmux', ['-S', sock, 'capture-pane', '-p', '-t', 'top'])).stdout;
   return {
     screen,
     waitScreen: (re, what) => waitForStats(screen, (s) => re.test(s), what, 30_000),
-    async keys(...k) { await run('tmux', ['-L', sock, 'send-keys', '-t', 'top', ...k]); },
+    async keys(...k) { await run('tmux', ['-S', sock, 'send-keys', '-t', 'top', ...k]); },
     exitCode: async () => Number((await waitForStats(async () => (existsSync(codeFile) ? readFileSync(codeFile, 'utf8') : ''), (s) => s.trim() !== '', 'usher top to exit')).trim()),
-    async close() { await run('tmux', ['-L', sock, 'kill-server']); },
+    async close() { await run('tmux', ['-S', sock, 'kill-server']); },
   };
 }
 
