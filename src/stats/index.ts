@@ -26,7 +26,11 @@ function usherVersion(): string {
 
 /** Start stats if configured; returns the function that stops them (a no-op when off). */
 export async function startStats(config: UsherConfig, source: StatsSource, bound: readonly BoundSocket[], log: Logger): Promise<() => void> {
-  if (config.stats === undefined) return () => undefined;
+  if (config.stats === undefined) {
+    const orphan = config.statsHttp ? 'stats-http' : config.statsMinified ? 'stats-minified' : undefined;
+    if (orphan !== undefined) log.warn(`${orphan} does nothing without \`stats = ADDR\`; add one (e.g. stats = 127.0.0.1:9191)`, { option: orphan });
+    return () => undefined;
+  }
   const addr = parseAddress(config.stats);
   if (addr.path === undefined && (addr.host === undefined || addr.host === '0.0.0.0' || addr.host === '::' || addr.host === '[::]')) {
     log.warn('stats listen on every interface: anyone who can reach this port sees pids, paths, sockets and traffic; bind 127.0.0.1 or a unix socket', { stats: config.stats });

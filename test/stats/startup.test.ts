@@ -50,3 +50,14 @@ test('--print-config shows stats, stats-http and stats-minified', async () => {
   assert.match(u.output(), /^stats-http = true\s+; command line$/m);
   assert.match(u.output(), /^stats-minified = true\s+; command line$/m);
 });
+
+test('stats-http without stats: a warning naming what to add, and usher runs', async () => {
+  const port = await freePort();
+  const u = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--app', join(APPS, 'echo.mjs'), '--stats-http']);
+  try {
+    await u.waitFor(/WARN .*stats-http does nothing without `stats = ADDR`/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/pid`)).status, 200);
+  } finally {
+    await u.stop();
+  }
+});
