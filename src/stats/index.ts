@@ -45,7 +45,7 @@ export async function startStats(config: UsherConfig, source: StatsSource, bound
     collector.stop();
     throw err;
   }
-  log.info('stats', { address: server.where, http: config.statsHttp, dashboard: config.statsHttp && addr.path === undefined ? `http://${server.where.replace(/^\[::\]|^0\.0\.0\.0/, '127.0.0.1')}/` : undefined });
+  log.info('stats listening', { address: server.where, http: config.statsHttp, dashboard: config.statsHttp && addr.path === undefined ? `http://${server.where.replace(/^\[::\]|^0\.0\.0\.0/, '127.0.0.1')}/` : undefined });
   const srv = server;
   return () => {
     srv.close();

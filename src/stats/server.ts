@@ -149,9 +149,12 @@ export async function startStatsServer(o: StatsServerOptions): Promise<StatsServ
   server.unref();
   const a = server.address();
   const where = typeof a === 'string' || a === null ? addr.path ?? o.address : `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  let closed = false;
   return {
     where,
     close(): void {
+      if (closed) return;
+      closed = true;
       server.close();
       if (o.http) (server as http.Server).closeAllConnections();
       if (addr.path !== undefined) try { unlinkSync(addr.path); } catch { /* gone */ }

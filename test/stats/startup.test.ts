@@ -20,7 +20,7 @@ test('stats on every interface (:PORT) warn at startup; on loopback they do not'
   }
   const local = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--app', join(APPS, 'echo.mjs'), '--stats', `127.0.0.1:${sport2}`]);
   try {
-    await local.waitFor(/master: stats address=127\.0\.0\.1:\d+/);
+    await local.waitFor(/master: stats listening address=127\.0\.0\.1:\d+/);
     assert.doesNotMatch(local.output(), /every interface/);
   } finally {
     await local.stop();
