@@ -28,7 +28,7 @@ export interface StatsSocket {
 
 export interface SocketView extends StatsSocket, QueueDepth {}
 
-export interface Totals { requests: number; exceptions: number; tx: number; rtUs: number }
+export interface Totals { requests: number; exceptions: number; tx: number; rtUs: number; harakiri: number }
 
 /** One worker or router slot (role + id), across every process that has held it. */
 export interface SlotView {
@@ -40,7 +40,6 @@ export interface SlotView {
   readonly totals: Totals;
   readonly inflight: number;
   readonly spawns: number;
-  readonly harakiri: number;
   /** Mean response time over the latest heartbeat interval that had requests, in µs. */
   readonly avgRtUs: number;
   readonly memory: Memory | undefined;
@@ -67,14 +66,20 @@ export interface Sample {
 
 const HISTORY = 300;
 const RECENT = 50;
-const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0 });
+const ZERO = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0 }) as ChildCounters;
+
+/**
+ * Requests a worker cut for outliving `harakiri` while it served on (Node workers report them in
+ * their counters where the contract carries the field; a Python worker's harakiri is its exit,
+ * counted from the `died` event).
+ */
+const cut = (c: ChildCounters): number => (c as { harakiri?: number }).harakiri ?? 0;
 
 interface Slot {
   readonly role: ChildRole;
   readonly id: number;
   readonly retired: Totals;
   spawns: number;
-  harakiri: number;
   avgRtUs: number;
   lastDeath: string | undefined;
 }
@@ -158,7 +163,7 @@ export class StatsCollector {
   private slot(role: ChildRole, id: number): Slot {
     let s = this.slots.get(key(role, id));
     if (s === undefined) {
-      s = { role, id, retired: { requests: 0, exceptions: 0, tx: 0, rtUs: 0 }, spawns: 0, harakiri: 0, avgRtUs: 0, lastDeath: undefined };
+      s = { role, id, retired: { requests: 0, exceptions: 0, tx: 0, rtUs: 0, harakiri: 0 }, spawns: 0, avgRtUs: 0, lastDeath: undefined };
       this.slots.set(key(role, id), s);
     }
     return s;
@@ -220,10 +225,11 @@ export class StatsCollector {
           r.exceptions += seen.counters.exceptions;
           r.tx += seen.counters.tx;
           r.rtUs += seen.counters.rtUs;
+          r.harakiri += cut(seen.counters);
           this.seen.delete(e.pid);
         }
         this.memory.delete(e.pid);
-        if (e.reason === 'harakiri') slot.harakiri++;
+        if (e.reason === 'harakiri') slot.retired.harakiri++;
         const k = `${e.role}\0${e.reason}`;
         this.exits.set(k, (this.exits.get(k) ?? 0) + 1);
         if (e.reason !== 'retired' && e.reason !== 'stopped') {
@@ -272,12 +278,13 @@ export class StatsCollector {
         totals.exceptions += counters.exceptions;
         totals.tx += counters.tx;
         totals.rtUs += counters.rtUs;
+        totals.harakiri += cut(counters);
         inflight += counters.inflight;
       }
       // The newest generation serves; an older one may still be finishing during a reload.
       const child = mine.sort((a, b) => b.generation - a.generation || (a.state === 'stopping' ? 1 : 0) - (b.state === 'stopping' ? 1 : 0))[0];
       return {
-        role, id, child, totals, inflight, spawns: slot.spawns, harakiri: slot.harakiri, avgRtUs: slot.avgRtUs,
+        role, id, child, totals, inflight, spawns: slot.spawns, avgRtUs: slot.avgRtUs,
         memory: child !== undefined ? this.memory.get(child.pid) : undefined, rps,
       };
     });

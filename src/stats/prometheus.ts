@@ -51,7 +51,7 @@ export function renderMetrics(c: StatsCollector, version: string): string {
   e.family('usher_worker_busy', 'gauge', '1 while the worker has a request in flight, 0 when idle or absent.', workers.map((s) => [w(s.id), s.inflight > 0 ? 1 : 0]));
   e.family('usher_worker_resident_memory_bytes', 'gauge', 'Resident set size of the worker process.', workers.filter((s) => s.memory).map((s) => [w(s.id), s.memory!.rss]));
   e.family('usher_worker_virtual_memory_bytes', 'gauge', 'Virtual memory size of the worker process.', workers.filter((s) => s.memory).map((s) => [w(s.id), s.memory!.vsz]));
-  e.family('usher_worker_harakiri_total', 'counter', 'Workers killed for a request that outlived harakiri.', workers.map((s) => [w(s.id), s.harakiri]));
+  e.family('usher_worker_harakiri_total', 'counter', 'Requests that outlived harakiri (the request cut, or the worker killed and replaced).', workers.map((s) => [w(s.id), s.totals.harakiri]));
   e.family('usher_router_requests_total', 'counter', 'Requests the HTTP router slot forwarded, across its respawns.', routers.map((s) => [{ router: String(s.id) }, s.totals.requests]));
   e.family('usher_router_requests_in_flight', 'gauge', 'Requests the HTTP router is forwarding right now.', routers.map((s) => [{ router: String(s.id) }, s.inflight]));
   const states = new Map<string, number>([['starting', 0], ['ready', 0], ['stopping', 0]]);

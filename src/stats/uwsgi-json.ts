@@ -29,7 +29,7 @@ function worker(s: SlotView, collector: StatsCollector): Json {
     requests: s.totals.requests,
     delta_requests: own?.requests ?? 0,
     exceptions: s.totals.exceptions,
-    harakiri_count: s.harakiri,
+    harakiri_count: s.totals.harakiri,
     signals: 0,
     signal_queue: 0,
     status: c === undefined ? 'cheap' : s.inflight > 0 ? 'busy' : 'idle',
