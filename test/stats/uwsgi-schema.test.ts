@@ -3,7 +3,7 @@
 // uWSGI's text layout, minified on request, on TCP and unix sockets, written on connect and closed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, freePort, startUsherReady, tempDir } from '../helpers/usher.js';
 import { requireTool } from '../helpers/fronts.js';
@@ -89,6 +89,7 @@ test('stats-minified on a unix socket: one line, written on connect; nothing ans
       await u.stop();
       stopped = true;
       await assert.rejects(readStats(sock), 'nothing answers once usher has stopped');
+      assert.ok(!existsSync(sock), 'the stats socket file is removed');
     } finally {
       if (!stopped) await u.stop();
     }
