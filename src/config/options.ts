@@ -102,6 +102,10 @@ const KNOWN: OptionDef[] = [
   // many apps
   impl({ name: 'emperor', type: 'path', help: 'Run as an Emperor: every `*.ini` in this folder (or matching a glob, `/etc/usher/vassals/*.ini`) is a vassal, a whole usher of its own; new files start, touched files reload, removed files stop. Symlinks are followed (Debian\'s apps-enabled). See "Many apps".' }),
   impl({ name: 'emperor-tyrant', type: 'bool', default: false, help: 'Emperor: run each vassal as the user and group owning its file (passes `--uid`/`--gid`); files owned by root are refused.' }),
+  // stats
+  impl({ name: 'stats', aliases: ['stats-server'], type: 'address', field: 'stats', help: 'Serve uWSGI-compatible stats JSON on this address (`127.0.0.1:9191` or a unix socket path): written on connect, then closed, as uWSGI does (uwsgitop, `usher top`). Bind loopback or a private path: stats expose pids, paths and traffic.' }),
+  impl({ name: 'stats-http', type: 'bool', field: 'statsHttp', default: false, help: 'Speak HTTP on the `stats` address: `/` gives the JSON (a browser gets the live dashboard), `/metrics` Prometheus metrics. Read-only.' }),
+  impl({ name: 'stats-minified', aliases: ['stats-min'], type: 'bool', field: 'statsMinified', default: false, help: 'Stats JSON on one line, without indentation.' }),
   impl({ name: 'strict', type: 'bool', field: 'strict', default: false, help: 'Unknown options are errors instead of warnings.' }),
 
   // accepted: real uWSGI files carry them, they mean nothing to usher

@@ -103,6 +103,12 @@ export interface UsherConfig {
   readonly logto: string | undefined;
   /** `disable-logging`: no per-request access lines. */
   readonly disableLogging: boolean;
+  /** `stats`: where to serve uWSGI-compatible stats (host:port or a unix socket path). */
+  readonly stats: string | undefined;
+  /** `stats-http`: the stats address speaks HTTP (JSON, dashboard, /metrics). */
+  readonly statsHttp: boolean;
+  /** `stats-minified`: stats JSON on one line. */
+  readonly statsMinified: boolean;
   /** `strict`: unknown options are errors, not warnings. */
   readonly strict: boolean;
   /** Where each option came from (keyed by canonical option name). */

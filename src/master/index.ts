@@ -24,6 +24,7 @@ import { checkFifos, MasterFifo, type MasterControl } from './fifo.js';
 import { daemonLog, isDaemon, launchDaemon } from './daemonize.js';
 import { configureTitles, setMasterTitle } from './proctitle.js';
 import { buildArbiter, startMasterExtras } from './build.js';
+import { startStats } from '../stats/index.js';
 
 function applyEnv(entries: readonly string[]): void {
   for (const entry of entries) {
@@ -208,6 +209,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
 
   const created = new Created();
   let arbiter: Arbiter;
+  let stopStats = (): void => undefined;
   try {
     await bindAll(config, wantedSockets(config, runtime), created, plan, log);
     if (config.pidfile !== undefined) {
@@ -221,7 +223,9 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
     arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined);
     ctl = control(arbiter, config, log);
     created.fifo?.open();
+    stopStats = await startStats(config, arbiter, created.bound, log);
   } catch (err) {
+    stopStats();
     created.remove(true);
     throw err;
   }
@@ -232,6 +236,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
   try {
     return await arbiter.run();
   } finally {
+    stopStats();
     extras.stop();
     stopNotify?.();
     created.remove(config.vacuum);
