@@ -9,6 +9,7 @@
 import { ConfigError } from '../errors.js';
 import { findOption, OPTIONS, type OptionDef } from './options.js';
 import { nearest } from './suggest.js';
+import { buildStaticSpec } from '../static/spec.js';
 import type { ConfigDiagnostic, OptionSource, UsherConfig } from './types.js';
 
 export interface RawSetting {
@@ -145,10 +146,26 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     logto: get<string | undefined>('logto'),
     disableLogging: get<boolean>('disableLogging'),
     strict: get<boolean>('strict'),
+    staticMap: Object.freeze(get<string[]>('staticMap')),
+    staticMap2: Object.freeze(get<string[]>('staticMap2')),
+    checkStatic: Object.freeze(get<string[]>('checkStatic')),
+    staticIndex: Object.freeze(get<string[]>('staticIndex')),
+    staticSkipExt: Object.freeze(get<string[]>('staticSkipExt')),
+    staticSafe: Object.freeze(get<string[]>('staticSafe')),
+    staticGzipDir: Object.freeze(get<string[]>('staticGzipDir')),
+    mimefile: Object.freeze(get<string[]>('mimefile')),
+    staticExpiresType: Object.freeze(get<string[]>('staticExpiresType')),
+    staticExpiresTypeMtime: Object.freeze(get<string[]>('staticExpiresTypeMtime')),
+    staticExpiresUri: Object.freeze(get<string[]>('staticExpiresUri')),
+    staticExpiresUriMtime: Object.freeze(get<string[]>('staticExpiresUriMtime')),
+    staticExpires: Object.freeze(get<string[]>('staticExpires')),
+    staticExpiresMtime: Object.freeze(get<string[]>('staticExpiresMtime')),
+    staticGzipAll: get<boolean>('staticGzipAll'),
     sources: Object.freeze(sources),
     iniFile,
   });
   validate(config);
+  buildStaticSpec(config); // static-map & co: checked here so a bad value stops usher before anything starts
   return { config, diagnostics };
 }
 
