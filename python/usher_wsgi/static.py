@@ -210,7 +210,7 @@ def parse_range(header, size):
         return ('part', max(0, size - n), size - 1)
     start = int(m.group(1))
     end = size - 1 if m.group(2) == '' else int(m.group(2))
-    if end < start:
+    if m.group(2) != '' and end < start:
         return ('whole',)
     if start >= size:
         return ('unsatisfiable',)

@@ -96,7 +96,7 @@ export function parseRange(header: string | undefined, size: number): RangeAnswe
   }
   const start = BigInt(m[1]!);
   const end = m[2] === '' ? big - 1n : BigInt(m[2]!);
-  if (end < start) return { kind: 'whole' };
+  if (m[2] !== '' && end < start) return { kind: 'whole' };
   if (start >= big) return { kind: 'unsatisfiable' };
   return { kind: 'part', start: Number(start), end: Number(end >= big ? big - 1n : end) };
 }
