@@ -1,17 +1,19 @@
 /**
  * static/serve: writes a static decision to a node:http response. The body is streamed from the fd
- * the resolver opened (64 KiB reads, paused while the client is slow), so memory stays bounded
- * whatever the file size. Node has no sendfile(2): bytes pass through user space, unlike the Python
- * worker's os.sendfile. Exactly the promised Content-Length is sent; if the file shrinks mid-send the
+ * the resolver opened through a ring of four 64 KiB buffers, reused only once the socket has
+ * written them, so memory per response is fixed whatever the file size or the client's speed.
+ * Node has no sendfile(2): bytes pass through user space, unlike the Python worker's os.sendfile. Exactly the promised Content-Length is sent; if the file shrinks mid-send the
  * connection is destroyed instead of ending a response short (which would desync a kept-alive client).
  * Must not: decide anything (static/resolve does) or buffer a whole file.
  */
+import { read } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLogger, type Logger } from '../log.js';
 import { StaticResolver, type StaticDecision } from './resolve.js';
 import type { StaticSpec } from './spec.js';
 
 const CHUNK = 64 * 1024;
+const RING = 4;
 const defaultLog = createLogger('static');
 
 type ServedDecision = Exclude<StaticDecision, { kind: 'pass' }>;
@@ -28,40 +30,63 @@ export function serveStatic(d: ServedDecision, req: IncomingMessage, res: Server
     res.end();
     return d.file.close().catch(() => undefined);
   }
+  return pump(d, res, log);
+}
+
+/**
+ * Read the file into a fixed ring of buffers and hand each to the socket; a buffer is reused only
+ * once the socket says it is written. So at most RING x CHUNK bytes are held per response, whatever
+ * the file size and however slow the client, without waiting on the garbage collector.
+ */
+function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse, log: Logger): Promise<void> {
   return new Promise((resolve) => {
-    const stream = d.file.createReadStream({ start: d.start, end: d.start + d.length - 1, highWaterMark: CHUNK, autoClose: true });
-    let sent = 0;
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      resolve();
+    const free: Buffer[] = Array.from({ length: RING }, () => Buffer.allocUnsafeSlow(CHUNK));
+    let pos = d.start;
+    let remaining = d.length;
+    let reading = false;
+    let finished = false;
+    const finish = (whole: boolean): void => {
+      if (finished) return;
+      finished = true;
+      d.file.close().catch(() => undefined);
+      if (whole) res.end(() => resolve());
+      else {
+        res.destroy(); // never end short of the Content-Length: the client must see a cut, not a response
+        resolve();
+      }
     };
-    stream.on('data', (chunk: Buffer | string) => {
-      sent += chunk.length;
-      if (!res.write(chunk)) {
-        stream.pause();
-        res.once('drain', () => stream.resume());
-      }
-    });
-    stream.on('end', () => {
-      if (sent === d.length) {
-        res.end(finish);
-        return;
-      }
-      log.warn('file shrank while being sent; connection closed', { path: d.path, promised: d.length, sent });
-      res.destroy();
-      finish();
-    });
-    stream.on('error', (err) => {
-      log.warn('file read failed mid-send; connection closed', { path: d.path, error: err.message });
-      res.destroy();
-      finish();
-    });
+    const next = (): void => {
+      if (finished || reading) return;
+      if (remaining === 0) return finish(true);
+      const buf = free.pop();
+      if (buf === undefined) return; // every buffer is on its way to the client: wait for one
+      reading = true;
+      // The callback form with the raw fd: no promise per chunk, so a long send makes little garbage.
+      read(d.file.fd, buf, 0, Math.min(CHUNK, remaining), pos, (err, bytesRead) => {
+        reading = false;
+        if (finished) return;
+        if (err) {
+          log.warn('file read failed mid-send; connection closed', { path: d.path, error: err.message });
+          return finish(false);
+        }
+        if (bytesRead === 0) {
+          log.warn('file shrank while being sent; connection closed', { path: d.path, promised: d.length, sent: d.length - remaining });
+          return finish(false);
+        }
+        pos += bytesRead;
+        remaining -= bytesRead;
+        res.write(buf.subarray(0, bytesRead), (err) => {
+          free.push(buf);
+          if (err) finish(false);
+          else next();
+        });
+        next();
+      });
+    };
     res.on('close', () => {
-      if (!res.writableFinished) stream.destroy();
-      finish();
+      if (!res.writableFinished) finish(false);
     });
+    next();
   });
 }
 
