@@ -105,7 +105,15 @@ export function createStaticHandler(spec: StaticSpec, log: Logger = defaultLog):
   return async (req, res) => {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') return false;
-    const d = await resolver.resolve({ method, target: req.url ?? '/', headers: req.headers as Record<string, string | undefined> });
+    let d: StaticDecision;
+    try {
+      d = await resolver.resolve({ method, target: req.url ?? '/', headers: req.headers as Record<string, string | undefined> });
+    } catch (err) {
+      // Not a refusal the resolver knows (EMFILE, EIO...): answer 500 rather than let a worker crash.
+      log.error('static lookup failed', { uri: req.url, error: (err as Error).message });
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '22' }).end('Internal Server Error\n');
+      return true;
+    }
     if (d.kind === 'pass') return false;
     if (d.kind === 'respond' && d.status !== 304) log.warn('static request refused', { status: d.status, reason: d.reason, uri: req.url });
     await serveStatic(d, req, res, log);
