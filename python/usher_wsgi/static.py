@@ -20,6 +20,7 @@ import re
 import select
 import stat as _stat
 import time
+from urllib.parse import quote
 
 # ------------------------------------------------------------------------------------------ uri
 
@@ -551,6 +552,15 @@ class Handler:
 
 def handler(spec, log=None):
     return Handler(spec, log)
+
+
+def target_from_vars(vars_):
+    """The raw request target from uwsgi vars: REQUEST_URI as the front sent it, else PATH_INFO
+    (already decoded by the front) percent-encoded again, so it is decoded exactly once here."""
+    uri = vars_.get('REQUEST_URI')
+    if uri:
+        return uri
+    return quote(vars_.get('SCRIPT_NAME', '') + vars_.get('PATH_INFO', '/'), safe='/', encoding='latin-1')
 
 
 def headers_from_environ(environ):

@@ -6,5 +6,5 @@
  */
 export { buildStaticSpec, type StaticSpec, type StaticMapping, type ExpiresRule } from './spec.js';
 export { StaticResolver, type StaticDecision, type StaticRequest } from './resolve.js';
-export { serveStatic, createStaticHandler, type StaticHandler } from './serve.js';
+export { serveStatic, createStaticHandler, staticFirst, type StaticHandler } from './serve.js';
 export { loadMimeTable, BUILTIN_MIME, DEFAULT_MIMEFILE } from './mime.js';

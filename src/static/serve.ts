@@ -120,3 +120,18 @@ export function createStaticHandler(spec: StaticSpec, log: Logger = defaultLog):
     return true;
   };
 }
+
+/**
+ * The one-line hook: a listener that tries static files first and hands everything else to `next`
+ * (the app in a Node worker, the forwarder in the HTTP router). No spec: `next` itself, no cost.
+ */
+export function staticFirst(spec: StaticSpec | null | undefined, next: (req: IncomingMessage, res: ServerResponse) => void, log: Logger = defaultLog): (req: IncomingMessage, res: ServerResponse) => void {
+  if (spec === null || spec === undefined) return next;
+  const handler = createStaticHandler(spec, log);
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next(req, res);
+    void handler(req, res).then((served) => {
+      if (!served) next(req, res);
+    });
+  };
+}

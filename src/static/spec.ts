@@ -81,9 +81,14 @@ function expiresRules(c: StaticConfigFields, option: string, values: readonly st
   });
 }
 
-/** Check the static options of a config and build the spec; undefined when nothing is mapped. */
-export function buildStaticSpec(c: StaticConfigFields, cwd: string = process.cwd()): StaticSpec | undefined {
-  const base = c.chdir !== undefined ? resolvePath(cwd, c.chdir) : cwd;
+/**
+ * Check the static options of a config and build the spec; undefined when nothing is mapped.
+ * Relative paths resolve against `chdir` taken from `cwd`; a master that has already done its chdir
+ * passes `{ base: process.cwd() }` instead.
+ */
+export function buildStaticSpec(c: StaticConfigFields, where: { cwd?: string; base?: string } = {}): StaticSpec | undefined {
+  const cwd = where.cwd ?? process.cwd();
+  const base = where.base ?? (c.chdir !== undefined ? resolvePath(cwd, c.chdir) : cwd);
   const maps = [
     ...c.checkStatic.map((d) => ({ mount: '/', root: resolvePath(base, d), keepMount: true })),
     ...c.staticMap.map((v) => mapping(c, 'static-map', v, base, false)),

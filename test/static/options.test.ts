@@ -42,7 +42,8 @@ test('static options from an ini become the StaticSpec, in uWSGI\'s order, paths
     '',
   ].join('\n'), (file) => {
     const { loaded } = loadConfig(['--ini', file]);
-    const spec = buildStaticSpec(loaded!.config, '/')!;
+    const spec = buildStaticSpec(loaded!.config, { cwd: '/' })!;
+    assert.deepEqual(buildStaticSpec(loaded!.config, { base: '/srv/app' }), spec, 'after the master\'s chdir, the same spec');
     assert.deepEqual(spec.maps, [
       { mount: '/', root: '/srv/app/public', keepMount: true },
       { mount: '/static', root: '/srv/app/static', keepMount: false },

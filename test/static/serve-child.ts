@@ -1,15 +1,10 @@
 // A node:http server with usher's static handler in front of a tiny app, run as its own process so a
 // test can watch its RSS. argv[2]: a StaticSpec as JSON. Prints `listening <port>` when ready.
 import { createServer } from 'node:http';
-import { createStaticHandler, type StaticSpec } from '../../src/static/index.js';
+import { staticFirst, type StaticSpec } from '../../src/static/index.js';
 
 const spec = JSON.parse(process.argv[2]!) as StaticSpec;
-const handler = createStaticHandler(spec);
-const server = createServer((req, res) => {
-  void handler(req, res).then((done) => {
-    if (!done) res.end(`app ${req.method} ${req.url}`);
-  });
-});
+const server = createServer(staticFirst(spec, (req, res) => res.end(`app ${req.method} ${req.url}`)));
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
   process.stdout.write(`listening ${typeof addr === 'object' && addr ? addr.port : 0}\n`);

@@ -12,7 +12,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO, tempDir } from '../helpers/usher.js';
-import { createStaticHandler, type StaticSpec } from '../../src/static/index.js';
+import { staticFirst, type StaticSpec } from '../../src/static/index.js';
 
 function specFor(dir: string): StaticSpec {
   return { maps: [{ mount: '/static', root: join(dir, 'root'), keepMount: false }], index: ['index.html'], skipExt: [], safe: [], gzipAll: true, gzipDirs: [], mimefiles: [], expires: [] };
@@ -31,12 +31,8 @@ function makeTree(): { dir: string; remove: () => void } {
 }
 
 async function withServer<T>(spec: StaticSpec, fn: (port: number) => Promise<T>): Promise<T> {
-  const handler = createStaticHandler(spec);
-  const server: Server = createServer((req, res) => {
-    void handler(req, res).then((done) => {
-      if (!done) res.end(`app ${req.method} ${req.url}`);
-    });
-  });
+  // The hook as a worker or the router wires it: static first, then the app.
+  const server: Server = createServer(staticFirst(spec, (req, res) => res.end(`app ${req.method} ${req.url}`)));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   try {
