@@ -81,6 +81,27 @@ def one(method, target, headers=None, before=None):
         b.close()
 
 
+def keep_alive():
+    """Two static answers on one kept connection, from uwsgi vars as the worker holds them."""
+    a, b = socket.socketpair()
+    try:
+        out = []
+        for vars_ in ({'REQUEST_URI': '/static/a.txt', 'HTTP_RANGE': 'bytes=0-4'}, {'REQUEST_URI': '/static/a.txt?v=2'}):
+            r = h.serve(a, 'GET', static.target_from_vars(vars_), static.headers_from_environ(vars_), keep=True)
+            head = b''
+            while b'\r\n\r\n' not in head:
+                head += b.recv(1)
+            length = int([l for l in head.decode('latin-1').split('\r\n') if l.startswith('Content-Length: ')][0].split(': ')[1])
+            body = b''
+            while len(body) < length:
+                body += b.recv(length - len(body))
+            out.append({'head': head.decode('latin-1'), 'body': body.decode('latin-1'), 'result': r})
+        return out
+    finally:
+        a.close()
+        b.close()
+
+
 if scenario == 'basic':
     res = {
         'get': one('GET', '/static/a.txt'),
@@ -90,6 +111,9 @@ if scenario == 'basic':
         'refused': one('GET', '/static/../outside/canary.txt'),
         'post': h.serve(None, 'POST', '/static/a.txt', {}),
         'missing': h.serve(None, 'GET', '/static/nope', {}),
+        'keep': keep_alive(),
+        'targets': [static.target_from_vars({'REQUEST_URI': '/static/a%20b?x=1', 'PATH_INFO': '/static/a b'}),
+                    static.target_from_vars({'PATH_INFO': '/static/caf\u00c3\u00a9 %.txt'})],
         'fds': len(os.listdir('/proc/self/fd')),
     }
     print(json.dumps(res))

@@ -39,7 +39,7 @@ interface One { status: string; headers: Record<string, string>; total: number; 
 
 test('python static sender: 200, 206, HEAD, 304 and 403 as raw HTTP/1.1 on the uwsgi connection; other requests untouched', async (ctx) => {
   if (!needPython(ctx)) return;
-  const r = await scenario<Record<string, One> & { post: null; missing: null }>('basic');
+  const r = await scenario<Record<string, One> & { post: null; missing: null; targets: string[] }>('basic');
   assert.equal(r.get!.status, 'HTTP/1.1 200 OK');
   assert.equal(r.get!.body, 'hello, static\n');
   assert.equal(r.get!.headers['Content-Length'], '14');
@@ -55,6 +55,13 @@ test('python static sender: 200, 206, HEAD, 304 and 403 as raw HTTP/1.1 on the u
   assert.ok(!r.refused!.body.includes('CANARY'));
   assert.equal(r.post, null, 'POST is the app\'s');
   assert.equal(r.missing, null, 'a missing file is the app\'s');
+  const keep = r.keep as unknown as { head: string; body: string; result: [number, number, boolean] }[];
+  assert.equal(keep.length, 2, 'two answers on one kept connection');
+  assert.match(keep[0]!.head, /^HTTP\/1\.1 206 /);
+  assert.equal(keep[0]!.body, 'hello', 'the Range came from the HTTP_RANGE var');
+  assert.doesNotMatch(keep[0]!.head, /Connection: close/, 'kept: no close');
+  assert.equal(keep[1]!.body, 'hello, static\n');
+  assert.deepEqual(r.targets, ['/static/a%20b?x=1', '/static/caf%C3%A9%20%25.txt'], 'REQUEST_URI as sent, else PATH_INFO encoded again');
 });
 
 test('python static sender: a 1 GiB sparse file to a client reading in pauses; sendfile keeps the RSS flat', async (ctx) => {
