@@ -39,6 +39,10 @@ export function serveStatic(d: ServedDecision, req: IncomingMessage, res: Server
  * the file size and however slow the client, without waiting on the garbage collector.
  */
 function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse, log: Logger): Promise<void> {
+  if (res.destroyed) {
+    // The client left while the file was being looked up: 'close' has fired already, so close the fd here.
+    return d.file.close().catch(() => undefined);
+  }
   return new Promise((resolve) => {
     const free: Buffer[] = Array.from({ length: RING }, () => Buffer.allocUnsafeSlow(CHUNK));
     let pos = d.start;

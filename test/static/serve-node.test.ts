@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, utimesSync, writeFileSync, ftruncateSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, utimesSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -155,6 +155,31 @@ test('node static handler: a file replaced by rename mid-send is sent whole from
       });
       assert.equal(body.length, 8 * 2 ** 20);
       assert.ok(body.equals(Buffer.alloc(8 * 2 ** 20, 'A')), 'the old content, not a mix');
+    });
+  } finally {
+    tree.remove();
+  }
+});
+
+test('node static handler: clients that leave before their file is looked up leave no fd open', async () => {
+  const tree = makeTree();
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  try {
+    await withServer(specFor(tree.dir), async (port) => {
+      await get(port, '/static/a.txt'); // warm: the first request's lazy setup is not a leak
+      const before = fds();
+      await Promise.all(Array.from({ length: 30 }, () => new Promise<void>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.write('GET /static/style.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n');
+          s.destroy();
+          resolve();
+        });
+      })));
+      // The server handles the aborted requests on its own time: wait (bounded) for the count to settle.
+      const until = Date.now() + 20_000;
+      while (fds() > before && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(fds(), before, 'every file the resolver opened was closed');
+      assert.equal((await get(port, '/static/a.txt')).body, 'hello, static\n');
     });
   } finally {
     tree.remove();
