@@ -469,7 +469,7 @@ def _realpath(p):
 
 # ------------------------------------------------------------------------------------------ send
 
-STATUS_TEXT = {200: 'OK', 206: 'Partial Content', 304: 'Not Modified', 403: 'Forbidden', 404: 'Not Found', 416: 'Range Not Satisfiable'}
+STATUS_TEXT = {200: 'OK', 206: 'Partial Content', 304: 'Not Modified', 403: 'Forbidden', 404: 'Not Found', 416: 'Range Not Satisfiable', 500: 'Internal Server Error'}
 _SENDFILE_CHUNK = 1 << 20
 
 
@@ -539,7 +539,13 @@ class Handler:
     def serve(self, sock, method, target, headers, keep=False):
         if method not in ('GET', 'HEAD'):
             return None
-        d = self.resolver.resolve(method, target, headers)
+        try:
+            d = self.resolver.resolve(method, target, headers)
+        except (OSError, ValueError) as e:
+            # Not a refusal the resolver knows (EMFILE, EIO...): a 500, never a dead worker thread.
+            self.log('ERROR', 'static lookup failed', uri=target, error=str(e))
+            d = Decision('respond', 500, 'error', [('Content-Type', 'text/plain; charset=utf-8'), ('Content-Length', '22')], b'Internal Server Error\n')
+            d.head = method == 'HEAD'
         if d.kind == 'pass':
             return None
         if d.kind == 'respond' and d.status != 304:
