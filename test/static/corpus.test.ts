@@ -136,6 +136,12 @@ test('static MIME tables: the built-in fallbacks are the same list, and a mime.t
     const ts = loadMimeTable([join(tree.dir, 'mime.types')]);
     assert.deepEqual(py.parsed, Object.fromEntries(ts.types));
     assert.equal(ts.types.get('dup'), 'text/x-first');
+    // The default is Debian's /etc/mime.types (package media-types, installed by .ci/run).
+    if (process.env.CI === 'true' || existsSync('/etc/mime.types')) {
+      const deflt = loadMimeTable([]);
+      assert.deepEqual(deflt.sources, ['/etc/mime.types']);
+      assert.equal(deflt.types.get('woff2'), 'font/woff2');
+    }
     const fallback = loadMimeTable([join(tree.dir, 'nope.types')]);
     assert.deepEqual(fallback.unreadable, [join(tree.dir, 'nope.types')]);
     assert.equal(fallback.types.get('css'), 'text/css');
