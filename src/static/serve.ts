@@ -44,7 +44,10 @@ function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse,
     return d.file.close().catch(() => undefined);
   }
   return new Promise((resolve) => {
-    const free: Buffer[] = Array.from({ length: RING }, () => Buffer.allocUnsafeSlow(CHUNK));
+    // Buffers are made on demand, up to RING, and no larger than the body: a small file costs one small buffer.
+    const size = Math.min(CHUNK, d.length);
+    const free: Buffer[] = [];
+    let made = 0;
     let pos = d.start;
     let remaining = d.length;
     let reading = false;
@@ -62,11 +65,16 @@ function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse,
     const next = (): void => {
       if (finished || reading) return;
       if (remaining === 0) return finish(true);
-      const buf = free.pop();
+      let buf = free.pop();
+      if (buf === undefined && made < RING) {
+        buf = Buffer.allocUnsafeSlow(size);
+        made++;
+      }
       if (buf === undefined) return; // every buffer is on its way to the client: wait for one
+      const chunk = buf;
       reading = true;
       // The callback form with the raw fd: no promise per chunk, so a long send makes little garbage.
-      read(d.file.fd, buf, 0, Math.min(CHUNK, remaining), pos, (err, bytesRead) => {
+      read(d.file.fd, chunk, 0, Math.min(size, remaining), pos, (err, bytesRead) => {
         reading = false;
         if (finished) return;
         if (err) {
@@ -79,8 +87,15 @@ function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse,
         }
         pos += bytesRead;
         remaining -= bytesRead;
-        res.write(buf.subarray(0, bytesRead), (err) => {
-          free.push(buf);
+        if (remaining === 0) {
+          // The last piece goes out with the end of the response (one write fewer for small files).
+          finished = true;
+          d.file.close().catch(() => undefined);
+          res.end(chunk.subarray(0, bytesRead), () => resolve());
+          return;
+        }
+        res.write(chunk.subarray(0, bytesRead), (err) => {
+          free.push(chunk);
           if (err) finish(false);
           else next();
         });
@@ -89,6 +104,7 @@ function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse,
     };
     res.on('close', () => {
       if (!res.writableFinished) finish(false);
+      resolve(); // the response is over either way (an end() callback may never come on a cut connection)
     });
     next();
   });
