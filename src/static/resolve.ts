@@ -6,11 +6,13 @@
  * folder), then it is opened with O_NOFOLLOW and the kernel's own name for the open fd
  * (/proc/self/fd/N) is checked again, so what was checked is what is read; sizes come from fstat of
  * that fd, so a file replaced or growing mid-send never changes what was promised.
+ * The lookups (realpath, open, fstat: a few microseconds each on a local disk) are synchronous, as
+ * Nginx makes them: through libuv's thread pool they cost several thread hand-offs per request and cut
+ * small-file throughput several-fold on a busy machine. Reading the body (static/serve) is asynchronous.
  * Mirrored in python/usher_wsgi/static.py (`Resolver`); test/fixtures/static/corpus.json holds both.
  * Must not: write to the client (static/serve does), or list a folder.
  */
-import { constants, realpathSync } from 'node:fs';
-import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { loadMimeTable, mimeTypeFor, type MimeTable } from './mime.js';
 import { acceptedCodings, compileExpires, expiresHeaders, httpDate, ifRangeHolds, makeEtag, notModified, parseRange, type CompiledExpires } from './rules.js';
 import type { StaticMapping, StaticSpec } from './spec.js';
@@ -34,13 +36,13 @@ export type StaticDecision =
   /** An answer with a tiny in-memory body (403, 404, 416) or none (304). */
   | { readonly kind: 'respond'; readonly status: 304 | 403 | 404 | 416; readonly reason: string; readonly headers: Header[]; readonly body: string }
   /** Send `length` bytes from `start` of the open file (which the server must close). */
-  | { readonly kind: 'file'; readonly status: 200 | 206; readonly headers: Header[]; readonly file: FileHandle; readonly path: string; readonly start: number; readonly length: number; readonly head: boolean };
+  | { readonly kind: 'file'; readonly status: 200 | 206; readonly headers: Header[]; readonly fd: number; readonly path: string; readonly start: number; readonly length: number; readonly head: boolean };
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK; // libuv adds O_CLOEXEC itself
 const BODIES: Record<403 | 404 | 416, string> = { 403: 'Forbidden\n', 404: 'Not Found\n', 416: 'Range Not Satisfiable\n' };
 
 interface Root { readonly real: string; readonly isFile: boolean }
-interface Found { readonly kind: 'file'; readonly fh: FileHandle; readonly path: string; readonly size: number; readonly mtime: number }
+interface Found { readonly kind: 'file'; readonly fd: number; readonly path: string; readonly size: number; readonly mtime: number }
 type Probe = Found | { readonly kind: 'missing' } | { readonly kind: 'refused'; readonly status: 403 | 404; readonly reason: string };
 const MISSING: Probe = { kind: 'missing' };
 
@@ -53,6 +55,15 @@ function within(p: string, dir: string): string[] | undefined {
   if (p === dir) return [];
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   return p.startsWith(prefix) ? p.slice(prefix.length).split('/') : undefined;
+}
+
+/** The kernel's name for an open fd (Linux); undefined where /proc is not mounted. */
+function procName(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
 }
 
 function errCode(e: unknown): string {
@@ -75,7 +86,7 @@ export class StaticResolver {
     this.expires = compileExpires(spec.expires);
   }
 
-  async resolve(req: StaticRequest): Promise<StaticDecision> {
+  resolve(req: StaticRequest): StaticDecision {
     if (req.method !== 'GET' && req.method !== 'HEAD') return { kind: 'pass', reason: 'method' };
     const d = decodeTarget(req.target);
     if (!d.ok) {
@@ -88,19 +99,19 @@ export class StaticResolver {
       if (!underMount(d.segments, segs)) continue;
       matched = true;
       if (this.spec.skipExt.some((e) => path.endsWith(e))) return { kind: 'pass', reason: 'skip-ext' };
-      const root = await this.rootOf(map.root);
+      const root = this.rootOf(map.root);
       if (root === undefined) continue;
       let probe: Probe;
       if (root.isFile) {
-        probe = d.segments.length === segs.length ? await this.openSafe(root.real, root, false) : MISSING;
+        probe = d.segments.length === segs.length ? this.openSafe(root.real, root, false) : MISSING;
       } else {
         const rel = map.keepMount ? d.segments : d.segments.slice(segs.length);
-        probe = await this.openSafe([root.real === '/' ? '' : root.real, ...rel].join('/') || '/', root, true);
+        probe = this.openSafe([root.real === '/' ? '' : root.real, ...rel].join('/') || '/', root, true);
       }
       if (probe.kind === 'missing') continue;
       if (probe.kind === 'refused') return refusal(probe.status, probe.reason);
       if (this.spec.skipExt.some((e) => probe.path.endsWith(e))) {
-        await probe.fh.close();
+        closeSync(probe.fd);
         return { kind: 'pass', reason: 'skip-ext' };
       }
       return this.answer(probe, root, req);
@@ -109,12 +120,12 @@ export class StaticResolver {
   }
 
   /** A mapping's real root, looked up until it exists (uWSGI skips a missing root the same way). */
-  private async rootOf(dir: string): Promise<Root | undefined> {
+  private rootOf(dir: string): Root | undefined {
     const known = this.roots.get(dir);
     if (known !== undefined) return known;
     try {
-      const real = await realpath(dir);
-      const root = { real, isFile: (await stat(real)).isFile() };
+      const real = realpathSync.native(dir);
+      const root = { real, isFile: statSync(real).isFile() };
       this.roots.set(dir, root);
       return root;
     } catch {
@@ -130,10 +141,10 @@ export class StaticResolver {
     return rel.some((s) => s.startsWith('.') && s !== ALLOWED_DOT_SEGMENT) ? 'dotfile' : 'ok';
   }
 
-  private async openSafe(candidate: string, root: Root, allowIndex: boolean): Promise<Probe> {
+  private openSafe(candidate: string, root: Root, allowIndex: boolean): Probe {
     let real: string;
     try {
-      real = await realpath(candidate);
+      real = realpathSync.native(candidate);
     } catch (e) {
       const c = errCode(e);
       if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ENAMETOOLONG') return MISSING;
@@ -141,9 +152,9 @@ export class StaticResolver {
     }
     const verdict = this.allowed(real, root);
     if (verdict !== 'ok') return { kind: 'refused', status: 403, reason: verdict };
-    let fh: FileHandle;
+    let fd: number;
     try {
-      fh = await open(real, OPEN_FLAGS);
+      fd = openSync(real, OPEN_FLAGS);
     } catch (e) {
       const c = errCode(e);
       if (c === 'ENOENT') return MISSING;
@@ -151,68 +162,68 @@ export class StaticResolver {
     }
     try {
       // What the kernel says this fd is: a rename or symlink swap after realpath cannot smuggle in another file.
-      const opened = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => real);
+      const opened = procName(fd) ?? real;
       if (opened !== real && this.allowed(opened, root) !== 'ok') {
-        await fh.close();
+        closeSync(fd);
         return { kind: 'refused', status: 403, reason: 'symlink-escape' };
       }
-      const st = await fh.stat();
+      const st = fstatSync(fd);
       if (st.isDirectory()) {
-        await fh.close();
+        closeSync(fd);
         if (!allowIndex) return MISSING;
         for (const idx of this.spec.index) {
-          const p = await this.openSafe(`${opened === '/' ? '' : opened}/${idx}`, root, false);
+          const p = this.openSafe(`${opened === '/' ? '' : opened}/${idx}`, root, false);
           if (p.kind !== 'missing') return p;
         }
         return MISSING; // never a listing: the app gets folder paths without an index
       }
       if (!st.isFile()) {
-        await fh.close();
+        closeSync(fd);
         return { kind: 'refused', status: 404, reason: 'not-regular' };
       }
-      return { kind: 'file', fh, path: opened, size: st.size, mtime: Math.floor(st.mtimeMs / 1000) };
+      return { kind: 'file', fd, path: opened, size: st.size, mtime: Math.floor(st.mtimeMs / 1000) };
     } catch (e) {
-      await fh.close().catch(() => undefined);
+      closeSync(fd);
       throw e;
     }
   }
 
   /** A precompressed sibling to serve instead (br before gzip), and whether any exists (for Vary). */
-  private async variant(base: Found, root: Root, accept: string | undefined): Promise<{ found?: Found; coding?: string; vary: boolean }> {
+  private variant(base: Found, root: Root, accept: string | undefined): { found?: Found; coding?: string; vary: boolean } {
     const eligible = this.spec.gzipAll || this.spec.gzipDirs.some((p) => base.path.startsWith(p));
     if (!eligible) return { vary: false };
     const ok = acceptedCodings(accept);
     let out: { found?: Found; coding?: string; vary: boolean } = { vary: false };
     for (const [coding, ext] of [['br', '.br'], ['gzip', '.gz']] as const) {
-      const p = await this.openSafe(base.path + ext, root, false);
+      const p = this.openSafe(base.path + ext, root, false);
       if (p.kind !== 'file') continue;
       if (out.found === undefined && ok[coding]) out = { found: p, coding, vary: true };
       else {
         out.vary = true;
-        await p.fh.close();
+        closeSync(p.fd);
       }
     }
     return out;
   }
 
-  private async answer(base: Found, root: Root, req: StaticRequest): Promise<StaticDecision> {
+  private answer(base: Found, root: Root, req: StaticRequest): StaticDecision {
     const now = req.now ?? Math.floor(Date.now() / 1000);
     const type = mimeTypeFor(this.mime, base.path);
-    const v = await this.variant(base, root, req.headers['accept-encoding']);
+    const v = this.variant(base, root, req.headers['accept-encoding']);
     const f = v.found ?? base;
-    if (v.found !== undefined) await base.fh.close();
+    if (v.found !== undefined) closeSync(base.fd);
     const etag = makeEtag(f.mtime, f.size, v.coding);
     const common: Header[] = [['Last-Modified', httpDate(f.mtime)], ['ETag', etag]];
     if (v.vary) common.push(['Vary', 'Accept-Encoding']);
     common.push(...expiresHeaders(this.expires, base.path, req.target, type, f.mtime, now));
     if (notModified(req.headers, etag, f.mtime)) {
-      await f.fh.close();
+      closeSync(f.fd);
       return { kind: 'respond', status: 304, reason: 'not-modified', headers: common, body: '' };
     }
     const head = req.method === 'HEAD';
     const range = head || !ifRangeHolds(req.headers['if-range'], etag, f.mtime) ? { kind: 'whole' as const } : parseRange(req.headers['range'], f.size);
     if (range.kind === 'unsatisfiable') {
-      await f.fh.close();
+      closeSync(f.fd);
       return refusal(416, 'range', [['Content-Range', `bytes */${f.size}`]]);
     }
     const start = range.kind === 'part' ? range.start : 0;
@@ -221,6 +232,6 @@ export class StaticResolver {
     if (range.kind === 'part') headers.push(['Content-Range', `bytes ${range.start}-${range.end}/${f.size}`]);
     if (v.coding !== undefined) headers.push(['Content-Encoding', v.coding]);
     headers.push(['Accept-Ranges', 'bytes'], ...common);
-    return { kind: 'file', status: range.kind === 'part' ? 206 : 200, headers, file: f.fh, path: f.path, start, length, head };
+    return { kind: 'file', status: range.kind === 'part' ? 206 : 200, headers, fd: f.fd, path: f.path, start, length, head };
   }
 }

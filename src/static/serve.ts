@@ -6,7 +6,7 @@
  * connection is destroyed instead of ending a response short (which would desync a kept-alive client).
  * Must not: decide anything (static/resolve does) or buffer a whole file.
  */
-import { read } from 'node:fs';
+import { close, read } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLogger, type Logger } from '../log.js';
 import { StaticResolver, type StaticDecision } from './resolve.js';
@@ -14,6 +14,7 @@ import type { StaticSpec } from './spec.js';
 
 const CHUNK = 64 * 1024;
 const RING = 4;
+const ignore = (): void => undefined;
 const defaultLog = createLogger('static');
 
 type ServedDecision = Exclude<StaticDecision, { kind: 'pass' }>;
@@ -28,7 +29,8 @@ export function serveStatic(d: ServedDecision, req: IncomingMessage, res: Server
   res.writeHead(d.status, d.headers.flat());
   if (d.head || d.length === 0) {
     res.end();
-    return d.file.close().catch(() => undefined);
+    close(d.fd, ignore);
+    return Promise.resolve();
   }
   return pump(d, res, log);
 }
@@ -41,7 +43,8 @@ export function serveStatic(d: ServedDecision, req: IncomingMessage, res: Server
 function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse, log: Logger): Promise<void> {
   if (res.destroyed) {
     // The client left while the file was being looked up: 'close' has fired already, so close the fd here.
-    return d.file.close().catch(() => undefined);
+    close(d.fd, ignore);
+    return Promise.resolve();
   }
   return new Promise((resolve) => {
     // Buffers are made on demand, up to RING, and no larger than the body: a small file costs one small buffer.
@@ -55,7 +58,7 @@ function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse,
     const finish = (whole: boolean): void => {
       if (finished) return;
       finished = true;
-      d.file.close().catch(() => undefined);
+      close(d.fd, ignore);
       if (whole) res.end(() => resolve());
       else {
         res.destroy(); // never end short of the Content-Length: the client must see a cut, not a response
@@ -74,7 +77,7 @@ function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse,
       const chunk = buf;
       reading = true;
       // The callback form with the raw fd: no promise per chunk, so a long send makes little garbage.
-      read(d.file.fd, chunk, 0, Math.min(size, remaining), pos, (err, bytesRead) => {
+      read(d.fd, chunk, 0, Math.min(size, remaining), pos, (err, bytesRead) => {
         reading = false;
         if (finished) return;
         if (err) {
@@ -90,7 +93,7 @@ function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse,
         if (remaining === 0) {
           // The last piece goes out with the end of the response (one write fewer for small files).
           finished = true;
-          d.file.close().catch(() => undefined);
+          close(d.fd, ignore);
           res.end(chunk.subarray(0, bytesRead), () => resolve());
           return;
         }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { REPO } from '../helpers/usher.js';
 import { StaticResolver, type StaticDecision } from '../../src/static/index.js';
@@ -29,7 +29,7 @@ async function normalize(d: StaticDecision, dir: string): Promise<Normal> {
   if (d.kind === 'pass') return { pass: d.reason };
   const headers = Object.fromEntries(d.headers);
   if (d.kind === 'respond') return { status: d.status, headers, reason: d.reason };
-  await d.file.close();
+  closeSync(d.fd);
   const file = d.path.startsWith(`${dir}/`) ? relative(dir, d.path) : d.path;
   return { status: d.status, headers, file, start: d.start, length: d.length, head: d.head };
 }
