@@ -108,6 +108,23 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'stats-minified', aliases: ['stats-min'], type: 'bool', field: 'statsMinified', default: false, help: 'Stats JSON on one line, without indentation.' }),
   impl({ name: 'strict', type: 'bool', field: 'strict', default: false, help: 'Unknown options are errors instead of warnings.' }),
 
+  // static files (src/static): served by usher itself, before the app sees the request
+  impl({ name: 'static-map', type: 'list', field: 'staticMap', help: 'Serve files for a URL prefix from a folder (or one file): `/static=/srv/app/static`; `/static/css/a.css` is `/srv/app/static/css/a.css`. GET and HEAD only; a missing file goes on to the next mapping, then to the app. Prefixes match whole segments (uWSGI: plain string prefix). Repeatable.' }),
+  impl({ name: 'static-map2', type: 'list', field: 'staticMap2', help: 'As `static-map`, but the whole path, prefix included, goes under the folder: `/static=/srv/app` serves `/static/a.css` from `/srv/app/static/a.css`. Repeatable.' }),
+  impl({ name: 'check-static', aliases: ['static-check'], type: 'list', field: 'checkStatic', help: 'Serve any request path that names a file in this folder; everything else goes to the app. Tried before the static maps. Repeatable.' }),
+  impl({ name: 'static-index', type: 'list', field: 'staticIndex', help: 'File to serve when a static path is a folder (`index.html`); tried in order. Without one, folder paths go to the app: there is never a directory listing. Repeatable.' }),
+  impl({ name: 'static-skip-ext', type: 'list', field: 'staticSkipExt', help: 'Never serve static files whose name ends so (`.php`); those requests go to the app. Repeatable.' }),
+  impl({ name: 'static-safe', type: 'list', field: 'staticSafe', help: 'A folder that symlinks inside a static root may lead into. Any other symlink out of the root is refused with 403 (uWSGI passes it to the app). Repeatable.' }),
+  impl({ name: 'static-gzip-all', type: 'bool', field: 'staticGzipAll', default: false, help: 'When the client accepts br or gzip, serve a precompressed `FILE.br` or `FILE.gz` next to the file, if there is one, with `Content-Encoding` and `Vary: Accept-Encoding`. usher never compresses on the fly.' }),
+  impl({ name: 'static-gzip-dir', aliases: ['static-gzip-prefix'], type: 'list', field: 'staticGzipDir', help: 'As `static-gzip-all`, for files whose real path starts with this prefix. Repeatable.' }),
+  impl({ name: 'mimefile', type: 'list', field: 'mimefile', help: 'mime.types file(s) giving Content-Type by extension; default `/etc/mime.types` (Debian\'s media-types), else a built-in table of common web types. Unknown extensions are application/octet-stream (uWSGI sends none). Repeatable.' }),
+  impl({ name: 'static-expires-type', type: 'list', field: 'staticExpiresType', help: '`content/type=seconds`: `Expires` and `Cache-Control: max-age` that many seconds from now for static files of that type. Repeatable.' }),
+  impl({ name: 'static-expires-type-mtime', type: 'list', field: 'staticExpiresTypeMtime', help: 'As `static-expires-type`, counted from the file\'s mtime. Repeatable.' }),
+  impl({ name: 'static-expires-uri', type: 'list', field: 'staticExpiresUri', help: '`regexp seconds`: `Expires`/`Cache-Control` for static files whose request URI (query included) matches. JavaScript (Node) and Python `re` syntax: keep to their common subset. Repeatable.' }),
+  impl({ name: 'static-expires-uri-mtime', type: 'list', field: 'staticExpiresUriMtime', help: 'As `static-expires-uri`, counted from the file\'s mtime. Repeatable.' }),
+  impl({ name: 'static-expires', type: 'list', field: 'staticExpires', help: '`regexp seconds`: `Expires`/`Cache-Control` for static files whose real path matches. Rules are tried file, uri, then type; the first match wins (uWSGI may send several Expires). Repeatable.' }),
+  impl({ name: 'static-expires-mtime', type: 'list', field: 'staticExpiresMtime', help: 'As `static-expires`, counted from the file\'s mtime. Repeatable.' }),
+
   // accepted: real uWSGI files carry them, they mean nothing to usher
   accepted('plugin', 'usher has no plugins: HTTP, uwsgi and Python support are built in.', ['plugins', 'plugins-dir', 'plugin-dir', 'need-plugin', 'need-plugins']),
   accepted('enable-threads', 'Python threads are always enabled in usher workers.', ['enable-threads']),
@@ -122,18 +139,18 @@ const KNOWN: OptionDef[] = [
   accepted('optimize', 'Python optimisation level is left to the interpreter.', ['O']),
   accepted('http-keepalive', 'usher keeps HTTP connections alive whenever the client allows.'),
   accepted('http-auto-chunked', 'usher chunks HTTP/1.1 responses of unknown length.'),
-  accepted('offload-threads', 'usher writes responses from the event loop.'),
+  accepted('offload-threads', 'usher has no offload threads and needs none: Node workers stream static files from the event loop with bounded memory; Python workers send them with os.sendfile from the thread serving the request, which stays busy until the client has the file (as uWSGI without offload threads).'),
   accepted('manage-script-name', 'SCRIPT_NAME is passed as the front sends it.'),
 ];
 
 const taken = new Set(KNOWN.flatMap((d) => [d.name, ...(d.aliases ?? [])]));
 
 /** uWSGI options usher knows of but does not do yet. */
-const NOT_YET = ['static-map', 'stats', 'procname', 'touch-reload', 'touch-chain-reload', 'fs-reload', 'cheaper', 'cheaper-algo',
+const NOT_YET = ['stats', 'procname', 'touch-reload', 'touch-chain-reload', 'fs-reload', 'cheaper', 'cheaper-algo',
     'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'max-worker-lifetime', 'reload-on-rss', 'reload-on-as', 'evil-reload-on-rss',
     'limit-as', 'limit-post', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
     'log-x-forwarded-for', 'req-logger', 'logger', 'log-master', 'log-5xx', 'log-4xx', 'log-slow', 'log-big', 'mount', 'route', 'route-run',
-    'route-uri', 'route-host', 'check-static', 'static-index', 'static-expires', 'offload-threads', 'spooler', 'spooler-processes',
+    'route-uri', 'route-host', 'static-gzip', 'static-gzip-ext', 'static-gzip-suffix', 'static-expires-path-info', 'static-expires-path-info-mtime', 'check-static-docroot', 'static-cache-paths', 'file-serve-mode', 'spooler', 'spooler-processes',
     'cron', 'cron2', 'mule', 'mules', 'attach-daemon', 'attach-daemon2', 'smart-attach-daemon', 'vassal-set', 'emperor-stats', 'hook-pre-app',
     'exec-pre-app', 'exec-as-root', 'exec-as-user', 'chmod-socket-group', 'https', 'https-socket', 'ssl-socket',
     'shared-socket', 'fastcgi-socket', 'scgi-socket', 'protocol', 'add-header', 'response-route', 'yaml', 'json', 'xml',

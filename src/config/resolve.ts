@@ -11,6 +11,7 @@ import { findOption, OPTIONS, type OptionDef } from './options.js';
 import { DIRECTIVES } from './ini.js';
 import { iniRespelling } from './spelling.js';
 import { nearest } from './suggest.js';
+import { buildStaticSpec } from '../static/spec.js';
 import type { ConfigDiagnostic, OptionSource, UsherConfig } from './types.js';
 
 export interface RawSetting {
@@ -191,6 +192,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
   for (const [field, v] of values) fields[field] = Array.isArray(v) ? Object.freeze([...v]) : v;
   const config = Object.freeze({ ...fields, sources: Object.freeze(sources), iniFile }) as unknown as UsherConfig;
   validate(config);
+  buildStaticSpec(config); // static-map & co: checked here so a bad value stops usher before anything starts
   return { config, diagnostics };
 }
 

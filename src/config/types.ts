@@ -111,6 +111,22 @@ export interface UsherConfig {
   readonly statsMinified: boolean;
   /** `strict`: unknown options are errors, not warnings. */
   readonly strict: boolean;
+  /** Static files (src/static/spec.ts turns these into the children's StaticSpec). Lists keep file order. */
+  readonly staticMap: readonly string[];
+  readonly staticMap2: readonly string[];
+  readonly checkStatic: readonly string[];
+  readonly staticIndex: readonly string[];
+  readonly staticSkipExt: readonly string[];
+  readonly staticSafe: readonly string[];
+  readonly staticGzipAll: boolean;
+  readonly staticGzipDir: readonly string[];
+  readonly mimefile: readonly string[];
+  readonly staticExpiresType: readonly string[];
+  readonly staticExpiresTypeMtime: readonly string[];
+  readonly staticExpiresUri: readonly string[];
+  readonly staticExpiresUriMtime: readonly string[];
+  readonly staticExpires: readonly string[];
+  readonly staticExpiresMtime: readonly string[];
   /** Where each option came from (keyed by canonical option name). */
   readonly sources: Readonly<Record<string, OptionSource>>;
   /** The ini file, when one was given (absolute). */
