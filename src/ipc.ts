@@ -8,6 +8,8 @@
  * Must not: carry request data (requests go over sockets, never IPC).
  */
 
+import type { StaticSpec } from './static/spec.js';
+
 /** Bump when a spec key, a message or an exit code changes meaning. */
 export const CONTRACT_VERSION = 2;
 
@@ -116,6 +118,8 @@ export interface WorkerSpec {
   readonly disableLogging: boolean;
   /** How often to send a heartbeat (the master derives it from `heartbeat-timeout`). */
   readonly heartbeatMs: number;
+  /** `static-map` and friends, resolved (src/static/spec.ts); null when no static file is served. */
+  readonly static: StaticSpec | null;
   readonly chdir: string | null;
   // Node apps
   readonly app: string | null;
@@ -139,12 +143,14 @@ export interface RouterSpec {
   readonly heartbeatMs: number;
   /** `http-timeout`, seconds: idle client connections and silent workers (uWSGI's; default 60). */
   readonly httpTimeout: number;
+  /** Static files the router serves itself, before a request reaches a worker. */
+  readonly static: StaticSpec | null;
 }
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
-  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'heartbeatMs', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
-export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout'] as const satisfies readonly (keyof RouterSpec)[];
+  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'heartbeatMs', 'static', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
+export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout', 'static'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.
 type Missing<T, K extends readonly PropertyKey[]> = Exclude<keyof T, K[number]>;

@@ -12,6 +12,7 @@ import time
 from socket import SOCK_STREAM
 from time import monotonic
 
+from . import static
 from .codec import KEEPALIVE_MODIFIER2, IdleClose, ProtocolError, recv_head
 from .log import ErrorStream
 from .wsgi import STATUS_TEXT, BodyTimeout, FileWrapper, Input, Response, SpecError, buffer_body, simple_response
@@ -40,6 +41,8 @@ class Worker:
         self.harakiri = cfg.harakiri
         self.max_requests = cfg.max_requests
         self.post_buffering = cfg.post_buffering
+        # static-map & co: served before the app, with os.sendfile (static.py)
+        self.static = static.handler(cfg.static, log) if cfg.static else None
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         # Live counters, per serving thread so that only that thread writes them (plain ints under the
@@ -214,6 +217,10 @@ class Worker:
             self.log('WARN', 'bad uwsgi packet', status=400, reason='bad REQUEST_METHOD %s' % ascii(method[:64]) if method else 'no REQUEST_METHOD in the uwsgi vars')
             simple_response(conn, 400, 'Bad Request')
             return False
+        if self.static is not None and (method == 'GET' or method == 'HEAD'):
+            served = self.serve_static(conn, method, vars_, keep, index, started)
+            if served is not None:
+                return served
         # The request's vars override the CGI defaults; nothing overrides the wsgi.* keys.
         env = {**self.cgi_defaults, **vars_, **self.wsgi_fixed}
         cl = env.get('CONTENT_LENGTH')
@@ -312,6 +319,26 @@ class Worker:
         if self.max_requests and next(self.served) >= self.max_requests:
             self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
         return res.keep and not aborted and not self.stopping.is_set()
+
+    def serve_static(self, conn, method, vars_, keep, index, started):
+        """A static file, if the request maps to one: counted and logged as any request. None: not static."""
+        k = keep and not self.stopping.is_set() and vars_.get('CONTENT_LENGTH', '') in ('', '0')
+        r = self.static.serve(conn, method, static.target_from_vars(vars_), static.headers_from_environ(vars_), k)
+        if r is None:
+            return None
+        status, sent, complete = r
+        elapsed = monotonic() - started
+        st = self.stats[index]
+        st[0] += 1
+        st[1] += sent
+        st[3] += int(elapsed * 1000000)
+        if self.logging:
+            uri = vars_.get('REQUEST_URI') or vars_.get('PATH_INFO', '')
+            self.log('INFO', '%s %s %s' % (method, uri if uri.isprintable() else ascii(uri), status), bytes=sent,
+                     ms='%.1f' % (elapsed * 1000), addr=vars_.get('REMOTE_ADDR'), static=True)
+        if self.max_requests and next(self.served) >= self.max_requests:
+            self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
+        return k and complete and not self.stopping.is_set()
 
     def overdue(self):
         """harakiri: (method, uri, seconds) of a request in flight for longer than `harakiri`, or None."""

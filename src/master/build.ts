@@ -13,6 +13,7 @@ import { tellLauncherReady } from './daemonize.js';
 import { Monitor } from './monitor.js';
 import { Triggers } from './triggers.js';
 import { AutoReload, EXTENSIONS } from './autoreload.js';
+import { buildStaticSpec } from '../static/spec.js';
 
 export interface BuiltSockets {
   readonly bound: readonly BoundSocket[];
@@ -26,6 +27,8 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
   const upstream = created.privateDir !== undefined ? join(created.privateDir, 'workers.sock') : undefined;
   const workerSockets = bound.filter((s) => s.kind !== 'router');
   const routerSockets = bound.filter((s) => s.kind === 'router');
+  // Relative static roots resolve against `chdir`, where the master already is.
+  const staticSpec = buildStaticSpec(config, { base: process.cwd() }) ?? null;
   const plan = {
     processes: config.processes,
     initialWorkers: config.cheaper > 0 ? (config.cheaperInitial || config.cheaper) : config.processes,
@@ -44,6 +47,7 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
       maxRequests: config.maxRequests,
       postBuffering: config.postBuffering,
       disableLogging: config.disableLogging,
+      static: staticSpec,
       chdir: config.chdir !== undefined ? process.cwd() : null,
       app,
       wsgiFile,
@@ -52,7 +56,7 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
       pythonpath: config.pythonpath.map((p) => resolve(p)),
     },
     workerFds: workerSockets.map((s) => s.fd),
-    router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging, httpTimeout: config.httpTimeout } : undefined,
+    router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging, httpTimeout: config.httpTimeout, static: staticSpec } : undefined,
     routerFds: routerSockets.map((s) => s.fd),
     reloadMercyMs: config.reloadMercy * 1000,
     heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
