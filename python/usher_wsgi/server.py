@@ -43,6 +43,9 @@ class Worker:
         self.post_buffering = cfg.post_buffering
         # static-map & co: served before the app, with os.sendfile (static.py)
         self.static = static.handler(cfg.static, log) if cfg.static else None
+        # `ready-path`: 200 while serving, 503 once the master drains this worker before a stop
+        self.ready_path = cfg.ready_path
+        self.draining = False
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         # Live counters, per serving thread so that only that thread writes them (plain ints under the
@@ -216,6 +219,11 @@ class Worker:
         if method not in COMMON_METHODS and (not method or not _TOKEN.match(method)):
             self.log('WARN', 'bad uwsgi packet', status=400, reason='bad REQUEST_METHOD %s' % ascii(method[:64]) if method else 'no REQUEST_METHOD in the uwsgi vars')
             simple_response(conn, 400, 'Bad Request')
+            return False
+        if self.ready_path is not None and (method == 'GET' or method == 'HEAD') and \
+                (vars_.get('REQUEST_URI') or vars_.get('PATH_INFO')) == self.ready_path:
+            draining = self.draining or self.stopping.is_set()
+            simple_response(conn, 503 if draining else 200, 'draining' if draining else 'ready')
             return False
         if self.static is not None and (method == 'GET' or method == 'HEAD'):
             served = self.serve_static(conn, method, vars_, keep, index, started)

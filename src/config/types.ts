@@ -56,6 +56,9 @@ export interface UsherConfig {
   readonly postBuffering: number;
   /** `max-requests`: recycle a worker after this many requests (0 = never). */
   readonly maxRequests: number;
+  /** `ready-path` (a health-check path, 200 serving / 503 draining) and `drain-time` (seconds SIGTERM drains first). */
+  readonly readyPath: string | undefined;
+  readonly drainTime: number;
   /** `heartbeat-timeout`: seconds without a heartbeat before a child is aborted and replaced. */
   readonly heartbeatTimeout: number;
   /** Recycling and scaling: see the options table for each. Sizes in MiB, times in seconds. */

@@ -25,6 +25,8 @@ export interface ArbiterPlan extends SpawnPlan {
   readonly initialWorkers: number;
   readonly routers: number;
   readonly reloadMercyMs: number;
+  /** `drain-time`: how long SIGTERM drains (readiness 503, traffic still served) before the graceful stop. */
+  readonly drainMs: number;
   /** A child silent for this long gets SIGABRT, then SIGKILL (`heartbeat-timeout`). */
   readonly heartbeatTimeoutMs: number;
   /** How often children beat at most (stats and cheaper want fresher counters than the 5 s default). */
@@ -47,6 +49,7 @@ export class Arbiter {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private resolveDone: ((code: number) => void) | undefined;
   private forceTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
   /** A generation whose first worker is loading the app alone; the others start once it is ready. */
   private canaryGeneration: number | undefined;
   /** Worker slots 1..active run; the others are "cheap" (`cheaper`). */
@@ -409,6 +412,22 @@ export class Arbiter {
   }
 
   private handleTerm(sig: string): void {
+    if (this.drainTimer !== undefined) {
+      this.log.warn(`second ${sig} while draining: stopping gracefully now`);
+      clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+      this.beginStop(sig, false);
+      return;
+    }
+    if (this.plan.drainMs > 0 && this.state !== 'stopping') {
+      // Draining first: load balancers see the readiness path fail and move traffic away while it is
+      // still served; then the usual graceful stop.
+      this.log.info('draining: the readiness path answers 503; stopping after drain-time', { reason: sig, drain_s: this.plan.drainMs / 1000 });
+      publish({ type: 'stopping', reason: `${sig} (draining)`, graceful: true });
+      for (const c of this.children.all()) if (c.proc.connected) c.proc.send({ type: 'drain' });
+      this.drainTimer = setTimeout(() => { this.drainTimer = undefined; this.beginStop(sig, false); }, this.plan.drainMs);
+      return;
+    }
     if (this.state === 'stopping') {
       this.log.warn(`second ${sig}: stopping now`);
       this.killAll();
