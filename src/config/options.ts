@@ -33,7 +33,7 @@ const todo = (name: string, help: string, aliases?: string[]): OptionDef => ({ n
 const KNOWN: OptionDef[] = [
   // sockets
   impl({ name: 'http', type: 'list', field: 'http', help: 'Serve HTTP on this address (`127.0.0.1:8080`, `:8080`). Node workers speak HTTP themselves; Python workers sit behind usher\'s HTTP router. Repeatable.' }),
-  impl({ name: 'http-socket', aliases: ['http11-socket'], type: 'list', field: 'httpSocket', help: 'Workers speak HTTP themselves on this address (Node apps). Repeatable.' }),
+  impl({ name: 'http-socket', aliases: ['http11-socket'], type: 'list', field: 'httpSocket', help: 'HTTP on this address, spoken by the workers themselves (Node apps); for a Python app, usher\'s HTTP router takes the address (llhttp and keep-alive in Node rather than an HTTP parser in Python under the GIL). Repeatable.' }),
   impl({ name: 'socket', aliases: ['uwsgi-socket', 's'], type: 'list', field: 'socket', help: 'Speak the uwsgi protocol on this unix socket path or `host:port` (for Nginx `uwsgi_pass`, Apache mod_proxy_uwsgi). Repeatable.' }),
   impl({ name: 'chmod-socket', aliases: ['chmod'], type: 'mode', field: 'chmodSocket', help: 'Permissions of unix sockets, octal (`660`); the bare key means 666.' }),
   impl({ name: 'listen', aliases: ['l'], type: 'int', field: 'listen', default: 100, min: 1, max: 65535, help: 'Socket listen backlog.' }),

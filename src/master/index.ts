@@ -54,11 +54,9 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
     wsgiFile = resolve(config.wsgiFile);
     if (!existsSync(wsgiFile)) throw new AppLoadError(`wsgi-file not found: ${wsgiFile} (relative paths resolve against \`chdir\`)`);
   }
-  if (config.httpSocket.length > 0) {
-    throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'http-socket is not available for Python apps yet: use `http` (usher\'s HTTP router in front of the workers) or `socket` (uwsgi protocol, for Nginx/Apache)', where(config, 'http-socket'));
-  }
-  if (config.http.length > 0 && config.httpRouter === false) {
-    throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'Python workers speak the uwsgi protocol only: `http` needs the HTTP router for them; remove `http-router = false`', where(config, 'http-router'));
+  if (config.http.length + config.httpSocket.length > 0 && config.httpRouter === false) {
+    const option = config.http.length > 0 ? 'http' : 'http-socket';
+    throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', `Python workers speak the uwsgi protocol only: \`${option}\` needs the HTTP router for them; remove \`http-router = false\``, where(config, 'http-router'));
   }
   return { runtime: { kind: 'python', interpreter }, app: null, wsgiFile };
 }
@@ -71,8 +69,11 @@ function wantedSockets(config: UsherConfig, runtime: AppRuntime): Wanted[] {
   // costs (measured: ~23k req/s through one router vs ~100k direct). Python workers are blocking
   // thread pools: they sit behind usher's HTTP router, as behind uWSGI's.
   const useRouter = config.httpRouter ?? runtime.kind === 'python';
+  // `http-socket` for a Python app: uWSGI's workers parse HTTP in C; usher's Python workers would have
+  // to parse it in Python under the GIL, so the router (llhttp, keep-alive) takes that address too.
+  const httpSocketKind = runtime.kind === 'python' ? 'router' as const : 'http' as const;
   return [
-    ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: 'http' as const, spec })),
+    ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: httpSocketKind, spec })),
     ...config.socket.map((spec) => ({ option: 'socket', kind: 'uwsgi' as const, spec })),
     ...config.http.map((spec) => ({ option: 'http', kind: useRouter ? 'router' as const : 'http' as const, spec })),
   ];
