@@ -124,6 +124,8 @@ export interface WorkerSpec {
   readonly static: StaticSpec | null;
   /** `ready-path`: the path answered 200 while serving, 503 while draining; null = none. */
   readonly readyPath: string | null;
+  /** `limit-post`: the largest request body, in bytes (0 = no limit). */
+  readonly limitPost: number;
   readonly chdir: string | null;
   // Node apps
   readonly app: string | null;
@@ -150,12 +152,13 @@ export interface RouterSpec {
   /** Static files the router serves itself, before a request reaches a worker. */
   readonly static: StaticSpec | null;
   readonly readyPath: string | null;
+  readonly limitPost: number;
 }
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
-  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'heartbeatMs', 'static', 'readyPath', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
-export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout', 'static', 'readyPath'] as const satisfies readonly (keyof RouterSpec)[];
+  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'heartbeatMs', 'static', 'readyPath', 'limitPost', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
+export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout', 'static', 'readyPath', 'limitPost'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.
 type Missing<T, K extends readonly PropertyKey[]> = Exclude<keyof T, K[number]>;

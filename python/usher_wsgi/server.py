@@ -240,6 +240,12 @@ class Worker:
                 simple_response(conn, 400, 'Bad Request')
                 return False
             length = int(cl)
+            if self.cfg.limit_post and length > self.cfg.limit_post:
+                self.log('WARN', 'request body over limit-post; answered 413', uri=vars_.get('REQUEST_URI', ''), limit=self.cfg.limit_post, size=length)
+                simple_response(conn, 413, 'Request Entity Too Large (limit-post)')
+                # read and drop the body before closing: a front still sending it would see a reset (502)
+                Input(conn, pending, length, self.cfg).drain(monotonic() + DRAIN_TIMEOUT_S)
+                return False
         else:
             length = 0
             if cl is not None:  # Nginx's uwsgi_params send it empty: PEP 3333 says absent

@@ -49,6 +49,7 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'harakiri', type: 'int', field: 'harakiri', default: 0, min: 0, help: 'Seconds a request may run (0 = off). A Python worker past it is killed and replaced, as uWSGI; a Node worker (many requests at once) cuts only that request (504, or its connection closed) and serves on. The log names the request.' }),
   impl({ name: 'post-buffering', type: 'int', field: 'postBuffering', default: 0, min: 0, help: 'Python workers read the whole request body before the app runs, so `wsgi.input` is seekable: up to this many bytes in memory, larger bodies in a temp file (uWSGI\'s semantics; 0 = stream the body to the app). Node apps read bodies as streams: for them it changes nothing (an info line says so).' }),
   impl({ name: 'max-requests', type: 'int', field: 'maxRequests', default: 0, min: 0, help: 'Recycle a worker after this many requests (0 = never).' }),
+  impl({ name: 'limit-post', type: 'int', field: 'limitPost', default: 0, min: 0, help: 'The largest request body, in bytes (0 = no limit): a larger one is answered 413 before the app runs (Content-Length), or the moment the limit is crossed (chunked), on every path. uWSGI 2.0 answers a 500 and closes; usher says 413.' }),
   impl({ name: 'ready-path', type: 'string', field: 'readyPath', help: 'A path (`/-/ready`) that answers 200 while usher serves and 503 while it drains before a stop, for a load balancer\'s health check; only that exact path is taken from the app. Off by default. usher-only.' }),
   impl({ name: 'drain-time', type: 'int', field: 'drainTime', default: 0, min: 0, max: 3600, help: 'Seconds SIGTERM first drains: `ready-path` answers 503 while every other request is still served, so a load balancer moves traffic away; then the graceful stop. A second SIGTERM stops at once. usher-only (0 = stop at once, as uWSGI).' }),
   impl({ name: 'heartbeat-timeout', type: 'int', field: 'heartbeatTimeout', default: 60, min: 1, max: 86400, help: 'Seconds a worker or router may go without a heartbeat (its event loop or serving threads stuck) before the master sends it SIGABRT, then SIGKILL 5 s later, and replaces it. usher-only (gunicorn calls it `timeout`; uWSGI has none).' }),
@@ -150,7 +151,7 @@ const taken = new Set(KNOWN.flatMap((d) => [d.name, ...(d.aliases ?? [])]));
 /** uWSGI options usher knows of but does not do yet. */
 const NOT_YET = ['stats', 'procname', 'touch-reload', 'touch-chain-reload', 'fs-reload', 'cheaper', 'cheaper-algo',
     'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'max-worker-lifetime', 'reload-on-rss', 'reload-on-as', 'evil-reload-on-rss',
-    'limit-as', 'limit-post', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
+    'limit-as', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
     'log-x-forwarded-for', 'req-logger', 'logger', 'log-master', 'log-5xx', 'log-4xx', 'log-slow', 'log-big', 'mount', 'route', 'route-run',
     'route-uri', 'route-host', 'static-gzip', 'static-gzip-ext', 'static-gzip-suffix', 'static-expires-path-info', 'static-expires-path-info-mtime', 'check-static-docroot', 'static-cache-paths', 'file-serve-mode', 'spooler', 'spooler-processes',
     'cron', 'cron2', 'mule', 'mules', 'attach-daemon', 'attach-daemon2', 'smart-attach-daemon', 'vassal-set', 'emperor-stats', 'hook-pre-app',

@@ -58,6 +58,8 @@ export interface UsherConfig {
   readonly maxRequests: number;
   /** `ready-path` (a health-check path, 200 serving / 503 draining) and `drain-time` (seconds SIGTERM drains first). */
   readonly readyPath: string | undefined;
+  /** `limit-post`: the largest request body in bytes (0 = none). */
+  readonly limitPost: number;
   readonly drainTime: number;
   /** `heartbeat-timeout`: seconds without a heartbeat before a child is aborted and replaced. */
   readonly heartbeatTimeout: number;

@@ -13,6 +13,7 @@ import { ChildLifecycle } from '../child/lifecycle.js';
 import { createForwarder, isForwarding } from './forward.js';
 import { staticFirst } from '../static/serve.js';
 import { withReadiness } from '../child/readiness.js';
+import { withLimitPost } from '../child/limit-post.js';
 
 const life = ChildLifecycle.boot<RouterSpec>(SPEC_ENV.router, ROUTER_SPEC_KEYS, (s) => (s.id > 1 ? `router ${s.id}` : 'router'));
 const { spec, log } = life;
@@ -42,7 +43,8 @@ const router = createForwarder({
   inflight: life.inflight,
 });
 // Static files (static-map & co) are served here, without a trip to a worker.
-const serve = withReadiness(spec.readyPath, () => life.isDraining, staticFirst(spec.static, (req, res) => router.forward(req, res), log.child('static')));
+const serve = withReadiness(spec.readyPath, () => life.isDraining,
+  withLimitPost(spec.limitPost, log, staticFirst(spec.static, (req, res) => router.forward(req, res), log.child('static'))));
 const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
   const server = http.createServer({
     maxHeaderSize: Math.max(16384, spec.bufferSize),

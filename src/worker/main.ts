@@ -11,6 +11,7 @@ import { EXIT, SPEC_ENV, WORKER_SPEC_KEYS, type WorkerSpec } from '../ipc.js';
 import { loadNodeApp } from '../apps/node/load.js';
 import { staticFirst } from '../static/serve.js';
 import { withReadiness } from '../child/readiness.js';
+import { withLimitPost } from '../child/limit-post.js';
 import { createUwsgiServer, type UwsgiServer } from './uwsgi-server.js';
 import { UsherError } from '../errors.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
@@ -93,7 +94,8 @@ async function main(): Promise<void> {
     return life.exit(EXIT.APP_LOAD);
   }
   // Static files first (static-map & co), counted and logged like any request; the rest goes to the app.
-  const listener = tracker.listener(withReadiness(spec.readyPath, () => life.isDraining, staticFirst(spec.static, app.listener, log.child('static'))));
+  const listener = tracker.listener(withReadiness(spec.readyPath, () => life.isDraining,
+    withLimitPost(spec.limitPost, log, staticFirst(spec.static, app.listener, log.child('static')))));
   const listening: Promise<void>[] = [];
   spec.fds.forEach((fd, i) => {
     const kind = spec.kinds[i] ?? 'uwsgi';

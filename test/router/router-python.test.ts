@@ -120,7 +120,7 @@ async function startRouter(upstream: string, extra: Record<string, unknown>): Pr
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const port = (listener.address() as net.AddressInfo).port;
   const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
-  const spec: RouterSpec & Record<string, unknown> = { contract: CONTRACT_VERSION, id: 1, fds: [4], listen: 100, upstream, bufferSize: 4096, disableLogging: false, heartbeatMs: 500, httpTimeout: 60, static: null, readyPath: null, ...extra };
+  const spec: RouterSpec & Record<string, unknown> = { contract: CONTRACT_VERSION, id: 1, fds: [4], listen: 100, upstream, bufferSize: 4096, disableLogging: false, heartbeatMs: 500, httpTimeout: 60, static: null, readyPath: null, limitPost: 0, ...extra };
   const proc = spawn(process.execPath, [ROUTER_MAIN], { stdio: ['ignore', 'pipe', 'pipe', 'ipc', fd], env: { ...process.env, [SPEC_ENV.router]: JSON.stringify(spec) } });
   let out = '';
   const heartbeats: ChildCounters[] = [];
