@@ -217,6 +217,9 @@ function validate(c: UsherConfig): void {
     throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'both `wsgi-file` and `module` are set; keep one', at(c, 'module'));
   }
   validateCheaper(c);
+  if (c.protocol !== 'uwsgi' && c.protocol !== 'http') {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `protocol = ${c.protocol}: usher speaks uwsgi and http on \`socket\` (fastcgi, scgi and the others are not implemented); use one of those, or put Nginx in front`, at(c, 'protocol'));
+  }
 }
 
 /** uWSGI's own rules for cheaper, with the reason said. */

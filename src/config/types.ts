@@ -17,6 +17,8 @@ export interface UsherConfig {
   readonly httpSocket: readonly string[];
   /** `socket =` (alias `uwsgi-socket`): unix paths or host:port where workers speak the uwsgi protocol. */
   readonly socket: readonly string[];
+  /** `protocol`: what `socket` addresses speak (`uwsgi` or `http`). */
+  readonly protocol: string;
   /** `chmod-socket`: mode for unix sockets (bare key = 0o666); undefined = leave the umask's. */
   readonly chmodSocket: number | undefined;
   readonly chdir: string | undefined;

@@ -74,7 +74,7 @@ function wantedSockets(config: UsherConfig, runtime: AppRuntime): Wanted[] {
   const httpSocketKind = runtime.kind === 'python' ? 'router' as const : 'http' as const;
   return [
     ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: httpSocketKind, spec })),
-    ...config.socket.map((spec) => ({ option: 'socket', kind: 'uwsgi' as const, spec })),
+    ...config.socket.map((spec) => ({ option: 'socket', kind: config.protocol === 'http' ? httpSocketKind : 'uwsgi' as const, spec })),
     ...config.http.map((spec) => ({ option: 'http', kind: useRouter ? 'router' as const : 'http' as const, spec })),
   ];
 }
