@@ -4,8 +4,8 @@
 // Python worker on the uwsgi protocol. The path is only taken from the app when the option is set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { havePython } from '../helpers/python-runner.js';
 import { startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
 
@@ -14,12 +14,6 @@ const ECHO = join(REPO, 'test', 'fixtures', 'apps', 'echo.mjs');
 const HELLO = join(REPO, 'bench', 'apps', 'hello_wsgi.py');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function havePython(ctx: { skip: (m: string) => void }): boolean {
-  if (existsSync(PY)) return true;
-  if (process.env.CI === 'true') throw new Error(`${PY} is missing`);
-  ctx.skip(`${PY} is missing`);
-  return false;
-}
 
 type Probe = (path: string) => Promise<{ status: number; body: string }>;
 

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { havePython } from '../helpers/python-runner.js';
 import { startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
 import { startNginx, requireTool } from '../helpers/fronts.js';
 
@@ -14,12 +14,6 @@ const ECHO = join(REPO, 'test', 'fixtures', 'apps', 'echo.mjs');
 const WSGI = join(REPO, 'test', 'fixtures', 'apps', 'wsgi_runner.py');
 const LIMIT = 64 * 1024;
 
-function havePython(ctx: { skip: (m: string) => void }): boolean {
-  if (existsSync(PY)) return true;
-  if (process.env.CI === 'true') throw new Error(`${PY} is missing`);
-  ctx.skip(`${PY} is missing`);
-  return false;
-}
 
 /** POST `size` bytes, with a Content-Length or chunked; the status, or 'closed' if the connection died first. */
 function post(port: number, path: string, size: number, chunked: boolean): Promise<number | 'closed'> {

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { havePython } from '../helpers/python-runner.js';
 import { startUsher, startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
 
 test('protocol = http: a `socket` address speaks HTTP (Node app)', async () => {
@@ -19,11 +20,7 @@ test('protocol = http: a `socket` address speaks HTTP (Node app)', async () => {
 });
 
 test('protocol = http for a Python app: the router takes the socket address', async (ctx) => {
-  if (!existsSync('/usr/bin/python3')) {
-    if (process.env.CI === 'true') throw new Error('/usr/bin/python3 is missing');
-    ctx.skip('no python3');
-    return;
-  }
+  if (!havePython(ctx)) return;
   const port = await freePort();
   const u = await startUsherReady(['--socket', `127.0.0.1:${port}`, '--protocol', 'http', '--wsgi-file', join(REPO, 'bench', 'apps', 'hello_wsgi.py'), '--python', '/usr/bin/python3']);
   try {

@@ -5,8 +5,9 @@
 // leaves the root.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { havePython } from '../helpers/python-runner.js';
 import { startUsherReady, tempDir, freePort, REPO, type UsherProc } from '../helpers/usher.js';
 import { startNginx, requireTool } from '../helpers/fronts.js';
 
@@ -42,12 +43,6 @@ async function check(base: string, label: string, appMarker: RegExp): Promise<vo
   assert.match(await app.text(), appMarker, `${label}: the app answers the rest`);
 }
 
-function havePython(ctx: { skip: (m: string) => void }): boolean {
-  if (existsSync(PY)) return true;
-  if (process.env.CI === 'true') throw new Error(`${PY} is missing`);
-  ctx.skip(`${PY} is missing`);
-  return false;
-}
 
 async function withUsher(args: string[], fn: (u: UsherProc) => Promise<void>): Promise<void> {
   const u = await startUsherReady([...args, '--static-map', `/static=${root}`]);
