@@ -2,7 +2,6 @@
 os.sendfile to one end, this script reads the other end as a client would. Prints JSON results for
 test/static/serve-python.test.ts. usage: py_serve_check.py REPO TMPDIR SCENARIO
 """
-import importlib.util
 import json
 import os
 import socket
@@ -11,9 +10,8 @@ import threading
 import time
 
 repo, tmp, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
-spec_ = importlib.util.spec_from_file_location('usher_static', os.path.join(repo, 'python', 'usher_wsgi', 'static.py'))
-static = importlib.util.module_from_spec(spec_)
-spec_.loader.exec_module(static)
+sys.path.insert(0, os.path.join(repo, 'python'))
+from usher_wsgi import static  # noqa: E402 (the package, as the worker imports it)
 
 SPEC = {'maps': [{'mount': '/static', 'root': os.path.join(tmp, 'root'), 'keepMount': False}], 'index': ['index.html'], 'skipExt': [],
         'safe': [], 'gzipAll': False, 'gzipDirs': [], 'mimefiles': [], 'expires': []}

@@ -3,15 +3,13 @@ prints the normalized decisions as JSON, in case order; test/static/corpus.test.
 the corpus and with the TypeScript resolver. Run by the test with Debian's /usr/bin/python3.
 usage: replay_static.py REPO TMPDIR corpus.json [...]   |   replay_static.py REPO TMPDIR --mime
 """
-import importlib.util
 import json
 import os
 import sys
 
 repo, tmp = sys.argv[1], sys.argv[2]
-spec_ = importlib.util.spec_from_file_location('usher_static', os.path.join(repo, 'python', 'usher_wsgi', 'static.py'))
-static = importlib.util.module_from_spec(spec_)
-spec_.loader.exec_module(static)
+sys.path.insert(0, os.path.join(repo, 'python'))
+from usher_wsgi import static  # noqa: E402 (the package, as the worker imports it)
 
 
 def rel(p):
