@@ -4,8 +4,8 @@
  * (SIGABRT, then SIGKILL, for a child that goes silent), reacts to every exit by table
  * (master/exits.ts), reloads gracefully on SIGHUP (a whole new generation, or one worker at a time for a
  * chain reload), replaces workers one at a time when asked to recycle them (lifetime, memory), and
- * grows or shrinks the pool between `cheaper` and `processes`. Signal handlers only enqueue; one drain
- * step dispatches them from a table. Everything that happens is published on master/events.
+ * grows or shrinks the pool between `cheaper` and `processes`. Signals come through master/signals
+ * (handlers only enqueue). Everything that happens is published on master/events.
  * Must not: bind sockets, parse requests, or load app code.
  */
 import type { Logger } from '../log.js';
@@ -15,6 +15,7 @@ import { publish, type ChildRole, type DeathReason } from './events.js';
 import { classifyExit } from './exits.js';
 import { ChildTable, type Child, type ChildView, type SpawnPlan } from './children.js';
 import { Replacer } from './replacer.js';
+import { SignalQueue, type SignalName } from './signals.js';
 
 export type { ChildView } from './children.js';
 
@@ -33,19 +34,19 @@ export interface ArbiterPlan extends SpawnPlan {
   readonly heartbeatMaxMs?: number;
 }
 
-type SignalName = 'SIGHUP' | 'SIGTERM' | 'SIGINT' | 'SIGQUIT';
 export type RecycleReason = Extract<DeathReason, 'lifetime' | 'rss' | 'recycled'>;
-
-/** A child that dies this soon after starting, abnormally, is respawned with growing delays. */
-const EARLY_DEATH_MS = 2000;
 
 export class Arbiter {
   private readonly children: ChildTable;
-  private readonly queue: SignalName[] = [];
+  private readonly signals = new SignalQueue({
+    SIGHUP: () => this.handleHup(),
+    SIGTERM: () => this.handleTerm('SIGTERM'),
+    SIGINT: () => this.handleTerm('SIGINT'),
+    SIGQUIT: () => this.handleQuit(),
+  });
   private generation = 1;
   private state: 'starting' | 'running' | 'reloading' | 'stopping' = 'starting';
   private exitCode = 0;
-  private readonly respawnDelay = new Map<string, number>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private resolveDone: ((code: number) => void) | undefined;
   private forceTimer: NodeJS.Timeout | undefined;
@@ -77,17 +78,16 @@ export class Arbiter {
   /** Runs until usher stops; resolves with the process exit code. */
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => { this.resolveDone = resolve; });
-    for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => this.enqueue(sig));
+    this.signals.listen();
     for (let id = 1; id <= this.plan.routers; id++) this.spawn('router', id, this.generation);
     this.startGeneration(this.generation);
-    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), this.heartbeatMs);
+    this.heartbeatTimer = setInterval(() => this.children.abortSilent(this.plan.heartbeatTimeoutMs, this.log), this.heartbeatMs);
     return done;
   }
 
   /** Ask for what a signal would do (the master fifo and touch-reload use this too). */
   enqueue(sig: SignalName): void {
-    this.queue.push(sig);
-    setImmediate(() => this.drain());
+    this.signals.enqueue(sig);
   }
 
   /** A graceful reload if one can start now (not while starting or reloading): false means ask again later. */
@@ -169,17 +169,6 @@ export class Arbiter {
 
   private workers(): Child[] {
     return [...this.children.all()].filter((c) => c.role === 'worker' && c.generation === this.generation);
-  }
-
-  private readonly handlers: Record<SignalName, () => void> = {
-    SIGHUP: () => this.handleHup(),
-    SIGTERM: () => this.handleTerm('SIGTERM'),
-    SIGINT: () => this.handleTerm('SIGINT'),
-    SIGQUIT: () => this.handleQuit(),
-  };
-
-  private drain(): void {
-    for (let sig = this.queue.shift(); sig !== undefined; sig = this.queue.shift()) this.handlers[sig]();
   }
 
   private spawn(role: ChildRole, id: number, generation: number): Child | undefined {
@@ -264,7 +253,7 @@ export class Arbiter {
   }
 
   private afterReady(child: Child): void {
-    this.respawnDelay.delete(`${child.role}:${child.id}`);
+    this.children.clearBackoff(child);
     if (child.role === 'worker') this.replacer.onReady(child);
     if (child.role === 'worker' && child.generation === this.canaryGeneration) {
       this.canaryGeneration = undefined;
@@ -294,15 +283,9 @@ export class Arbiter {
     if (c.state === 'stopping') return;
     c.state = 'stopping';
     c.proc.kill('SIGTERM');
-    this.killAfter(c, this.plan.reloadMercyMs, () => {
+    this.children.killAfter(c, this.plan.reloadMercyMs, () => {
       this.log.warn(`${c.role} did not finish within reload-mercy; killing it`, { id: c.id, pid: c.pid, reason, mercy_s: this.plan.reloadMercyMs / 1000 });
     });
-  }
-
-  private killAfter(c: Child, ms: number, before: () => void): void {
-    if (c.killTimer) clearTimeout(c.killTimer);
-    c.killTimer = setTimeout(() => { before(); c.proc.kill('SIGKILL'); }, ms);
-    c.killTimer.unref();
   }
 
   private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
@@ -337,20 +320,7 @@ export class Arbiter {
     }
     this.log[verdict.level](`${child.role} ${verdict.message}`, { ...fields, reason: verdict.reason });
     if (respawn === 'now') this.respawnSlot(child, 0);
-    else if (respawn === 'backoff') this.respawnSlot(child, this.backoff(child));
-  }
-
-  /** Growing delays for a slot whose children die abnormally right after starting; none otherwise. */
-  private backoff(child: Child): number {
-    const key = `${child.role}:${child.id}`;
-    if (Date.now() - child.startedAt >= EARLY_DEATH_MS) {
-      this.respawnDelay.delete(key);
-      return 0;
-    }
-    const delay = Math.min((this.respawnDelay.get(key) ?? 250) * 2, 10_000);
-    this.respawnDelay.set(key, delay);
-    this.log.warn(`${child.role} is dying right after start; delaying respawn`, { id: child.id, delay_ms: delay });
-    return delay;
+    else if (respawn === 'backoff') this.respawnSlot(child, this.children.backoff(child, this.log));
   }
 
   private respawnSlot(child: Child, delay: number): void {
@@ -382,19 +352,6 @@ export class Arbiter {
     this.canaryGeneration = undefined;
     this.state = 'running';
     publish({ type: 'reload-finished', generation, ok: false });
-  }
-
-  /** A child silent past heartbeat-timeout gets SIGABRT (a core dump or a stack, where enabled), then SIGKILL. */
-  private checkHeartbeats(): void {
-    const now = Date.now();
-    for (const c of this.children.all()) {
-      if (c.unresponsive || now - c.lastBeat <= this.plan.heartbeatTimeoutMs) continue;
-      if (c.state === 'stopping' && c.killTimer !== undefined) continue; // reload-mercy already bounds it
-      c.unresponsive = true;
-      this.log.error(`${c.role} unresponsive (no heartbeat); sending SIGABRT`, { id: c.id, pid: c.pid, silent_s: Math.round((now - c.lastBeat) / 1000), grace_s: TIMING.ABORT_GRACE_MS / 1000 });
-      c.proc.kill('SIGABRT');
-      this.killAfter(c, TIMING.ABORT_GRACE_MS, () => this.log.error(`${c.role} still there after SIGABRT; killing it`, { id: c.id, pid: c.pid }));
-    }
   }
 
   private handleHup(): void {

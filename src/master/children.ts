@@ -1,11 +1,13 @@
 /**
  * master/children: the master's table of live child processes (workers and HTTP routers): starting
  * one with its spec, what the master knows of each (state, heartbeat, counters, why it is leaving),
- * and copies of that for stats. The arbiter decides; this only keeps the books.
+ * copies of that for stats, and the per-child clocks (respawn back-off, kill timers, the heartbeat
+ * watch). The arbiter decides what happens; this keeps the books and the timers.
  * Must not: decide when to spawn, kill or respawn (the arbiter's).
  */
 import type { ChildProcess } from 'node:child_process';
-import { CONTRACT_VERSION, type ChildCounters, type ExitReason, type RouterSpec, type WorkerSpec } from '../ipc.js';
+import type { Logger } from '../log.js';
+import { CONTRACT_VERSION, TIMING, type ChildCounters, type ExitReason, type RouterSpec, type WorkerSpec } from '../ipc.js';
 import { FIRST_SOCKET_FD, spawnRouter, spawnWorker, type AppRuntime } from './spawn.js';
 import type { ChildRole } from './events.js';
 
@@ -61,9 +63,13 @@ export interface SpawnPlan {
   readonly maxRequestsDelta: number;
 }
 
+/** A child that dies this soon after starting, abnormally, is respawned with growing delays. */
+const EARLY_DEATH_MS = 2000;
+
 export class ChildTable {
   private readonly byPid = new Map<number, Child>();
   private readonly respawns = new Map<string, number>();
+  private readonly respawnDelay = new Map<string, number>();
 
   constructor(private readonly plan: SpawnPlan, private readonly heartbeatMs: number) {}
 
@@ -111,6 +117,43 @@ export class ChildTable {
     };
     this.byPid.set(pid, child);
     return { child };
+  }
+
+  /** Growing delays for a slot whose children die abnormally right after starting; none otherwise. */
+  backoff(child: Child, log: Logger): number {
+    const key = `${child.role}:${child.id}`;
+    if (Date.now() - child.startedAt >= EARLY_DEATH_MS) {
+      this.respawnDelay.delete(key);
+      return 0;
+    }
+    const delay = Math.min((this.respawnDelay.get(key) ?? 250) * 2, 10_000);
+    this.respawnDelay.set(key, delay);
+    log.warn(`${child.role} is dying right after start; delaying respawn`, { id: child.id, delay_ms: delay });
+    return delay;
+  }
+
+  clearBackoff(child: Child): void {
+    this.respawnDelay.delete(`${child.role}:${child.id}`);
+  }
+
+  /** SIGKILL a child after `ms` unless it exits first (`before` says why, in the log). */
+  killAfter(c: Child, ms: number, before: () => void): void {
+    if (c.killTimer) clearTimeout(c.killTimer);
+    c.killTimer = setTimeout(() => { before(); c.proc.kill('SIGKILL'); }, ms);
+    c.killTimer.unref();
+  }
+
+  /** A child silent past heartbeat-timeout gets SIGABRT (a core dump or a stack, where enabled), then SIGKILL. */
+  abortSilent(timeoutMs: number, log: Logger): void {
+    const now = Date.now();
+    for (const c of this.byPid.values()) {
+      if (c.unresponsive || now - c.lastBeat <= timeoutMs) continue;
+      if (c.state === 'stopping' && c.killTimer !== undefined) continue; // reload-mercy already bounds it
+      c.unresponsive = true;
+      log.error(`${c.role} unresponsive (no heartbeat); sending SIGABRT`, { id: c.id, pid: c.pid, silent_s: Math.round((now - c.lastBeat) / 1000), grace_s: TIMING.ABORT_GRACE_MS / 1000 });
+      c.proc.kill('SIGABRT');
+      this.killAfter(c, TIMING.ABORT_GRACE_MS, () => log.error(`${c.role} still there after SIGABRT; killing it`, { id: c.id, pid: c.pid }));
+    }
   }
 
   snapshot(): ChildView[] {

@@ -5,6 +5,7 @@
 // growing the pool under load and shrinking it when idle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsherReady, tempDir, freePort, REPO, type UsherProc } from '../helpers/usher.js';
@@ -14,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (out: string, re: RegExp): string[] => out.split('\n').filter((l) => re.test(l));
 
 /** `clients` loops of requests to `path` until `until` resolves (90 s at most: a failed test never leaves it running). */
-async function load(port: number, path: string, until: Promise<unknown>, clients = 4): Promise<{ ok: number; failed: string[] }> {
+async function load(port: number, path: string, until: Promise<unknown>, clients = 4, fresh = false): Promise<{ ok: number; failed: string[] }> {
   let done = false;
   void until.then(() => { done = true; });
   setTimeout(() => { done = true; }, 90_000).unref();
@@ -22,15 +23,21 @@ async function load(port: number, path: string, until: Promise<unknown>, clients
   await Promise.all(Array.from({ length: clients }, async () => {
     while (!done) {
       try {
-        const res = await fetch(`http://127.0.0.1:${port}${path}`);
-        await res.arrayBuffer();
-        if (res.status === 200) r.ok++; else r.failed.push(String(res.status));
+        const status = fresh ? await getOnce(port, path) : await fetch(`http://127.0.0.1:${port}${path}`).then(async (res) => { await res.arrayBuffer(); return res.status; });
+        if (status === 200) r.ok++; else r.failed.push(String(status));
       } catch (err) {
         r.failed.push((err as Error).message);
       }
     }
   }));
   return r;
+}
+
+/** One GET on a connection of its own (closed after the response). */
+function getOnce(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ port, host: '127.0.0.1', path, agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); }).on('error', reject);
+  });
 }
 
 function touch(path: string): void {
@@ -170,8 +177,9 @@ test('cheaper: load grows the pool from cheaper to processes, idleness shrinks i
   let stop = (): void => undefined;
   try {
     assert.equal(lines(u.output(), /worker spawned/).length, 1, 'starts with cheaper = 1 worker');
-    // Slow requests from 8 clients keep every worker busy.
-    const traffic = load(port, '/slow?ms=400', new Promise<void>((r) => { stop = r; }), 8);
+    // Slow requests from 8 clients keep every worker busy. A new connection per request, as Nginx's
+    // uwsgi_pass makes: a kept-alive connection stays with the worker that accepted it.
+    const traffic = load(port, '/slow?ms=400', new Promise<void>((r) => { stop = r; }), 8, true);
     await u.waitFor(/cheaper: more workers added=1 workers=4/, 60_000);
     stop();
     const r = await traffic;
