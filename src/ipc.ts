@@ -126,6 +126,12 @@ export interface WorkerSpec {
   readonly readyPath: string | null;
   /** `limit-post`: the largest request body, in bytes (0 = no limit). */
   readonly limitPost: number;
+  /** `limit-as`: the address-space limit (RLIMIT_AS) in bytes a Python worker sets on itself (0 = none). */
+  readonly limitAs: number;
+  /** `harakiri-graceful-timeout` (s) and `-signal`: a Python worker past harakiri signals itself, stops
+   *  accepting and lets its other requests finish for this long before it exits (0 = exit at once). */
+  readonly harakiriGracefulTimeout: number;
+  readonly harakiriGracefulSignal: number;
   readonly chdir: string | null;
   // Node apps
   readonly app: string | null;
@@ -157,7 +163,7 @@ export interface RouterSpec {
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
-  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'heartbeatMs', 'static', 'readyPath', 'limitPost', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
+  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'heartbeatMs', 'static', 'readyPath', 'limitPost', 'limitAs', 'harakiriGracefulTimeout', 'harakiriGracefulSignal', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
 export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout', 'static', 'readyPath', 'limitPost'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.

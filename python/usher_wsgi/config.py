@@ -18,7 +18,8 @@ _TYPES = {
     'threads': _INT, 'processes': _INT, 'bufferSize': _INT, 'harakiri': _NUM, 'socketTimeout': _NUM,
     'maxRequests': _INT, 'disableLogging': (bool,), 'chdir': _STR_OR_NONE, 'app': _STR_OR_NONE,
     'wsgiFile': _STR_OR_NONE, 'module': _STR_OR_NONE, 'callable': (str,), 'pythonpath': (list,),
-    'postBuffering': _INT, 'heartbeatMs': _NUM, 'static': (dict, type(None)), 'readyPath': _STR_OR_NONE, 'limitPost': _INT,
+    'postBuffering': _INT, 'heartbeatMs': _NUM, 'static': (dict, type(None)), 'readyPath': _STR_OR_NONE, 'limitPost': _INT, 'limitAs': _INT,
+    'harakiriGracefulTimeout': _NUM, 'harakiriGracefulSignal': _INT,
 }
 
 
@@ -57,7 +58,7 @@ def parse_spec(raw):
 class Config:
     __slots__ = ('id', 'fds', 'listen', 'threads', 'processes', 'buffer_size', 'harakiri', 'socket_timeout',
                  'rcvtimeo', 'max_requests', 'logging', 'chdir', 'wsgi_file', 'module', 'callable', 'pythonpath',
-                 'post_buffering', 'heartbeat_s', 'static', 'ready_path', 'limit_post')
+                 'post_buffering', 'heartbeat_s', 'static', 'ready_path', 'limit_post', 'limit_as', 'harakiri_graceful_timeout', 'harakiri_graceful_signal')
 
     def __init__(self, spec):
         self.id = spec['id']
@@ -81,3 +82,6 @@ class Config:
         self.static = spec['static']
         self.ready_path = spec['readyPath']
         self.limit_post = spec['limitPost']
+        self.limit_as = spec['limitAs']
+        self.harakiri_graceful_timeout = spec['harakiriGracefulTimeout']
+        self.harakiri_graceful_signal = spec['harakiriGracefulSignal']

@@ -11,6 +11,7 @@ connection: then the body is framed by Content-Length or chunked, and the connec
 The unread part of a request body is drained before closing, so the proxy never sees a reset.
 """
 import os
+import time
 import signal
 import sys
 import threading
@@ -48,6 +49,10 @@ def main():
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if cfg.chdir:
         os.chdir(cfg.chdir)
+    if cfg.limit_as:
+        # `limit-as`: past it an allocation fails (MemoryError) instead of the machine swapping
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (cfg.limit_as, cfg.limit_as))
     try:
         app = load_app(cfg)
     except Exception as e:
@@ -127,6 +132,19 @@ def watchdog(worker, channel, log):
         log('ERROR', 'harakiri: request took too long; killing this worker', method=method, uri=uri, seconds='%g' % worker.harakiri)
         channel.send({'type': 'exiting', 'reason': 'harakiri', 'counters': worker.counters(),
                       'detail': '%s %s ran %.1f s, longer than harakiri (%g s)' % (method, uri, took, worker.harakiri)})
+        grace = worker.cfg.harakiri_graceful_timeout
+        if grace:
+            # uWSGI's graceful harakiri: the signal first (the app may clean up), no new requests, and
+            # the worker's other requests get `grace` seconds; the late one may still end meanwhile.
+            log('WARN', 'harakiri: graceful stop first', signal=worker.cfg.harakiri_graceful_signal, seconds=grace)
+            worker.stopping.set()
+            try:
+                os.kill(os.getpid(), worker.cfg.harakiri_graceful_signal)
+            except (OSError, ValueError):
+                pass
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(worker.starts):
+                time.sleep(0.05)
         sys.stderr.flush()
         os._exit(contract.EXIT_HARAKIRI)
 

@@ -62,6 +62,10 @@ export interface UsherConfig {
   readonly readyPath: string | undefined;
   /** `limit-post`: the largest request body in bytes (0 = none). */
   readonly limitPost: number;
+  /** `limit-as` (MiB), `harakiri-graceful-timeout` (s) and `harakiri-graceful-signal` (number): Python workers. */
+  readonly limitAs: number;
+  readonly harakiriGracefulTimeout: number;
+  readonly harakiriGracefulSignal: number;
   readonly drainTime: number;
   /** `heartbeat-timeout`: seconds without a heartbeat before a child is aborted and replaced. */
   readonly heartbeatTimeout: number;

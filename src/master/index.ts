@@ -44,6 +44,8 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
     const app = resolve(config.app);
     if (!existsSync(app)) throw new AppLoadError(`app file not found: ${app} (\`app\`${config.sources.app?.file ? ` in ${config.sources.app.file}:${config.sources.app.line}` : ''}; relative paths resolve against \`chdir\`)`);
     if (config.threads > 1) log.info('threads applies to Python workers; a Node worker serves many requests at once on its event loop', { threads: config.threads });
+    if (config.limitAs > 0) log.warn('limit-as applies to Python workers: a Node worker reserves gigabytes of address space at start and would not run under it; ignored here, use reload-on-rss', { 'limit-as': config.limitAs });
+    if (config.harakiriGracefulTimeout > 0) log.info('harakiri-graceful-timeout applies to Python workers: a Node worker cuts only the late request', { 'harakiri-graceful-timeout': config.harakiriGracefulTimeout });
     if (config.postBuffering > 0) log.info('post-buffering applies to Python workers; a Node app reads the body as a stream', { 'post-buffering': config.postBuffering });
     if (config.harakiri > 0) log.info('harakiri: a Node worker cuts a late request (504) and serves on; a blocked event loop is aborted after heartbeat-timeout', { harakiri: config.harakiri, 'heartbeat-timeout': config.heartbeatTimeout });
     return { runtime: { kind: 'node' }, app, wsgiFile: null };
