@@ -107,7 +107,7 @@ export function renderSvg(rows: readonly Row[], subtitle: string): string {
   const height = y + 10;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="1120" height="${height}" font-family="system-ui, sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="10" y="22" font-size="16" font-weight="bold">usher vs the servers users would pick instead (requests/s, higher is better)</text>
+<text x="10" y="22" font-size="16" font-weight="bold">usher vs the servers users would pick instead (requests/s, higher is better; then CPU per request and PSS of the server)</text>
 <text x="10" y="40" fill="#6b7280">${esc(subtitle)} · blue: usher · amber: others · grey: reference (ratio 1.00×)</text>
 ${parts.join('\n')}
 </svg>
