@@ -78,7 +78,14 @@ async function behindNginx(sock: string, backend: Running): Promise<Started> {
     await backend.stop();
     throw err;
   }
-  return serve(backend, `${front.url}/`, () => front?.stop() ?? Promise.resolve(), nginxPid(front));
+  let pid: number;
+  try {
+    pid = await nginxPid(front);
+  } catch (err) {
+    await backend.stop();
+    throw err;
+  }
+  return serve(backend, `${front.url}/`, () => front?.stop() ?? Promise.resolve(), pid);
 }
 
 interface PyApp { readonly dir: string; readonly file: string; readonly module: string; env(tmp: string): NodeJS.ProcessEnv }
@@ -114,14 +121,22 @@ function wsgiBehindNginx(app: PyApp): ServerDef[] {
   ];
 }
 
-function nginxPid(front: Front): number {
-  return Number(readFileSync(join(front.root, 'nginx.pid'), 'utf8'));
+/** The master's pid: Nginx writes its pid file a moment after it answers, so wait for it (and stop it if it never comes). */
+async function nginxPid(front: Front): Promise<number> {
+  const file = join(front.root, 'nginx.pid');
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    const pid = existsSync(file) ? Number(readFileSync(file, 'utf8')) : NaN;
+    if (Number.isInteger(pid) && pid > 0) return pid;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await front.stop();
+  throw new Error(`nginx wrote no pid file in ${file} within 10s`);
 }
 
 /** Nginx by itself (worker_processes 1), its master as the measured tree. */
 async function nginxAlone(serverBlock: string): Promise<Started> {
   const front = await startNginx({ ownSession: true, serverBlock });
-  return { url: `${front.url}/`, rootPid: nginxPid(front), stop: () => front.stop() };
+  return { url: `${front.url}/`, rootPid: await nginxPid(front), stop: () => front.stop() };
 }
 
 function prepareDjango(tmp: string): void {
