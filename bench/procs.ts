@@ -1,9 +1,9 @@
 /**
  * bench/procs: starting servers in their own process group, waiting until they answer, measuring the
- * RSS of their whole process tree, and stopping the group we created (never anything else).
+ * CPU time and memory (PSS) of their whole process tree, and stopping the group we created (never anything else).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 export interface Running {
   readonly proc: ChildProcess;
@@ -57,32 +57,112 @@ export async function waitForHttp(url: string, timeoutMs: number, alive: () => b
 
 export { freePort } from '../test/helpers/net.js';
 
+/** Children of every thread of pid: a child forked from a thread other than the main one is listed there. */
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
-  try {
-    for (const tid of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)) {
-      if (tid) out.push(Number(tid));
-    }
-  } catch { /* gone */ }
+  let tids: string[] = [];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const tid of tids) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) {
+        if (c) out.push(Number(c));
+      }
+    } catch { /* gone */ }
+  }
   return out;
 }
 
-/** Resident memory of a process and all its descendants, in bytes. */
-export function treeRss(pid: number): number {
-  let total = 0;
+/** pid and all its descendants that are alive now. */
+export function processTree(pid: number): number[] {
   const seen = new Set<number>();
   const stack = [pid];
   while (stack.length > 0) {
     const p = stack.pop() as number;
-    if (seen.has(p)) continue;
+    if (seen.has(p) || p <= 0) continue;
     seen.add(p);
+    stack.push(...childrenOf(p));
+  }
+  return [...seen];
+}
+
+/** Resident memory of a process and all its descendants, in bytes (shared pages counted in each: see treePss). */
+export function treeRss(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
       if (m) total += Number(m[1]) * 1024;
     } catch { /* gone */ }
-    stack.push(...childrenOf(p));
   }
   return total;
+}
+
+export interface Pss { readonly anonBytes: number; readonly fileBytes: number }
+
+/**
+ * Proportional set size of the tree, from /proc/PID/smaps_rollup: each shared page is divided among
+ * the processes mapping it, so the sum over forked workers is what the tree really costs (RSS counts
+ * the pages a master shares with its forks once per process). Anonymous memory (heaps, and shared
+ * memory, which is anonymous too) is split from file-backed pages (code, libraries, mapped files),
+ * which the kernel can drop and read again.
+ */
+export function treePss(pid: number): Pss | undefined {
+  let anon = 0;
+  let file = 0;
+  let read = 0;
+  for (const p of processTree(pid)) {
+    let text: string;
+    try { text = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'); } catch { continue; }
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+    anon += kb('Pss_Anon') + kb('Pss_Shmem');
+    file += kb('Pss_File');
+    read++;
+  }
+  return read === 0 ? undefined : { anonBytes: anon, fileBytes: file };
+}
+
+let clockTicks: number | undefined;
+/** Clock ticks per second of /proc's CPU times (getconf CLK_TCK; 100 on Linux everywhere we run). */
+export function clkTck(): number {
+  if (clockTicks === undefined) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    const n = Number(r.stdout?.trim());
+    clockTicks = Number.isInteger(n) && n > 0 ? n : 100;
+  }
+  return clockTicks;
+}
+
+/** utime + stime of one process (all its threads), in clock ticks; undefined once it is gone. */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may hold spaces and parentheses: count fields after its last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of stat(5)
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU ticks of every process of the tree now, by pid. */
+export function treeCpu(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of processTree(pid)) {
+    const t = cpuTicks(p);
+    if (t !== undefined) out.set(p, t);
+  }
+  return out;
+}
+
+/**
+ * CPU microseconds a tree spent between two treeCpu snapshots, counted per process (a process that
+ * started in between counts from zero; one that exited in between is lost, which a steady server
+ * never does while it is measured).
+ */
+export function cpuMicros(before: Map<number, number>, after: Map<number, number>): number {
+  let ticks = 0;
+  for (const [p, t] of after) ticks += t - (before.get(p) ?? 0);
+  return (ticks * 1e6) / clkTck();
 }
 
 export function which(cmd: string): string | undefined {

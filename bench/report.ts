@@ -14,15 +14,37 @@ export interface Row {
   readonly p50ms?: number;
   readonly p99ms?: number;
   readonly errors?: number;
+  /** CPU time of the server's process tree per completed request (median of the rounds), in µs. */
+  readonly cpuUsPerReq?: number;
+  /** The same for the Nginx front in front of it, when there is one. */
+  readonly frontCpuUsPerReq?: number;
+  /** Proportional set size of the server's tree after the rounds: anonymous (+ shmem), file-backed. */
+  readonly pssAnonBytes?: number;
+  readonly pssFileBytes?: number;
   readonly rssBytes?: number;
   readonly ratio?: number;
   /** Why the row has no numbers (skipped or failed). */
   readonly note?: string;
   readonly rounds?: readonly number[];
+  readonly cpuRounds?: readonly number[];
 }
 
 const fmt = (n: number | undefined, d = 0): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
-const mib = (b: number | undefined): string => (b === undefined ? '–' : (b / 1048576).toFixed(0));
+const mib = (b: number | undefined, d = 0): string => (b === undefined ? '–' : (b / 1048576).toFixed(d));
+
+/** The columns after case and server, in the order every rendering shows them. */
+const COLUMNS: readonly { head: string; cell(r: Row): string }[] = [
+  { head: 'req/s', cell: (r) => fmt(r.rps) },
+  { head: 'ratio', cell: (r) => (r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : '–') },
+  { head: 'p50 ms', cell: (r) => fmt(r.p50ms, 2) },
+  { head: 'p99 ms', cell: (r) => fmt(r.p99ms, 2) },
+  { head: 'errors', cell: (r) => fmt(r.errors) },
+  { head: 'CPU µs/req', cell: (r) => fmt(r.cpuUsPerReq, 1) },
+  { head: 'front CPU µs/req', cell: (r) => fmt(r.frontCpuUsPerReq, 1) },
+  { head: 'PSS anon MiB', cell: (r) => mib(r.pssAnonBytes, 1) },
+  { head: 'PSS file MiB', cell: (r) => mib(r.pssFileBytes, 1) },
+  { head: 'RSS MiB', cell: (r) => mib(r.rssBytes) },
+];
 
 export function withRatios(rows: Row[]): Row[] {
   return rows.map((r) => {
@@ -32,18 +54,18 @@ export function withRatios(rows: Row[]): Row[] {
 }
 
 export function renderTable(rows: readonly Row[]): string {
-  const head = ['case', 'server', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'errors', 'RSS MiB'];
-  const body = rows.map((r) => [r.caseId, r.label + (r.reference ? ' (ref)' : ''), fmt(r.rps), r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : '–',
-    fmt(r.p50ms, 2), fmt(r.p99ms, 2), fmt(r.errors), mib(r.rssBytes)].concat(r.note ? [r.note] : []));
+  const head = ['case', 'server', ...COLUMNS.map((c) => c.head)];
+  const body = rows.map((r) => [r.caseId, r.label + (r.reference ? ' (ref)' : ''), ...COLUMNS.map((c) => c.cell(r))].concat(r.note ? [r.note] : []));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < head.length ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
 }
 
 export function renderMarkdown(rows: readonly Row[], settings: string): string {
-  const lines = [settings, '', '| case | server | req/s | ratio | p50 ms | p99 ms | errors | RSS MiB |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  const lines = [settings, '', `| case | server | ${COLUMNS.map((c) => c.head).join(' | ')} |`, `| --- | --- |${' ---: |'.repeat(COLUMNS.length)}`];
   for (const r of rows) {
-    lines.push(`| ${r.caseTitle} | ${r.label}${r.reference ? ' *(reference)*' : ''} | ${r.note ? r.note : fmt(r.rps)} | ${r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : '–'} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${fmt(r.errors)} | ${mib(r.rssBytes)} |`);
+    const cells = COLUMNS.map((c, i) => (i === 0 && r.note ? r.note : c.cell(r)));
+    lines.push(`| ${r.caseTitle} | ${r.label}${r.reference ? ' *(reference)*' : ''} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n') + '\n';
 }
@@ -72,7 +94,9 @@ export function renderSvg(rows: readonly Row[], subtitle: string): string {
       parts.push(`<text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(r.label)}</text>`);
       if (r.rps) {
         parts.push(`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${color}" rx="2"/>`);
-        parts.push(`<text x="${labelW + w + 6}" y="${y + 13}">${Math.round(r.rps).toLocaleString('en-US')} req/s${r.ratio !== undefined && !r.reference ? ` (${r.ratio.toFixed(2)}×)` : ''}</text>`);
+        const cpu = r.cpuUsPerReq !== undefined ? ` · ${r.cpuUsPerReq.toFixed(1)} µs CPU/req` : '';
+        const pss = r.pssAnonBytes !== undefined ? ` · ${mib((r.pssAnonBytes ?? 0) + (r.pssFileBytes ?? 0))} MiB PSS` : '';
+        parts.push(`<text x="${labelW + w + 6}" y="${y + 13}">${Math.round(r.rps).toLocaleString('en-US')} req/s${r.ratio !== undefined && !r.reference ? ` (${r.ratio.toFixed(2)}×)` : ''}${cpu}${pss}</text>`);
       } else {
         parts.push(`<text x="${labelW}" y="${y + 13}" fill="#6b7280">${esc(r.note ?? 'no result')}</text>`);
       }
@@ -81,9 +105,9 @@ export function renderSvg(rows: readonly Row[], subtitle: string): string {
     y += 14;
   }
   const height = y + 10;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="960" height="${height}" font-family="system-ui, sans-serif" font-size="12">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="1120" height="${height}" font-family="system-ui, sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="10" y="22" font-size="16" font-weight="bold">usher vs the servers users would pick instead (requests/s, higher is better)</text>
+<text x="10" y="22" font-size="16" font-weight="bold">usher vs the servers users would pick instead (requests/s, higher is better; then CPU per request and PSS of the server)</text>
 <text x="10" y="40" fill="#6b7280">${esc(subtitle)} · blue: usher · amber: others · grey: reference (ratio 1.00×)</text>
 ${parts.join('\n')}
 </svg>

@@ -9,8 +9,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import { join } from 'node:path';
 import { CASES, PROCESSES, REPO, THREADS, missing, type Started } from './servers.js';
-import { freePort, treeRss } from './procs.js';
-import { CLIENT, loadTool, runLoad, type Load } from './load.js';
+import { cpuMicros, freePort, treeCpu, treePss, treeRss } from './procs.js';
+import { CLIENT, loadTool, runLoad, type Load, type LoadTool } from './load.js';
 import { renderMarkdown, renderSvg, renderTable, updateReadme, withRatios, type Row } from './report.js';
 
 const args = process.argv.slice(2);
@@ -41,6 +41,27 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
+interface Measured extends Load {
+  /** CPU µs per completed request: the server's process tree, then an Nginx front's apart. */
+  readonly cpuUs: number;
+  readonly frontUs?: number;
+}
+
+/**
+ * One fixed-length load run, with the CPU time (utime + stime from /proc) the server's process tree and
+ * its front spent during it, per completed request: on a shared 2-core machine requests/s move with
+ * whatever else runs, CPU per request much less.
+ */
+async function measure(tool: LoadTool, s: Started, url: string): Promise<Measured> {
+  const before = treeCpu(s.rootPid);
+  const frontBefore = s.frontPid !== undefined ? treeCpu(s.frontPid) : undefined;
+  const load = await runLoad(tool, url, SECONDS);
+  const spent = cpuMicros(before, treeCpu(s.rootPid));
+  const front = frontBefore !== undefined ? cpuMicros(frontBefore, treeCpu(s.frontPid as number)) : undefined;
+  const n = Math.max(1, load.requests);
+  return { ...load, cpuUs: spent / n, frontUs: front !== undefined ? front / n : undefined };
+}
+
 async function main(): Promise<void> {
   const forced = args.includes('--autocannon');
   const tool = forced ? 'autocannon' : loadTool();
@@ -67,7 +88,7 @@ async function main(): Promise<void> {
       if (interrupted) break;
       process.stderr.write(`\n[${c.id}] ${c.title}\n`);
       try { c.setup?.(tmp); } catch (e) { process.stderr.write(`[${c.id}] setup failed: ${(e as Error).message}\n`); }
-      const live: { def: (typeof c.servers)[number]; s: Started; loads: Load[] }[] = [];
+      const live: { def: (typeof c.servers)[number]; s: Started; url: string; loads: Measured[] }[] = [];
       for (const def of c.servers) {
         const why = def.requires.map(missing).find((m) => m !== undefined);
         const base = { caseId: c.id, caseTitle: c.title, server: def.id, label: def.label, reference: def.reference === true };
@@ -79,9 +100,10 @@ async function main(): Promise<void> {
         try {
           const s = await def.start(await freePort(), tmp);
           running.add(s);
-          await runLoad(tool, s.url, WARMUP);
-          live.push({ def, s, loads: [] });
-          process.stderr.write(`[${c.id}] ${def.label}: up and warmed (${s.url})\n`);
+          const url = new URL(c.path, s.url).href;
+          await runLoad(tool, url, WARMUP);
+          live.push({ def, s, url, loads: [] });
+          process.stderr.write(`[${c.id}] ${def.label}: up and warmed (${url})\n`);
         } catch (e) {
           process.stderr.write(`[${c.id}] ${def.label}: failed to start: ${(e as Error).message}\n`);
           rows.push({ ...base, note: `failed to start: ${(e as Error).message.slice(0, 120)}` });
@@ -92,7 +114,7 @@ async function main(): Promise<void> {
           const left = Math.max(0, Math.round(((measurements - done) * (SECONDS + 1)) / 60 * 10) / 10);
           process.stderr.write(`[${c.id}] round ${round}/${ROUNDS} ${l.def.label} (${SECONDS}s; ~${left} min left)\n`);
           try {
-            l.loads.push(await runLoad(tool, l.s.url, SECONDS));
+            l.loads.push(await measure(tool, l.s, l.url));
           } catch (e) {
             process.stderr.write(`[${c.id}] ${l.def.label}: ${(e as Error).message}\n`);
           }
@@ -101,12 +123,19 @@ async function main(): Promise<void> {
       }
       for (const l of live) {
         const rss = treeRss(l.s.rootPid);
+        const pss = treePss(l.s.rootPid);
         await l.s.stop();
         running.delete(l.s);
         const base = { caseId: c.id, caseTitle: c.title, server: l.def.id, label: l.def.label, reference: l.def.reference === true };
         if (l.loads.length === 0) { rows.push({ ...base, note: 'no measurement succeeded' }); continue; }
-        const mid = l.loads.find((x) => x.rps === median(l.loads.map((y) => y.rps))) as Load;
-        rows.push({ ...base, rps: mid.rps, p50ms: mid.p50ms, p99ms: mid.p99ms, errors: l.loads.reduce((a, x) => a + x.errors, 0), rssBytes: rss, rounds: l.loads.map((x) => Math.round(x.rps)) });
+        const mid = l.loads.find((x) => x.rps === median(l.loads.map((y) => y.rps))) as Measured;
+        const fronts = l.loads.map((x) => x.frontUs).filter((x): x is number => x !== undefined);
+        rows.push({
+          ...base, rps: mid.rps, p50ms: mid.p50ms, p99ms: mid.p99ms, errors: l.loads.reduce((a, x) => a + x.errors, 0),
+          cpuUsPerReq: median(l.loads.map((x) => x.cpuUs)), frontCpuUsPerReq: fronts.length > 0 ? median(fronts) : undefined,
+          pssAnonBytes: pss?.anonBytes, pssFileBytes: pss?.fileBytes, rssBytes: rss,
+          rounds: l.loads.map((x) => Math.round(x.rps)), cpuRounds: l.loads.map((x) => Math.round(x.cpuUs * 10) / 10),
+        });
       }
     }
   } finally {

@@ -3,10 +3,10 @@
  * the same app with the same worker count (4 processes, 2 threads where threads apply: the seed's).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, waitForHttp, which, type Running } from './procs.js';
+import { freePort, startProcess, waitForHttp, which, type Running } from './procs.js';
 import { startNginx, type Front } from '../test/helpers/fronts.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,8 +19,10 @@ export const THREADS = 2;
 
 export interface Started {
   readonly url: string;
-  /** The process tree whose memory is reported (the app server, not a front). */
+  /** The process tree whose CPU time and memory are reported (the app server, not a front). */
   readonly rootPid: number;
+  /** An Nginx front's master, whose tree's CPU time is reported apart. */
+  readonly frontPid?: number;
   stop(): Promise<void>;
 }
 
@@ -37,11 +39,11 @@ export interface CaseDef {
   readonly title: string;
   readonly path: string;
   readonly servers: readonly ServerDef[];
-  /** Prepared once before the case's servers start (Django's database). */
+  /** Prepared once before the case's servers start (Django's database, the static files). */
   setup?(tmp: string): void;
 }
 
-async function serve(r: Running, url: string, stopFront?: () => Promise<void>): Promise<Started> {
+async function serve(r: Running, url: string, stopFront?: () => Promise<void>, frontPid?: number): Promise<Started> {
   try {
     await waitForHttp(url, 30_000, () => r.proc.exitCode === null);
   } catch (err) {
@@ -49,7 +51,7 @@ async function serve(r: Running, url: string, stopFront?: () => Promise<void>): 
     await r.stop();
     throw new Error(`${(err as Error).message}; last output: ${r.output().trim().split('\n').slice(-3).join(' | ')}`);
   }
-  return { url, rootPid: r.pid, stop: async () => { await stopFront?.(); await r.stop(); } };
+  return { url, rootPid: r.pid, frontPid, stop: async () => { await stopFront?.(); await r.stop(); } };
 }
 
 function usher(args: string[], env: NodeJS.ProcessEnv = {}): Running {
@@ -76,7 +78,14 @@ async function behindNginx(sock: string, backend: Running): Promise<Started> {
     await backend.stop();
     throw err;
   }
-  return serve(backend, `${front.url}/`, () => front?.stop() ?? Promise.resolve());
+  let pid: number;
+  try {
+    pid = await nginxPid(front);
+  } catch (err) {
+    await backend.stop();
+    throw err;
+  }
+  return serve(backend, `${front.url}/`, () => front?.stop() ?? Promise.resolve(), pid);
 }
 
 interface PyApp { readonly dir: string; readonly file: string; readonly module: string; env(tmp: string): NodeJS.ProcessEnv }
@@ -112,6 +121,24 @@ function wsgiBehindNginx(app: PyApp): ServerDef[] {
   ];
 }
 
+/** The master's pid: Nginx writes its pid file a moment after it answers, so wait for it (and stop it if it never comes). */
+async function nginxPid(front: Front): Promise<number> {
+  const file = join(front.root, 'nginx.pid');
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    const pid = existsSync(file) ? Number(readFileSync(file, 'utf8')) : NaN;
+    if (Number.isInteger(pid) && pid > 0) return pid;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await front.stop();
+  throw new Error(`nginx wrote no pid file in ${file} within 10s`);
+}
+
+/** Nginx by itself (worker_processes 1), its master as the measured tree. */
+async function nginxAlone(serverBlock: string): Promise<Started> {
+  const front = await startNginx({ ownSession: true, serverBlock });
+  return { url: `${front.url}/`, rootPid: await nginxPid(front), stop: () => front.stop() };
+}
+
 function prepareDjango(tmp: string): void {
   const env = { ...process.env, ...DJANGO_APP.env(tmp) };
   execFileSync(PY, ['manage.py', 'migrate', '--noinput', '-v0'], { cwd: DJANGO, env });
@@ -120,11 +147,45 @@ function prepareDjango(tmp: string): void {
   { cwd: DJANGO, env });
 }
 
+/** The folder every static server maps to /static: a 4 KiB stylesheet and a 1 MiB binary. */
+const staticDir = (tmp: string): string => join(tmp, 'static');
+
+function prepareStatic(tmp: string): void {
+  const dir = staticDir(tmp);
+  mkdirSync(dir, { recursive: true });
+  const rule = '.bench { color: #123456; margin: 0 auto; padding: 4px 8px; }\n';
+  writeFileSync(join(dir, 'style.css'), rule.repeat(Math.ceil(4096 / rule.length)).slice(0, 4096));
+  const big = Buffer.alloc(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 10)) & 0xff;
+  writeFileSync(join(dir, 'big.bin'), big);
+}
+
+/**
+ * Static files from the same folder, mapped to /static: usher and uWSGI serve them in front of an app
+ * (a request under /static never reaches it), Nginx by itself. uWSGI's http-socket is the peer closest
+ * to usher's and the reference; Nginx shows how far from a C file server the app servers are.
+ * uWSGI's keep-alive ways of serving files stall about 40 ms a response (Nagle's algorithm against the
+ * client's delayed ACK): `http11-socket` gave 45 req/s here, so it is left out; `http` with
+ * `http-keepalive` is kept to show it.
+ */
+function staticServers(): ServerDef[] {
+  const map = (tmp: string): string => `/static=${staticDir(tmp)}`;
+  return [
+    { id: 'usher-http-socket', label: 'usher http-socket, Node app', requires: [], start: async (port, tmp) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--static-map', map(tmp), '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+    { id: 'usher-http', label: 'usher http (the router serves), Python app', requires: ['python3-at-/usr/bin'], start: async (port, tmp) => serve(usher(['--http', `127.0.0.1:${port}`, '--static-map', map(tmp), '--threads', String(THREADS), '--chdir', APPS, '--wsgi-file', HELLO_WSGI.file, '--python', PY]), `http://127.0.0.1:${port}/`) },
+    { id: 'uwsgi-http-socket', label: 'uWSGI http-socket (closes after each response)', requires: ['uwsgi'], reference: true, start: async (port, tmp) => serve(uwsgi(['--plugins', 'python3', '--http-socket', `127.0.0.1:${port}`, '--static-map', map(tmp), '--wsgi-file', HELLO_WSGI.file], APPS), `http://127.0.0.1:${port}/`) },
+    { id: 'uwsgi-http-ka', label: 'uWSGI http, http-keepalive = 1', requires: ['uwsgi'], start: async (port, tmp) => serve(uwsgi(['--plugins', 'http,python3', '--http', `127.0.0.1:${port}`, '--http-keepalive', '--static-map', map(tmp), '--wsgi-file', HELLO_WSGI.file], APPS), `http://127.0.0.1:${port}/`) },
+    { id: 'nginx-static', label: 'Nginx alone (sendfile on)', requires: ['nginx'], start: async (_port, tmp) => nginxAlone(
+      `server { listen 127.0.0.1:{{PORT}}; access_log off; sendfile on; tcp_nopush on; location /static/ { alias ${staticDir(tmp)}/; } }`) },
+  ];
+}
+
 export const CASES: readonly CaseDef[] = [
   {
     id: 'node-hello', title: 'Node hello world, direct HTTP', path: '/',
     servers: [
       { id: 'usher-http-socket', label: 'usher http-socket', requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      { id: 'usher-http-socket-stats', label: 'usher http-socket, stats on', requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--stats', `127.0.0.1:${await freePort()}`, '--stats-http', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
       { id: 'usher-http', label: 'usher http', requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
       { id: 'usher-http-router', label: 'usher http, http-router = true', requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--http-router', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
       { id: 'node-cluster', label: 'node:cluster', requires: [], reference: true, start: async (port) => serve(startProcess(process.execPath, [join(APPS, 'cluster.mjs')], { env: { PORT: String(port), WORKERS: String(PROCESSES) } }), `http://127.0.0.1:${port}/`) },
@@ -133,15 +194,14 @@ export const CASES: readonly CaseDef[] = [
   },
   { id: 'wsgi-hello', title: 'WSGI hello world, direct HTTP', path: '/', servers: wsgiDirect(HELLO_WSGI) },
   { id: 'django', title: 'Django guestbook list page, direct HTTP', path: '/', servers: wsgiDirect(DJANGO_APP), setup: prepareDjango },
+  { id: 'static-css', title: 'Static file, 4 KiB CSS (static-map; keep-alive)', path: '/static/style.css', servers: staticServers(), setup: prepareStatic },
+  { id: 'static-1m', title: 'Static file, 1 MiB (static-map; keep-alive)', path: '/static/big.bin', servers: staticServers(), setup: prepareStatic },
   { id: 'wsgi-hello-nginx', title: 'WSGI hello world behind Nginx (uwsgi_pass, unix socket)', path: '/', servers: wsgiBehindNginx(HELLO_WSGI) },
   { id: 'django-nginx', title: 'Django guestbook behind Nginx (uwsgi_pass, unix socket)', path: '/', servers: wsgiBehindNginx(DJANGO_APP), setup: prepareDjango },
   {
     id: 'ceiling', title: 'Ceiling: Nginx answering by itself', path: '/',
-    servers: [{ id: 'nginx-return', label: 'Nginx return 200', requires: ['nginx'], reference: true, start: async () => {
-      const front = await startNginx({ ownSession: true, serverBlock: 'server { listen 127.0.0.1:{{PORT}}; access_log off; location / { return 200 "Hello, world!\\n"; } }' });
-      const pid = Number(readFileSync(join(front.root, 'nginx.pid'), 'utf8'));
-      return { url: `${front.url}/`, rootPid: pid, stop: () => front.stop() };
-    } }],
+    servers: [{ id: 'nginx-return', label: 'Nginx return 200', requires: ['nginx'], reference: true,
+      start: async () => nginxAlone('server { listen 127.0.0.1:{{PORT}}; access_log off; location / { return 200 "Hello, world!\\n"; } }') }],
   },
 ];
 
