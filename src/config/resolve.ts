@@ -125,6 +125,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     threads: get<number>('threads'),
     master: get<boolean>('master'),
     vacuum: get<boolean>('vacuum'),
+    lazyApps: get<boolean>('lazyApps'),
     pidfile: get<string | undefined>('pidfile'),
     env: Object.freeze(get<string[]>('env')),
     listen: get<number>('listen'),

@@ -125,6 +125,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
       processes: config.processes,
       initialWorkers: config.cheaper > 0 ? (config.cheaperInitial || config.cheaper) : config.processes,
       maxRequestsDelta: config.maxRequestsDelta,
+      lazyApps: config.lazyApps,
       heartbeatMaxMs: config.cheaper > 0 ? 1000 : undefined,
       routers: routerSockets.length > 0 ? config.httpProcesses : 0,
       runtime,
