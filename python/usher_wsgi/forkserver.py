@@ -46,6 +46,9 @@ def run():
     log = Log('fork-server')
     channel = Channel(int(os.environ['NODE_CHANNEL_FD']))
     ignore_master_signals()
+    # SIGTERM to the whole group (systemd's control-group kill, `timeout`, a terminal's kill): the fork-server
+    # stays to reap its workers while they finish; the master ends it (`retire`, or EOF on fd 3).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     t0 = time.monotonic()
     app = load_or_exit(cfg, log, channel)
     spec = json.loads(os.environ[contract.WORKER_SPEC_ENV])
@@ -165,6 +168,7 @@ class FS:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # serve() sets the graceful stop
             for fd in (self.req_r, self.req_w, self.rep_r, self.rep_w, self.wake_r, self.wake_w):
                 os.close(fd)
             self.channel.sock.close()  # the fork-server's channel: only the master and it hold it

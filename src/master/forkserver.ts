@@ -218,7 +218,10 @@ export class ForkServers {
   /** usher stops: the fork-servers go (their workers are gone, or go when the master's channel closes). */
   close(): void {
     this.closing = true;
-    for (const fs of this.servers.values()) if (fs.state !== 'dead') fs.proc.kill('SIGTERM');
+    for (const fs of this.servers.values()) {
+      if (fs.state === 'loading') fs.proc.kill('SIGKILL'); // still importing: nothing to reap
+      else if (fs.state !== 'dead' && fs.proc.connected) fs.proc.send({ type: 'retire' });
+    }
     this.server.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
