@@ -7,6 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Rollup {
   readonly rss: number;
+  /** Anonymous memory resident (shared or not). */
+  readonly anonymous: number;
   readonly pss: number;
   readonly pssAnon: number;
   readonly pssFile: number;
@@ -18,7 +20,7 @@ export interface Rollup {
 }
 
 const FIELDS: Record<string, keyof Rollup> = {
-  Rss: 'rss', Pss: 'pss', Pss_Anon: 'pssAnon', Pss_File: 'pssFile', Pss_Shmem: 'pssShmem',
+  Rss: 'rss', Anonymous: 'anonymous', Pss: 'pss', Pss_Anon: 'pssAnon', Pss_File: 'pssFile', Pss_Shmem: 'pssShmem',
   Shared_Clean: 'sharedClean', Shared_Dirty: 'sharedDirty', Private_Clean: 'privateClean', Private_Dirty: 'privateDirty',
 };
 
@@ -30,7 +32,7 @@ export function rollup(pid: number): Rollup | undefined {
   } catch {
     return undefined;
   }
-  const r: Record<string, number> = { rss: 0, pss: 0, pssAnon: 0, pssFile: 0, pssShmem: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 };
+  const r: Record<string, number> = { rss: 0, anonymous: 0, pss: 0, pssAnon: 0, pssFile: 0, pssShmem: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 };
   for (const line of text.split('\n')) {
     const m = /^(\w+):\s+(\d+) kB/.exec(line);
     const key = m && FIELDS[m[1]!];
@@ -61,7 +63,7 @@ export function treePids(root: number): number[] {
 /** A process tree's rollups summed (KiB), and each process's own. */
 export function treeMemory(root: number): { total: Rollup; each: Map<number, Rollup> } {
   const each = new Map<number, Rollup>();
-  const total: Record<string, number> = { rss: 0, pss: 0, pssAnon: 0, pssFile: 0, pssShmem: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 };
+  const total: Record<string, number> = { rss: 0, anonymous: 0, pss: 0, pssAnon: 0, pssFile: 0, pssShmem: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 };
   for (const pid of treePids(root)) {
     const r = rollup(pid);
     if (r === undefined) continue;
