@@ -139,8 +139,10 @@ class FS:
             code, sig = None, None
             if os.WIFSIGNALED(status):
                 sig = signal.Signals(os.WTERMSIG(status)).name
+            elif os.WIFEXITED(status):
+                code = os.WEXITSTATUS(status)
             else:
-                code = os.waitstatus_to_exitcode(status)
+                continue  # stopped or continued, not gone (waitpid reports those only when asked)
             self.channel.send({'type': 'reaped', 'pid': pid, 'code': code, 'signal': sig})
 
     def fork(self, line):

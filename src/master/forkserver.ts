@@ -133,6 +133,8 @@ export class ForkServers {
 
   constructor(private readonly plan: ForkPlan, private readonly log: Logger) {
     this.server = createServer((sock) => this.accept(sock));
+    // A failure here leaves forked workers nowhere to report to: they exit (EXIT.BOOT) and usher stops with that.
+    this.server.on('error', (err) => this.log.error('fork-server control socket failed', { path: this.control, error: err.message }));
     this.server.listen(this.control);
     this.server.unref();
   }

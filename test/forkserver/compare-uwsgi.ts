@@ -5,6 +5,8 @@
  * (anonymous and file-backed, KiB, from /proc/PID/smaps_rollup summed over the process tree), the
  * master's own, and how much of the workers' RSS is shared.
  *   node dist/test/forkserver/compare-uwsgi.js [hello|django] [usher-extra-args...]
+ *   STARTUP_RUNS=7 node dist/test/forkserver/compare-uwsgi.js django   (time to ready only, alternating
+ *   usher and uWSGI, min and median: on a loaded machine single runs say little)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -28,7 +30,7 @@ writeFileSync(ini, which === 'django'
   : `[uwsgi]\nsocket = ${sock}\nwsgi-file = ${join(REPO, 'bench', 'apps', 'hello_wsgi.py')}\nprocesses = 4\nthreads = 2\nmaster = true\n`);
 if (which === 'django') execFileSync(PY, ['manage.py', 'migrate', '--noinput', '-v0'], { cwd: DJANGO, env });
 
-async function run(name: string, proc: ChildProcess, readyRe: RegExp): Promise<void> {
+async function run(name: string, proc: ChildProcess, readyRe: RegExp, startupOnly = false): Promise<number> {
   const t0 = Date.now();
   let out = '';
   let readyMs = -1;
@@ -42,6 +44,11 @@ async function run(name: string, proc: ChildProcess, readyRe: RegExp): Promise<v
     else await sleep(10);
   }
   while (readyMs < 0 && Date.now() - t0 < 60_000) await sleep(10);
+  if (startupOnly) {
+    proc.kill('SIGINT');
+    await new Promise((r) => proc.once('exit', r));
+    return Math.max(readyMs, firstMs);
+  }
   for (let i = 0; i < 25; i++) await Promise.all(Array.from({ length: 8 }, () => uwsgiRequest(sock, 'GET', '/')));
   await sleep(1000);
   const { total, each } = treeMemory(proc.pid!);
@@ -52,11 +59,30 @@ async function run(name: string, proc: ChildProcess, readyRe: RegExp): Promise<v
   for (const [pid, r] of each) console.log(`  pid=${pid} rss=${r.rss} pss=${r.pss} anon=${r.pssAnon} file=${r.pssFile} shared=${r.sharedClean + r.sharedDirty} private_dirty=${r.privateDirty}`);
   proc.kill('SIGINT');
   await new Promise((r) => proc.once('exit', r));
+  return readyMs;
 }
 
+const usher = (): ChildProcess => spawn(process.execPath, [USHER_BIN, '--ini', ini, '--python', PY, ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+const uwsgi = (): ChildProcess => spawn('uwsgi', ['--plugin', 'python3', '--ini', ini], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+const USHER_READY = /INFO  master: ready /;
+const UWSGI_READY = /spawned uWSGI worker 4 /;
+
+const runs = Number(process.env.STARTUP_RUNS ?? 0);
 try {
-  await run('usher', spawn(process.execPath, [USHER_BIN, '--ini', ini, '--python', PY, ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] }), /INFO  master: ready /);
-  await run('uwsgi', spawn('uwsgi', ['--plugin', 'python3', '--ini', ini], { env, stdio: ['ignore', 'pipe', 'pipe'] }), /spawned uWSGI worker 4 /);
+  if (runs > 0) {
+    const times: Record<string, number[]> = { usher: [], uwsgi: [] };
+    for (let i = 0; i < runs; i++) {
+      times.usher!.push(await run('usher', usher(), USHER_READY, true));
+      times.uwsgi!.push(await run('uwsgi', uwsgi(), UWSGI_READY, true));
+    }
+    for (const [name, t] of Object.entries(times)) {
+      const sorted = [...t].sort((a, b) => a - b);
+      console.log(`${name} ${which} ready+first response, ms: min=${sorted[0]} median=${sorted[Math.floor(sorted.length / 2)]} all=${t.join(',')}`);
+    }
+  } else {
+    await run('usher', usher(), USHER_READY);
+    await run('uwsgi', uwsgi(), UWSGI_READY);
+  }
 } finally {
   tmp.remove();
 }
