@@ -10,8 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, renderHelp, renderConfig, formatDiagnostic, formatConfigError } from './config/index.js';
 import { ConfigError, UsherError } from './errors.js';
 import { createLogger, flushSync } from './log.js';
-import { runMaster } from './master/index.js';
-import { findEmperorRequest, runEmperor } from './emperor/index.js';
+import { findEmperorRequest } from './emperor/request.js';
 
 const log = createLogger('master');
 
@@ -30,7 +29,11 @@ async function main(argv: readonly string[]): Promise<number> {
     return runTop(argv.slice(1), (s) => process.stdout.write(s));
   }
   const emperor = findEmperorRequest(argv, process.env, process.cwd());
-  if (emperor !== undefined) return runEmperor(emperor, createLogger('emperor'));
+  // The emperor and the master are imported only by the run that needs one: less code (and heap) in each.
+  if (emperor !== undefined) {
+    const { runEmperor } = await import('./emperor/index.js');
+    return runEmperor(emperor, createLogger('emperor'));
+  }
   const { action, loaded } = loadConfig(argv, process.env, process.cwd());
   if (action.kind === 'help') {
     process.stdout.write(renderHelp());
@@ -49,6 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   log.info('starting', { version: version(), pid: process.pid, config: loaded.config.iniFile });
+  const { runMaster } = await import('./master/index.js');
   return runMaster(loaded.config, log);
 }
 

@@ -2,13 +2,14 @@
 Run as a script, Python puts this file's folder first on sys.path, where `log`, `config`, `app`... would
 shadow the app's own modules: it is taken off, and the package is imported by its absolute path, so
 sys.path is the app's (its folder, then `pythonpath`, see app.py); then the process title is set.
-Must not: do anything else.
+Must not: do anything but that and pick worker or fork-server.
 """
 import os
 import sys
 
 if __package__:
     from .main import main
+    from .forkserver import CONTROL_ENV, run as run_forkserver
 else:
     import importlib.util
     _here = os.path.dirname(os.path.abspath(__file__))
@@ -20,8 +21,13 @@ else:
     sys.modules['usher_wsgi'] = _pkg
     _spec.loader.exec_module(_pkg)
     from usher_wsgi.main import main
+    from usher_wsgi.forkserver import CONTROL_ENV, run as run_forkserver
 
 if __name__ == '__main__':
     from usher_wsgi.proctitle import from_environment
     from_environment()
-    main()
+    # The master starts a fork-server (the default) with its control socket's path, a worker without.
+    if os.environ.get(CONTROL_ENV):
+        run_forkserver()
+    else:
+        main()

@@ -37,16 +37,31 @@ def _app_frames(tb):
 
 
 def main():
+    """A worker started by the master (lazy-apps, or a Node-spawned fallback): load the app, then serve."""
+    cfg, log = read_config()
+    fd = os.environ.get('NODE_CHANNEL_FD')
+    channel = Channel(int(fd) if fd else None)
+    ignore_master_signals()
+    app = load_or_exit(cfg, log, channel)
+    serve(cfg, app, log, channel)
+
+
+def read_config():
     try:
         cfg = Config(parse_spec(os.environ.get(contract.WORKER_SPEC_ENV)))
     except BadSpec as e:
         Log('worker %s' % os.environ.get('USHER_WORKER_ID', '?'))('ERROR', 'worker cannot start: %s' % e, exit=e.exit_code)
         sys.exit(e.exit_code)
-    log = Log('worker %s' % cfg.id)
-    fd = os.environ.get('NODE_CHANNEL_FD')
-    channel = Channel(int(fd) if fd else None)
+    return cfg, Log('worker %s' % cfg.id)
+
+
+def ignore_master_signals():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def load_or_exit(cfg, log, channel):
+    """chdir, then the app; an app that cannot load exits EXIT_APP_LOAD after one traceback and `app-error`."""
     if cfg.chdir:
         os.chdir(cfg.chdir)
     if cfg.limit_as:
@@ -54,13 +69,17 @@ def main():
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (cfg.limit_as, cfg.limit_as))
     try:
-        app = load_app(cfg)
+        return load_app(cfg)
     except Exception as e:
         log('ERROR', 'app could not be loaded', error='%s: %s' % (type(e).__name__, e))
         if not isinstance(e, LookupError):  # usher's own finding: the line above says it all
             log.exception(e, _app_frames(e.__traceback__))
         channel.send({'type': 'app-error', 'message': '%s: %s' % (type(e).__name__, e)})
         sys.exit(contract.EXIT_APP_LOAD)
+
+
+def serve(cfg, app, log, channel):
+    """Serve until stopped, then exit with the contract's code (never returns)."""
     try:
         worker = Worker(cfg, app, log)
     except OSError as e:

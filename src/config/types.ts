@@ -27,6 +27,8 @@ export interface UsherConfig {
   readonly threads: number;
   readonly master: boolean;
   readonly vacuum: boolean;
+  /** Python: each worker loads the app itself instead of being forked from a fork-server that loaded it once. */
+  readonly lazyApps: boolean;
   readonly pidfile: string | undefined;
   /** `env = KEY=VALUE`, repeatable, in file order. */
   readonly env: readonly string[];

@@ -16,6 +16,7 @@ import { classifyExit } from './exits.js';
 import { ChildTable, type Child, type ChildView, type SpawnPlan } from './children.js';
 import { Replacer } from './replacer.js';
 import { SignalQueue, type SignalName } from './signals.js';
+import type { LoadFailure } from './forkserver.js';
 
 export type { ChildView } from './children.js';
 
@@ -63,7 +64,7 @@ export class Arbiter {
 
   constructor(private readonly plan: ArbiterPlan, private readonly log: Logger, private readonly onReady: () => void) {
     this.heartbeatMs = Math.min(plan.heartbeatMaxMs ?? TIMING.HEARTBEAT_INTERVAL_MS, Math.max(200, Math.floor(plan.heartbeatTimeoutMs / 4)));
-    this.children = new ChildTable(plan, this.heartbeatMs);
+    this.children = new ChildTable(plan, this.heartbeatMs, log);
     this.active = plan.initialWorkers;
     this.replacer = new Replacer({
       children: this.children,
@@ -237,8 +238,33 @@ export class Arbiter {
    * fails in one process, with one traceback, instead of in every worker at once.
    */
   private startGeneration(generation: number): void {
+    const forks = this.children.forkServers;
+    if (forks !== undefined) {
+      // The fork-server loads the app once, alone (it is the canary); then every worker is forked from it.
+      this.canaryGeneration = undefined;
+      forks.load(generation, (failure) => this.generationLoaded(generation, failure));
+      return;
+    }
     this.canaryGeneration = this.active > 1 ? generation : undefined;
     this.spawn('worker', 1, generation);
+  }
+
+  private generationLoaded(generation: number, failure: LoadFailure | undefined): void {
+    if (this.state === 'stopping' || generation !== this.generation) return;
+    if (failure === undefined) {
+      for (let id = 1; id <= this.active; id++) this.spawn('worker', id, generation);
+      return;
+    }
+    const verdict = classifyExit(failure.code, failure.signal, { retiring: false, starting: true, unresponsive: false, announced: undefined, mustStart: true });
+    const fields = { role: 'fork-server', exit: failure.code ?? undefined, signal: failure.signal ?? undefined, generation, reason: verdict.reason };
+    if (this.state === 'reloading') {
+      this.log.error(`reload failed: ${verdict.message}; the previous workers keep serving`, fields);
+      this.abandonGeneration(generation);
+      return;
+    }
+    this.log.error(`${verdict.message}; stopping usher instead of respawning`, { ...fields, code: verdict.reason === 'app-load' ? 'USHER_ERR_APP_LOAD' : 'USHER_ERR_WORKER_BOOT' });
+    this.exitCode = 1;
+    this.beginStop(`fork-server ${verdict.reason} failure`, true);
   }
 
   private allReady(generation: number): boolean {
@@ -273,6 +299,7 @@ export class Arbiter {
   }
 
   private reloadFinished(retired: number): void {
+    this.children.forkServers?.retireOlderThan(this.generation);
     this.state = 'running';
     this.log.info('reload complete', { generation: this.generation, retired });
     publish({ type: 'reload-finished', generation: this.generation, ok: true });
@@ -348,6 +375,7 @@ export class Arbiter {
         c.proc.kill('SIGKILL');
       }
     }
+    this.children.forkServers?.drop(generation);
     this.generation = generation - 1;
     this.canaryGeneration = undefined;
     this.state = 'running';
@@ -426,6 +454,7 @@ export class Arbiter {
   private finish(): void {
     if (this.forceTimer) clearTimeout(this.forceTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.children.close();
     publish({ type: 'stopped', code: this.exitCode });
     flushSync();
     this.resolveDone?.(this.exitCode);

@@ -9,7 +9,19 @@ import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { CONTRACT_VERSION, TIMING, type ChildCounters, type ExitReason, type RouterSpec, type WorkerSpec } from '../ipc.js';
 import { FIRST_SOCKET_FD, spawnRouter, spawnWorker, type AppRuntime } from './spawn.js';
+import { ForkServers } from './forkserver.js';
 import type { ChildRole } from './events.js';
+
+/** What the arbiter uses of a child process: a spawned ChildProcess, or a forked worker's RemoteChild. */
+export interface ChildHandle {
+  readonly pid?: number | undefined;
+  readonly connected: boolean;
+  kill(signal?: NodeJS.Signals): boolean;
+  send(msg: object): boolean;
+  on(event: 'message', listener: (m: unknown) => void): unknown;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+}
 
 export type ChildState = 'starting' | 'ready' | 'stopping';
 
@@ -19,7 +31,7 @@ export interface Child {
   readonly role: ChildRole;
   readonly id: number;
   readonly generation: number;
-  readonly proc: ChildProcess;
+  readonly proc: ChildHandle;
   readonly pid: number;
   state: ChildState;
   lastBeat: number;
@@ -61,6 +73,8 @@ export interface SpawnPlan {
   readonly logFd: number | undefined;
   /** `max-requests-delta`: worker N recycles after max-requests + (N - 1) * delta, so they never all go at once. */
   readonly maxRequestsDelta: number;
+  /** `lazy-apps`: each Python worker loads the app itself; else a fork-server loads it once and forks them. */
+  readonly lazyApps?: boolean;
 }
 
 /** A child that dies this soon after starting, abnormally, is respawned with growing delays. */
@@ -71,7 +85,36 @@ export class ChildTable {
   private readonly respawns = new Map<string, number>();
   private readonly respawnDelay = new Map<string, number>();
 
-  constructor(private readonly plan: SpawnPlan, private readonly heartbeatMs: number) {}
+  /** The fork-servers (Python apps without `lazy-apps`). */
+  readonly forkServers: ForkServers | undefined;
+
+  constructor(private readonly plan: SpawnPlan, private readonly heartbeatMs: number, log: Logger) {
+    const rt = plan.runtime;
+    this.forkServers = rt.kind === 'python' && plan.lazyApps !== true
+      ? new ForkServers({ interpreter: rt.interpreter, spec: this.workerSpec(0, 0), fds: plan.workerFds, logFd: plan.logFd }, log)
+      : undefined;
+  }
+
+  private workerSpec(id: number, generation: number): WorkerSpec {
+    const fds = this.plan.workerFds.map((_, i) => FIRST_SOCKET_FD + i);
+    const maxRequests = this.plan.worker.maxRequests > 0 && id > 0 ? this.plan.worker.maxRequests + (id - 1) * this.plan.maxRequestsDelta : this.plan.worker.maxRequests;
+    return { ...this.plan.worker, maxRequests, contract: CONTRACT_VERSION, heartbeatMs: this.heartbeatMs, id, generation, fds };
+  }
+
+  /** Fork a worker from its generation's fork-server; undefined if there is none ready (the worker is then spawned). */
+  private fork(spec: WorkerSpec): ChildHandle | undefined {
+    const forks = this.forkServers;
+    if (forks === undefined) return undefined;
+    if (!forks.ready(spec.generation)) {
+      forks.ensure(spec.generation); // chain reload, or a fork-server being replaced: later workers are forked
+      return undefined;
+    }
+    return forks.fork(spec.generation, spec.id, spec.maxRequests);
+  }
+
+  close(): void {
+    this.forkServers?.close();
+  }
 
   get size(): number {
     return this.byPid.size;
@@ -96,12 +139,10 @@ export class ChildTable {
 
   /** Start a child; undefined when the spawn failed synchronously ('error' follows on `proc`). */
   start(role: ChildRole, id: number, generation: number): { child: Child } | { failed: ChildProcess } | undefined {
-    let proc: ChildProcess;
+    let proc: ChildHandle | ChildProcess;
     if (role === 'worker') {
-      const fds = this.plan.workerFds.map((_, i) => FIRST_SOCKET_FD + i);
-      const maxRequests = this.plan.worker.maxRequests > 0 ? this.plan.worker.maxRequests + (id - 1) * this.plan.maxRequestsDelta : 0;
-      const spec: WorkerSpec = { ...this.plan.worker, maxRequests, contract: CONTRACT_VERSION, heartbeatMs: this.heartbeatMs, id, generation, fds };
-      proc = spawnWorker(this.plan.runtime, spec, this.plan.workerFds, this.plan.logFd);
+      const spec = this.workerSpec(id, generation);
+      proc = this.fork(spec) ?? spawnWorker(this.plan.runtime, spec, this.plan.workerFds, this.plan.logFd);
     } else {
       const router = this.plan.router;
       if (router === undefined) return undefined;
@@ -109,7 +150,7 @@ export class ChildTable {
       proc = spawnRouter({ ...router, contract: CONTRACT_VERSION, heartbeatMs: this.heartbeatMs, id, fds }, this.plan.routerFds, this.plan.logFd);
     }
     const pid = proc.pid;
-    if (pid === undefined) return { failed: proc };
+    if (pid === undefined) return { failed: proc as ChildProcess };
     const now = Date.now();
     const child: Child = {
       role, id, generation, proc, pid, state: 'starting', lastBeat: now, startedAt: now, counters: ZERO,

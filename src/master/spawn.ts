@@ -1,6 +1,7 @@
 /**
  * master/spawn: how each kind of child process is started: the command line, the environment, and
- * which inherited fds it gets (fd 3 is always the IPC channel, sockets follow from fd 4).
+ * which inherited fds it gets (fd 3 is always the IPC channel, sockets follow from fd 4). Python workers
+ * forked by a fork-server are asked for in master/forkserver.ts; the fork-server itself starts here.
  * Must not: supervise (that is the arbiter's), or decide how many children run.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
@@ -58,6 +59,15 @@ export function spawnWorker(runtime: AppRuntime, spec: WorkerSpec, sourceFds: re
     return spawn(process.execPath, [...nodeArgs(), ...titleArgs(title), WORKER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
   }
   return spawn(runtime.interpreter, ['-u', PYTHON_RUNNER], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
+}
+
+/** The fork-server (master/forkserver.ts): the Python runner with the control socket's path, which makes it one. */
+export function spawnForkServer(interpreter: string, spec: WorkerSpec, sourceFds: readonly number[], logFd: number | undefined, control: string): ChildProcess {
+  // Titles: `usher fork-server` for it, and the pattern its forked workers name themselves by.
+  const worker0 = childTitle('worker', 0);
+  const titles = worker0 === undefined ? {} : { USHER_PROCTITLE: worker0.replace(/worker 0$/, 'fork-server'), USHER_PROCTITLE_WORKERS: worker0.replace(/0$/, '%d') };
+  const env = { ...process.env, USHER_WORKER: JSON.stringify(spec), USHER_WORKER_ID: '0', USHER_FORKSERVER_CONTROL: control, ...titles };
+  return spawn(interpreter, ['-u', PYTHON_RUNNER], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
 }
 
 export function spawnRouter(spec: RouterSpec, sourceFds: readonly number[], logFd: number | undefined): ChildProcess {

@@ -1,0 +1,205 @@
+"""forkserver: uWSGI's default way (gunicorn's `preload_app`): one process loads the app once, freezes
+what it imported (gc.freeze, so the collector never writes to those pages and they stay shared), and
+forks the workers when the master asks. Each forked worker is then an ordinary worker (main.serve):
+same sockets (inherited fds), same contract, its channel to the master a unix socket it connects to.
+Must not: serve requests, start threads (a fork copies only the forking thread), or decide how many
+workers run (the master's arbiter does; src/master/forkserver.ts is the other side).
+
+Protocol with the master (private to src/master/forkserver.ts; the workers speak the contract):
+  environment  USHER_WORKER (the worker spec, id 0), USHER_FORKSERVER_CONTROL (the master's control
+               socket path), NODE_CHANNEL_FD (fd 3: JSON lines with the master).
+  fd 3, to the master   {"type":"loaded","pid","req","rep"}  the app is loaded; `req`/`rep` are this
+                        process's fds of two pipes the master opens through /proc/PID/fd (blocking)
+                        {"type":"app-error","message"}, then exit EXIT_APP_LOAD (as a worker would)
+                        {"type":"reaped","pid","code","signal"}  a worker this process forked is gone
+  fd 3, from the master {"type":"retire"}  fork no more; exit once the last worker is reaped
+  req pipe, one JSON line per fork {"id","generation","maxRequests"}; rep pipe, the answer: "PID\\n"
+                        (or "-ERRNO\\n"). The master waits for it, so it knows the pid at once.
+  The worker says {"type":"hello","pid"} first on its control connection, then the contract.
+  EOF on fd 3 (the master is gone): exit. The workers see their own channel close and exit as well.
+
+What a fork shares that it must not (uWSGI's advice, README "Fork-server or lazy-apps"): connections,
+files and threads an app opens at import are shared or lost; `random` is reseeded in each worker.
+"""
+import errno
+import gc
+import json
+import os
+import random
+import select
+import signal
+import socket
+import sys
+import time
+
+from . import contract
+from .proctitle import set_title
+from .channel import Channel
+from .config import BadSpec, Config, parse_spec
+from .log import Log
+from .main import ignore_master_signals, load_or_exit, read_config, serve
+
+CONTROL_ENV = 'USHER_FORKSERVER_CONTROL'
+
+
+def run():
+    cfg, _ = read_config()
+    log = Log('fork-server')
+    channel = Channel(int(os.environ['NODE_CHANNEL_FD']))
+    ignore_master_signals()
+    # SIGTERM to the whole group (systemd's control-group kill, `timeout`, a terminal's kill): the fork-server
+    # stays to reap its workers while they finish; the master ends it (`retire`, or EOF on fd 3).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    t0 = time.monotonic()
+    app = load_or_exit(cfg, log, channel)
+    spec = json.loads(os.environ[contract.WORKER_SPEC_ENV])
+    FS(spec, app, channel, log).loop(time.monotonic() - t0)
+
+
+class FS:
+    def __init__(self, spec, app, channel, log):
+        self.spec = spec
+        self.app = app
+        self.channel = channel
+        self.log = log
+        self.control = os.environ[CONTROL_ENV]
+        self.req_r, self.req_w = os.pipe()
+        self.rep_r, self.rep_w = os.pipe()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        self.children = set()
+        self.retiring = False
+
+    def loop(self, load_s):
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        # Everything the app imported is old now: frozen, the collector neither scans nor touches it, so
+        # its pages stay shared with the workers instead of being copied at each worker's first GC.
+        gc.collect()
+        gc.freeze()
+        self.log('INFO', 'app loaded; ready to fork workers', load_ms=int(load_s * 1000), frozen=gc.get_freeze_count())
+        self.channel.send({'type': 'loaded', 'pid': os.getpid(), 'req': self.req_w, 'rep': self.rep_r})
+        master = self.channel.sock
+        req_buf = b''
+        msg_buf = b''
+        while True:
+            try:
+                ready, _, _ = select.select([master, self.req_r, self.wake_r], [], [])
+            except InterruptedError:
+                continue
+            if self.wake_r in ready:
+                try:
+                    os.read(self.wake_r, 4096)
+                except BlockingIOError:
+                    pass
+                self.reap()
+            if self.req_r in ready:
+                chunk = os.read(self.req_r, 65536)
+                if not chunk:
+                    return self.leave('the master closed its fork requests')
+                req_buf += chunk
+                while b'\n' in req_buf:
+                    line, req_buf = req_buf.split(b'\n', 1)
+                    self.fork(line)
+            if master in ready:
+                try:
+                    chunk = master.recv(65536)
+                except OSError:
+                    chunk = b''
+                if not chunk:
+                    return self.leave('master went away')
+                msg_buf += chunk
+                while b'\n' in msg_buf:
+                    line, msg_buf = msg_buf.split(b'\n', 1)
+                    self.on_master(line)
+            if self.retiring and not self.children:
+                os._exit(contract.EXIT_OK)
+
+    def on_master(self, line):
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(msg, dict) and msg.get('type') == 'retire':
+            self.retiring = True
+
+    def leave(self, why):
+        self.log('INFO', '%s; exiting' % why, workers=len(self.children))
+        os._exit(contract.EXIT_OK)
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            code, sig = None, None
+            if os.WIFSIGNALED(status):
+                sig = signal.Signals(os.WTERMSIG(status)).name
+            elif os.WIFEXITED(status):
+                code = os.WEXITSTATUS(status)
+            else:
+                continue  # stopped or continued, not gone (waitpid reports those only when asked)
+            self.channel.send({'type': 'reaped', 'pid': pid, 'code': code, 'signal': sig})
+
+    def fork(self, line):
+        try:
+            req = json.loads(line)
+            spec = dict(self.spec, id=int(req['id']), generation=int(req['generation']), maxRequests=int(req['maxRequests']))
+        except (ValueError, KeyError, TypeError):
+            os.write(self.rep_w, b'-%d\n' % errno.EINVAL)
+            return
+        if self.retiring:
+            os.write(self.rep_w, b'-%d\n' % errno.ESHUTDOWN)
+            return
+        try:
+            pid = os.fork()
+        except OSError as e:
+            os.write(self.rep_w, b'-%d\n' % (e.errno or errno.EAGAIN))
+            return
+        if pid == 0:
+            self.become_worker(spec)  # never returns
+        self.children.add(pid)
+        os.write(self.rep_w, b'%d\n' % pid)
+
+    def become_worker(self, spec):
+        code = contract.EXIT_BOOT
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # serve() sets the graceful stop
+            for fd in (self.req_r, self.req_w, self.rep_r, self.rep_w, self.wake_r, self.wake_w):
+                os.close(fd)
+            self.channel.sock.close()  # the fork-server's channel: only the master and it hold it
+            random.seed()  # Python reseeds at fork too; said here because an app's own generators are not
+            os.environ['USHER_WORKER_ID'] = str(spec['id'])
+            pattern = os.environ.get('USHER_PROCTITLE_WORKERS')
+            if pattern:
+                set_title(pattern.replace('%d', str(spec['id'])))
+            log = Log('worker %s' % spec['id'])
+            try:
+                cfg = Config(parse_spec(json.dumps(spec)))
+            except BadSpec as e:
+                log('ERROR', 'worker cannot start: %s' % e, exit=e.exit_code)
+                os._exit(e.exit_code)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(self.control)
+            channel = Channel(sock.detach())
+            channel.send({'type': 'hello', 'pid': os.getpid()})
+            serve(cfg, self.app, log, channel)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else contract.EXIT_BOOT
+        except BaseException as e:  # a forked worker must never return into the fork-server's loop
+            try:
+                Log('worker %s' % spec.get('id'))('ERROR', 'forked worker failed to start', error='%s: %s' % (type(e).__name__, e))
+            except BaseException:
+                pass
+        finally:
+            try:
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
