@@ -6,7 +6,7 @@
  * connection is destroyed instead of ending a response short (which would desync a kept-alive client).
  * Must not: decide anything (static/resolve does) or buffer a whole file.
  */
-import { close, read } from 'node:fs';
+import { close, closeSync, read, readSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLogger, type Logger } from '../log.js';
 import { StaticResolver, type StaticDecision } from './resolve.js';
@@ -14,6 +14,8 @@ import type { StaticSpec } from './spec.js';
 
 const CHUNK = 64 * 1024;
 const RING = 4;
+/** Files up to this size are read at once, synchronously (see sendSmall). */
+const SMALL = 64 * 1024;
 const ignore = (): void => undefined;
 const defaultLog = createLogger('static');
 
@@ -26,13 +28,46 @@ export function serveStatic(d: ServedDecision, req: IncomingMessage, res: Server
     res.end(req.method === 'HEAD' ? undefined : d.body);
     return Promise.resolve();
   }
-  res.writeHead(d.status, d.headers.flat());
   if (d.head || d.length === 0) {
+    res.writeHead(d.status, d.headers.flat());
     res.end();
-    close(d.fd, ignore);
+    closeSync(d.fd);
     return Promise.resolve();
   }
+  if (d.length <= SMALL && !res.destroyed) return sendSmall(d, res, log);
+  res.writeHead(d.status, d.headers.flat());
   return pump(d, res, log);
+}
+
+/**
+ * A small file (most CSS, JS, icons) is read in one synchronous pread, as the lookups before it are:
+ * handing a few KiB to libuv's thread pool costs more (a wake-up and a callback each for read and
+ * close; measured: about a third of a static request's CPU) than the read itself from the page cache.
+ */
+function sendSmall(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse, log: Logger): Promise<void> {
+  const body = Buffer.allocUnsafe(d.length);
+  let got = 0;
+  try {
+    while (got < d.length) {
+      const n = readSync(d.fd, body, got, d.length - got, d.start + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } catch (err) {
+    log.warn('file read failed; connection closed', { path: d.path, error: (err as Error).message });
+  } finally {
+    closeSync(d.fd);
+  }
+  if (got < d.length) {
+    if (got > 0 || d.length > 0) log.warn('file shrank before it was sent; connection closed', { path: d.path, promised: d.length, read: got });
+    res.destroy(); // never a body shorter than its Content-Length
+    return Promise.resolve();
+  }
+  res.writeHead(d.status, d.headers.flat());
+  return new Promise((resolve) => {
+    res.on('close', () => resolve());
+    res.end(body, () => resolve());
+  });
 }
 
 /**
