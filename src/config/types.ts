@@ -80,6 +80,9 @@ export interface UsherConfig {
   readonly reloadOnAs: number;
   readonly evilReloadOnRss: number;
   readonly evilReloadOnAs: number;
+  /** `idle` (seconds without a request before the workers stop; 0 = off) and `die-on-idle`. */
+  readonly idle: number;
+  readonly dieOnIdle: boolean;
   readonly cheaper: number;
   readonly cheaperInitial: number;
   readonly cheaperStep: number;

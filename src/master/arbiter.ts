@@ -158,6 +158,20 @@ export class Arbiter {
     return added;
   }
 
+  /** The fds the workers accept on (the master watches their queues while idle). */
+  get workerFds(): readonly number[] {
+    return this.plan.workerFds;
+  }
+
+  /** `idle`: retire every worker until a connection waits; returns how many were retired. */
+  sleepWorkers(): number {
+    if (this.state !== 'running') return 0;
+    const all = this.workers().filter((c) => c.state !== 'stopping');
+    this.active = 0;
+    for (const c of all) this.retire(c, 'idle');
+    return all.length;
+  }
+
   /** Retire the highest worker slot, not below `min` (cheaper). */
   shrink(min: number): boolean {
     if (this.state !== 'running' || this.active <= min) return false;

@@ -34,7 +34,7 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
     initialWorkers: config.cheaper > 0 ? (config.cheaperInitial || config.cheaper) : config.processes,
     maxRequestsDelta: config.maxRequestsDelta,
     lazyApps: config.lazyApps,
-    heartbeatMaxMs: config.cheaper > 0 || config.stats !== undefined ? 1000 : undefined,
+    heartbeatMaxMs: config.cheaper > 0 || config.idle > 0 || config.stats !== undefined ? 1000 : undefined,
     routers: routerSockets.length > 0 ? config.httpProcesses : 0,
     runtime,
     worker: {

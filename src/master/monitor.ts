@@ -10,6 +10,7 @@ import type { UsherConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Arbiter, ChildView } from './arbiter.js';
 import { SpareAlgorithm } from './cheaper.js';
+import { IdleWatch } from './idle.js';
 
 const PAGE = 4096;
 const MiB = 1024 * 1024;
@@ -38,11 +39,15 @@ export class Monitor {
 
   constructor(private readonly arbiter: Arbiter, private readonly config: UsherConfig, private readonly log: Logger) {
     this.spare = config.cheaper > 0 ? new SpareAlgorithm(config.cheaperOverload) : undefined;
+    const wake = config.cheaper > 0 ? (config.cheaperInitial || config.cheaper) : config.processes;
+    this.idle = config.idle > 0 ? new IdleWatch(arbiter, config.idle, config.dieOnIdle, wake, log) : undefined;
   }
+
+  private readonly idle: IdleWatch | undefined;
 
   /** Whether anything needs the monitor at all. */
   static wanted(c: UsherConfig): boolean {
-    return c.maxWorkerLifetime > 0 || c.reloadOnRss > 0 || c.reloadOnAs > 0 || c.evilReloadOnRss > 0 || c.evilReloadOnAs > 0 || c.cheaper > 0;
+    return c.maxWorkerLifetime > 0 || c.reloadOnRss > 0 || c.reloadOnAs > 0 || c.evilReloadOnRss > 0 || c.evilReloadOnAs > 0 || c.cheaper > 0 || c.idle > 0;
   }
 
   start(): void {
@@ -52,6 +57,7 @@ export class Monitor {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.idle?.stop();
   }
 
   private tick(): void {
@@ -59,6 +65,7 @@ export class Monitor {
     const now = Date.now();
     const workers = this.arbiter.snapshot().filter((c) => c.role === 'worker' && c.state === 'ready');
     for (const w of workers) this.checkLimits(w, now);
+    this.idle?.tick(workers, now);
     if (this.spare) this.runCheaper(workers);
   }
 
