@@ -82,7 +82,24 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'vacuum', type: 'bool', field: 'vacuum', default: false, help: 'Remove unix sockets and the pidfile on exit.' }),
   // logging
   impl({ name: 'logto', aliases: ['logto2'], type: 'path', field: 'logto', help: 'Append logs to this file instead of stderr.' }),
-  impl({ name: 'disable-logging', aliases: ['L'], type: 'bool', field: 'disableLogging', default: false, help: 'No per-request access lines (errors are still logged).' }),
+  impl({ name: 'disable-logging', aliases: ['L'], type: 'bool', field: 'disableLogging', default: false, help: 'No per-request access lines (errors and events are still logged); `log-4xx`, `log-5xx`, `log-slow`, `log-big` and `log-zero` bring back the lines they name.' }),
+  impl({ name: 'log-style', type: 'string', field: 'logStyle', default: 'uwsgi', help: 'The access line without `log-format`: `uwsgi` (uWSGI\'s request line, the default) or `usher` (usher\'s own `time LEVEL worker N: GET /uri 200 bytes=.. ms=.. addr=..` shape, as its event lines). usher-only.' }),
+  impl({ name: 'log-format', aliases: ['logformat'], type: 'string', field: 'logFormat', help: 'The access line, with uWSGI\'s variables: `%(addr) %(user) %(ltime) %(method) %(uri) %(proto) %(status) %(size) %(msecs) %(uagent)` and the others (see "Logging"), `%(var.NAME)` for any request var. Empty values render `-`; an unknown variable renders `-` and warns once at startup.' }),
+  impl({ name: 'log-encoder', aliases: ['log-req-encoder'], type: 'string', field: 'logEncoder', help: '`json`: one JSON object per access line (keys are the log-format variables); `json {"msg":"${msg}","t":${unix}}`: uWSGI\'s template form. Applies to access lines; event lines keep usher\'s key=value shape.' }),
+  impl({ name: 'log-date', aliases: ['logdate'], type: 'string', field: 'logDate', help: 'A strftime format for `%(ftime)` (`%d/%m/%Y %H:%M:%S`; conversions aAbBdeHIjmMpSyYzsuwFTRDc). Event lines always start with an ISO-8601 time.' }),
+  impl({ name: 'log-micros', type: 'bool', field: 'logMicros', default: false, help: 'The default access line gives the response time in microseconds.' }),
+  impl({ name: 'log-4xx', type: 'bool', field: 'log4xx', default: false, help: 'With `disable-logging`: still log requests answered 4xx.' }),
+  impl({ name: 'log-5xx', type: 'bool', field: 'log5xx', default: false, help: 'With `disable-logging`: still log requests answered 5xx.' }),
+  impl({ name: 'log-slow', type: 'int', field: 'logSlow', default: 0, min: 0, help: 'With `disable-logging`: still log requests that took at least this many milliseconds (0 = off).' }),
+  impl({ name: 'log-big', type: 'int', field: 'logBig', default: 0, min: 0, help: 'With `disable-logging`: still log responses of at least this many body bytes (0 = off).' }),
+  impl({ name: 'log-zero', type: 'bool', field: 'logZero', default: false, help: 'With `disable-logging`: still log responses without a body.' }),
+  impl({ name: 'log-x-forwarded-for', type: 'bool', field: 'logXForwardedFor', default: false, help: 'The logged address (`%(addr)`) is the X-Forwarded-For header the front sent (as uWSGI: the whole header), not the socket peer.' }),
+  impl({ name: 'logger', type: 'list', field: 'logger', help: 'Where lines go: `file:/path` or `stdio` (stderr). Without `req-logger`, access lines go here too. `syslog` is refused for now (use journald via stderr). Repeatable.' }),
+  impl({ name: 'req-logger', type: 'list', field: 'reqLogger', help: 'Where access lines go, apart from event lines: `file:/path` or `stdio`. Repeatable.' }),
+  impl({ name: 'log-reopen', type: 'bool', field: 'logReopen', default: false, help: 'Reopen the log files on every reload (SIGHUP), for logrotate\'s move-then-reload.' }),
+  impl({ name: 'touch-logreopen', type: 'list', field: 'touchLogreopen', help: 'Reopen the log files when this file is touched (checked once a second, as uWSGI): logrotate\'s `postrotate` touches it. Repeatable.' }),
+  impl({ name: 'log-maxsize', type: 'int', field: 'logMaxsize', default: 0, min: 0, help: 'Rotate a log file once it reaches this many bytes: renamed to `FILE.<unix time>` (`.1`, `.2` appended should that exist) and a new one started; no line is lost (0 = off).' }),
+  impl({ name: 'log-backupname', type: 'path', field: 'logBackupname', help: 'The name a `log-maxsize` rotation renames the log to (replacing the previous one), instead of `FILE.<unix time>`.' }),
   // many apps
   impl({ name: 'emperor', type: 'path', help: 'Run as an Emperor: every `*.ini` in this folder (or matching a glob, `/etc/usher/vassals/*.ini`) is a vassal, a whole usher of its own; new files start, touched files reload, removed files stop. Symlinks are followed (Debian\'s apps-enabled). See "Many apps".' }),
   impl({ name: 'emperor-tyrant', type: 'bool', default: false, help: 'Emperor: run each vassal as the user and group owning its file (passes `--uid`/`--gid`); files owned by root are refused.' }),
@@ -107,6 +124,8 @@ const KNOWN: OptionDef[] = [
   accepted('offload-threads', 'usher writes responses from the event loop.'),
   accepted('master-fifo', 'Use signals: SIGHUP reloads, SIGTERM stops.'),
   accepted('manage-script-name', 'SCRIPT_NAME is passed as the front sends it.'),
+  accepted('log-master', 'usher\'s master always writes the logs: workers write to a pipe it reads, so lines never interleave and logs reopen without restarting workers.'),
+  accepted('log-format-strftime', 'usher formats `%(ftime)` with `log-date` whenever `log-date` is set.', ['logformat-strftime']),
 ];
 
 const taken = new Set(KNOWN.flatMap((d) => [d.name, ...(d.aliases ?? [])]));

@@ -163,6 +163,23 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     fsReload: Object.freeze(get<string[]>('fsReload')),
     logto: get<string | undefined>('logto'),
     disableLogging: get<boolean>('disableLogging'),
+    logStyle: get<string>('logStyle'),
+    logFormat: get<string | undefined>('logFormat'),
+    logEncoder: get<string | undefined>('logEncoder'),
+    logDate: get<string | undefined>('logDate'),
+    logMicros: get<boolean>('logMicros'),
+    log4xx: get<boolean>('log4xx'),
+    log5xx: get<boolean>('log5xx'),
+    logSlow: get<number>('logSlow'),
+    logBig: get<number>('logBig'),
+    logZero: get<boolean>('logZero'),
+    logXForwardedFor: get<boolean>('logXForwardedFor'),
+    logger: Object.freeze(get<string[]>('logger')),
+    reqLogger: Object.freeze(get<string[]>('reqLogger')),
+    logReopen: get<boolean>('logReopen'),
+    touchLogreopen: Object.freeze(get<string[]>('touchLogreopen')),
+    logMaxsize: get<number>('logMaxsize'),
+    logBackupname: get<string | undefined>('logBackupname'),
     strict: get<boolean>('strict'),
     sources: Object.freeze(sources),
     iniFile,
@@ -192,6 +209,24 @@ function validate(c: UsherConfig): void {
     throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'both `wsgi-file` and `module` are set; keep one', at(c, 'module'));
   }
   validateCheaper(c);
+  validateLogging(c);
+}
+
+/** Log destinations usher can write, and the styles it has, with the reason when not. */
+function validateLogging(c: UsherConfig): void {
+  if (c.logStyle !== 'uwsgi' && c.logStyle !== 'usher') {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `log-style = ${c.logStyle}: expected \`uwsgi\` (uWSGI's request line) or \`usher\` (usher's key=value shape)`, at(c, 'log-style'));
+  }
+  for (const [option, list] of [['logger', c.logger], ['req-logger', c.reqLogger]] as const) {
+    for (const spec of list) {
+      if (spec === 'stdio' || /^file:./.test(spec)) continue;
+      const why = spec.startsWith('syslog') ? 'syslog is not available yet: log to `stdio` (journald takes stderr under systemd) or a file' : 'usher writes `file:/path` and `stdio`';
+      throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${option} = ${spec}: ${why}`, at(c, option));
+    }
+  }
+  if (c.logEncoder !== undefined && !/^json(\s|$)/.test(c.logEncoder)) {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `log-encoder = ${c.logEncoder}: usher has the \`json\` encoder (\`json\` alone, or uWSGI's \`json {template with \${msg}}\`)`, at(c, 'log-encoder'));
+  }
 }
 
 /** uWSGI's own rules for cheaper, with the reason said. */

@@ -81,6 +81,24 @@ export interface UsherConfig {
   readonly logto: string | undefined;
   /** `disable-logging`: no per-request access lines. */
   readonly disableLogging: boolean;
+  /** Access lines and log destinations (src/logging/): see the options table for each. */
+  readonly logStyle: string;
+  readonly logFormat: string | undefined;
+  readonly logEncoder: string | undefined;
+  readonly logDate: string | undefined;
+  readonly logMicros: boolean;
+  readonly log4xx: boolean;
+  readonly log5xx: boolean;
+  readonly logSlow: number;
+  readonly logBig: number;
+  readonly logZero: boolean;
+  readonly logXForwardedFor: boolean;
+  readonly logger: readonly string[];
+  readonly reqLogger: readonly string[];
+  readonly logReopen: boolean;
+  readonly touchLogreopen: readonly string[];
+  readonly logMaxsize: number;
+  readonly logBackupname: string | undefined;
   /** `strict`: unknown options are errors, not warnings. */
   readonly strict: boolean;
   /** Where each option came from (keyed by canonical option name). */
