@@ -3,6 +3,7 @@ as src/log.ts writes them, and wsgi.errors. Must not: decide what is logged (cal
 lines across events (a line is written whole, under a lock shared by every thread).
 """
 import json
+import os
 import re
 import sys
 import threading
@@ -33,6 +34,15 @@ class Log:
         with self.lock:
             sys.stderr.write(line + '\n')
             sys.stderr.flush()
+
+    def raw(self, line):
+        """An access line, already rendered, written whole (one write, so it never splits in the master's pipe)."""
+        data = line.encode('utf-8', 'replace')
+        with self.lock:
+            try:
+                os.write(2, data)
+            except OSError:
+                pass  # the master's pipe is gone: the master is too
 
     def traceback(self, msg, **fields):
         """The line, then the exception being handled (callers are in an `except` block)."""
@@ -331,12 +341,14 @@ class AccessLog:
         is_json = encoder is not None and re.match(r'json\b', encoder) is not None
         template = encoder[4:].strip() if is_json else ''
         self.needs_memory = False
+        self.needs_pktsize = True
         fmt = spec.get('format')
         if fmt is not None or (is_json and not template):
             if fmt is None:
                 fmt = ' '.join('%%(%s)' % v for v in DEFAULT_JSON_VARS)
             chunks = _compile_chunks(fmt, variables, warnings)
             self.needs_memory = any(c[2] in ('rss', 'vsz', 'rssM', 'vszM') for c in chunks)
+            self.needs_pktsize = any(c[2] == 'pktsize' for c in chunks)
             if is_json and not template:
                 seen, keyed = set(), []
                 for c in chunks:
@@ -368,11 +380,14 @@ class AccessLog:
         self.zero = bool(spec.get('zero'))
         self.x_forwarded_for = bool(spec.get('xForwardedFor'))
         self.tag = spec.get('tag') or ''
-        self.active = self.enabled or self.log4xx or self.log5xx or self.slow_us > 0 or self.big > 0 or self.zero
+        self.selective = self.log4xx or self.log5xx or self.slow_us > 0 or self.big > 0 or self.zero
+        self.active = self.enabled or self.selective
 
     def wants(self, status, dur_us, rsize):
-        if self.enabled:
-            return True
+        return self.enabled or self.selected(status, dur_us, rsize)
+
+    def selected(self, status, dur_us, rsize):
+        """log-4xx, log-5xx, log-slow, log-big, log-zero: lines that log even with disable-logging."""
         return ((self.zero and rsize == 0) or (self.slow_us > 0 and dur_us >= self.slow_us)
                 or (self.log4xx and 400 <= status <= 499) or (self.log5xx and 500 <= status <= 599)
                 or (self.big > 0 and rsize >= self.big))

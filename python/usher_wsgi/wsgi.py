@@ -145,7 +145,7 @@ class FileWrapper:
 
 
 class Response:
-    __slots__ = ('conn', 'status', 'headers', 'sent', 'head_only', 'length', 'written', 'keep', 'chunked')
+    __slots__ = ('conn', 'status', 'headers', 'sent', 'head_only', 'length', 'written', 'keep', 'chunked', 'hsize')
 
     def __init__(self, conn, head_only, keep):
         self.conn = conn
@@ -159,6 +159,7 @@ class Response:
         # framed: by the app's Content-Length, else chunked. Otherwise the body ends at close.
         self.keep = keep
         self.chunked = False
+        self.hsize = 0  # bytes of the response head, for the access line
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -220,6 +221,7 @@ class Response:
         if not self.sent:
             self.sent = True
             head = self._head_bytes()
+            self.hsize = len(head)
             if self.head_only or not data:
                 self.conn.sendall(head)
             else:

@@ -4,12 +4,15 @@
  * pidfile, hands everything to the arbiter, and cleans up (vacuum) when it returns.
  * Must not: parse config files, or talk to clients.
  */
-import { existsSync, mkdtempSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
 import { AppLoadError, ConfigError } from '../errors.js';
-import { logTo, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import { startLogging, type MasterLogs } from '../logging/writer.js';
+import { accessLogSpec } from '../logging/spec.js';
+import { compileAccessLog } from '../logging/format.js';
 import { Arbiter } from './arbiter.js';
 import { bindSocket, describeSocket, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
@@ -69,11 +72,19 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
 }
 
 export async function runMaster(config: UsherConfig, log: Logger): Promise<number> {
-  let logFd: number | undefined;
-  if (config.logto !== undefined) {
-    logTo(config.logto);
-    logFd = openSync(config.logto, 'a');
+  // Children write to a pipe the master reads: the master is the only writer of every log file.
+  const logs: MasterLogs = startLogging(config);
+  // The format is compiled here too, once, so an unknown variable warns once, not once per worker.
+  for (const w of compileAccessLog(accessLogSpec(config), 'master').warnings) log.warn(w);
+  try {
+    return await runWithLogs(config, log, logs);
+  } finally {
+    logs.close();
   }
+}
+
+async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs): Promise<number> {
+  const logFd = logs.childFd;
   applyEnv(config.env);
   if (config.chdir !== undefined) {
     try {
@@ -139,6 +150,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
         maxRequests: config.maxRequests,
         postBuffering: config.postBuffering,
         disableLogging: config.disableLogging,
+        accessLog: accessLogSpec(config),
         chdir: config.chdir !== undefined ? process.cwd() : null,
         app,
         wsgiFile,
