@@ -335,11 +335,10 @@ class Worker:
         rss = vsz = 0
         if acc.needs_memory:
             rss, vsz = self.memory()
-        headers = res.headers
         f = {
             'addr': addr, 'user': _text(get('REMOTE_USER', '')), 'method': get('REQUEST_METHOD', ''),
             'uri': _text(get('REQUEST_URI') or env['PATH_INFO']), 'proto': get('SERVER_PROTOCOL', ''), 'status': status,
-            'rsize': res.written, 'hsize': res.hsize, 'headers': (len(headers) + 1) if (headers is not None and res.hsize) else 0,
+            'rsize': res.written, 'hsize': res.hsize, 'headers': res.hcount,
             'cl': length, 'referer': _text(get('HTTP_REFERER', '')), 'uagent': _text(get('HTTP_USER_AGENT', '')),
             'host': _text(get('HTTP_HOST', '')), 'startUs': int(time.time() * 1000000) - dur_us, 'durUs': dur_us,
             'pid': self.pid, 'wid': self.cfg.id, 'core': index, 'switches': 1, 'vars': len(vars_), 'pktsize': pktsize,
