@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# CPU per request of usher's process tree, access log on vs off (`--disable-logging`), for a Node app on
+# --http-socket. Usage: bench/log-cost.sh [USHER_ROOT] [RUNS]   (USHER_ROOT defaults to this checkout)
+# It sums utime+stime (from /proc) of every process in usher's session around a fixed
+# `wrk -t1 -c64 -d5s`, divided by the requests wrk completed. Lines go to a file (logto), as in production.
+set -euo pipefail
+ROOT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+RUNS=${2:-3}
+TICK=$(getconf CLK_TCK)
+cpu_of_session() {
+  local total=0
+  for p in $(ps -s "$1" -o pid= 2>/dev/null); do
+    if [ -r /proc/$p/stat ]; then
+      read -r -a f < <(sed 's/^.*) //' /proc/$p/stat)
+      total=$((total + f[11] + f[12]))
+    fi
+  done
+  echo $total
+}
+one() {  # $1: extra flags; prints µs CPU per request
+  local port=$((20000 + RANDOM % 20000)) dir; dir=$(mktemp -d)
+  setsid node "$ROOT/bin/usher.js" --http-socket 127.0.0.1:$port --app "$ROOT/bench/apps/hello.mjs" --logto "$dir/usher.log" $1 >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do grep -q 'master: ready' "$dir/usher.log" 2>/dev/null && break; sleep 0.1; done
+  wrk -t1 -c64 -d1s http://127.0.0.1:$port/ >/dev/null
+  local before; before=$(cpu_of_session $pid)
+  local reqs; reqs=$(wrk -t1 -c64 -d5s http://127.0.0.1:$port/ | awk '/requests in/ {print $1}')
+  local after; after=$(cpu_of_session $pid)
+  kill -TERM $pid; wait $pid 2>/dev/null || true
+  rm -rf "$dir"
+  awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICK" 'BEGIN { printf "%.1f %d\n", t / hz * 1e6 / r, r }'
+}
+for mode in on off; do
+  flags=""; [ $mode = off ] && flags="--disable-logging"
+  for i in $(seq "$RUNS"); do echo "log=$mode $(one "$flags")"; done
+done | awk '{ split($2, a, " "); print; n[$1]++; s[$1] += $2; q[$1] += $3 } END { for (k in n) printf "%s: %.1f us CPU/request (mean of %d), %d req/s\n", k, s[k] / n[k], n[k], q[k] / n[k] / 5 }'
