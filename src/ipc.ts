@@ -61,9 +61,11 @@ export interface ChildCounters {
   readonly exceptions: number;
   /** Sum of response times of completed requests, in microseconds (for avg_rt). */
   readonly rtUs: number;
+  /** Requests cut by harakiri while the worker served on (Node workers; a Python worker's harakiri is its exit). */
+  readonly harakiri: number;
 }
 
-export const COUNTER_KEYS = ['requests', 'inflight', 'oldest', 'tx', 'exceptions', 'rtUs'] as const satisfies readonly (keyof ChildCounters)[];
+export const COUNTER_KEYS = ['requests', 'inflight', 'oldest', 'tx', 'exceptions', 'rtUs', 'harakiri'] as const satisfies readonly (keyof ChildCounters)[];
 
 /** Why a child is exiting on purpose: said before it exits, so the master logs it by name. */
 export type ExitReason = 'max-requests' | 'harakiri' | 'lifetime' | 'rss' | 'stop';
@@ -138,12 +140,14 @@ export interface RouterSpec {
   readonly bufferSize: number;
   readonly disableLogging: boolean;
   readonly heartbeatMs: number;
+  /** `http-timeout`, seconds: idle client connections and silent workers (uWSGI's; default 60). */
+  readonly httpTimeout: number;
 }
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
   'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'accessLog', 'heartbeatMs', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
-export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs'] as const satisfies readonly (keyof RouterSpec)[];
+export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.
 type Missing<T, K extends readonly PropertyKey[]> = Exclude<keyof T, K[number]>;

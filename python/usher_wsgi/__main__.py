@@ -1,7 +1,8 @@
 """The launcher the master runs: `python3 -u .../usher_wsgi/__main__.py` (also `python3 -m usher_wsgi`).
 Run as a script, Python puts this file's folder first on sys.path, where `log`, `config`, `app`... would
 shadow the app's own modules: it is taken off, and the package is imported by its absolute path, so
-sys.path is the app's (its folder, then `pythonpath`, see app.py). Must not: do anything else.
+sys.path is the app's (its folder, then `pythonpath`, see app.py); then the process title is set.
+Must not: do anything else.
 """
 import os
 import sys
@@ -21,4 +22,6 @@ else:
     from usher_wsgi.main import main
 
 if __name__ == '__main__':
+    from usher_wsgi.proctitle import from_environment
+    from_environment()
     main()

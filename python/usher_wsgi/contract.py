@@ -22,10 +22,10 @@ ORPHAN_EXIT_S = 2
 
 # Keys every spec must carry; a missing one is a boot error naming it.
 WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "threads", "processes", "bufferSize", "harakiri", "socketTimeout", "maxRequests", "postBuffering", "disableLogging", "accessLog", "heartbeatMs", "chdir", "app", "wsgiFile", "module", "callable", "pythonpath")
-ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging", "heartbeatMs")
+ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging", "heartbeatMs", "httpTimeout")
 
 # Live counters sent with every heartbeat and with `exiting`.
-COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs")
+COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs", "harakiri")
 
 # Message types each way.
 CHILD_MESSAGES = ("ready", "heartbeat", "app-error", "exiting")

@@ -172,7 +172,7 @@ class Worker:
             tx += st[1]
             exceptions += st[2]
             rt_us += st[3]
-        return {'requests': requests, 'inflight': len(busy), 'oldest': oldest, 'tx': tx, 'exceptions': exceptions, 'rtUs': rt_us}
+        return {'requests': requests, 'inflight': len(busy), 'oldest': oldest, 'tx': tx, 'exceptions': exceptions, 'rtUs': rt_us, 'harakiri': 0}
 
     def close_conn(self, conn):
         fd = conn.fileno()

@@ -15,6 +15,8 @@ export interface Counters {
   tx: number;
   exceptions: number;
   rtUs: number;
+  /** Requests cut by harakiri (Node workers). */
+  harakiri: number;
 }
 
 /** A request in flight, as the counters see it (start time for `oldest` and harakiri). */
@@ -30,7 +32,7 @@ export interface ChildHooks {
 }
 
 export class ChildLifecycle<S> {
-  readonly counters: Counters = { requests: 0, tx: 0, exceptions: 0, rtUs: 0 };
+  readonly counters: Counters = { requests: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0 };
   /** Requests in flight; callers add on start and delete on finish. */
   readonly inflight = new Set<Inflight>();
   private hooks: ChildHooks | undefined;
@@ -62,7 +64,7 @@ export class ChildLifecycle<S> {
     let oldest = 0;
     for (const r of this.inflight) if (oldest === 0 || r.started < oldest) oldest = r.started;
     const c = this.counters;
-    return { requests: c.requests, inflight: this.inflight.size, oldest, tx: c.tx, exceptions: c.exceptions, rtUs: c.rtUs };
+    return { requests: c.requests, inflight: this.inflight.size, oldest, tx: c.tx, exceptions: c.exceptions, rtUs: c.rtUs, harakiri: c.harakiri };
   }
 
   send(msg: ChildMessage): void {

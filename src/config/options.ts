@@ -20,6 +20,8 @@ export interface OptionDef {
   readonly default?: string | number | boolean;
   readonly min?: number;
   readonly max?: number;
+  /** Values above `max` are taken as `max` (with a warning), as uWSGI does, instead of refused. */
+  readonly clamp?: boolean;
   readonly status: 'implemented' | 'accepted' | 'unimplemented';
   readonly help: string;
 }
@@ -31,11 +33,11 @@ const todo = (name: string, help: string, aliases?: string[]): OptionDef => ({ n
 const KNOWN: OptionDef[] = [
   // sockets
   impl({ name: 'http', type: 'list', field: 'http', help: 'Serve HTTP on this address (`127.0.0.1:8080`, `:8080`). Node workers speak HTTP themselves; Python workers sit behind usher\'s HTTP router. Repeatable.' }),
-  impl({ name: 'http-socket', type: 'list', field: 'httpSocket', help: 'Workers speak HTTP themselves on this address (Node apps). Repeatable.' }),
+  impl({ name: 'http-socket', aliases: ['http11-socket'], type: 'list', field: 'httpSocket', help: 'Workers speak HTTP themselves on this address (Node apps). Repeatable.' }),
   impl({ name: 'socket', aliases: ['uwsgi-socket', 's'], type: 'list', field: 'socket', help: 'Speak the uwsgi protocol on this unix socket path or `host:port` (for Nginx `uwsgi_pass`, Apache mod_proxy_uwsgi). Repeatable.' }),
   impl({ name: 'chmod-socket', aliases: ['chmod'], type: 'mode', field: 'chmodSocket', help: 'Permissions of unix sockets, octal (`660`); the bare key means 666.' }),
   impl({ name: 'listen', aliases: ['l'], type: 'int', field: 'listen', default: 100, min: 1, max: 65535, help: 'Socket listen backlog.' }),
-  impl({ name: 'buffer-size', aliases: ['b'], type: 'int', field: 'bufferSize', default: 4096, min: 512, max: 65535, help: 'Largest uwsgi request vars block accepted, in bytes; larger requests are refused with 413 and a log line.' }),
+  impl({ name: 'buffer-size', aliases: ['b'], type: 'int', field: 'bufferSize', default: 4096, min: 512, max: 65535, clamp: true, help: 'Largest uwsgi request vars block accepted, in bytes; larger requests are refused with 413 and a log line. Values above 65535 are taken as 65535, as uWSGI does.' }),
   // processes
   impl({ name: 'processes', aliases: ['workers', 'p'], type: 'int', field: 'processes', default: 1, min: 1, max: 1024, help: 'Number of worker processes.' }),
   impl({ name: 'threads', type: 'int', field: 'threads', default: 1, min: 1, max: 1024, help: 'Threads per Python worker. Node workers serve concurrent requests on their event loop; for them this changes nothing.' }),
@@ -43,7 +45,8 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'http-router', type: 'bool', field: 'httpRouter', help: 'Put usher\'s HTTP router in front of the workers for `http`. Default: on for Python apps, off for Node apps (their workers speak HTTP themselves: one hop less, about 4x the requests/s). On for a Node app, clients keep their connections to the router across reloads. usher-only.' }),
   impl({ name: 'http-processes', aliases: ['http-workers'], type: 'int', field: 'httpProcesses', default: 1, min: 1, max: 64, help: 'Number of HTTP router processes (Python apps behind `http`).' }),
   impl({ name: 'socket-timeout', type: 'int', field: 'socketTimeout', default: 30, min: 1, max: 86400, help: 'Seconds a worker waits on a uwsgi peer that goes quiet before its request vars are complete (Python workers: also mid-body, answered 408) before it closes the connection with a log line. uWSGI\'s default is 4; usher\'s is 30 because its HTTP router streams request bodies, so a slow upload pauses too.' }),
-  impl({ name: 'harakiri', type: 'int', field: 'harakiri', default: 0, min: 0, help: 'Seconds a request may run in a Python worker before the worker is killed and replaced (0 = off).' }),
+  impl({ name: 'http-timeout', type: 'int', field: 'httpTimeout', default: 60, min: 1, max: 86400, help: 'Seconds usher\'s HTTP router lets a client connection sit idle (between requests, or mid-head, or mid-body) before closing it, and lets a worker stay silent while a request waits on it before answering 504, as uWSGI\'s. Unlike `socket-timeout` (the workers\' side of a uwsgi connection), this is the router\'s.' }),
+  impl({ name: 'harakiri', type: 'int', field: 'harakiri', default: 0, min: 0, help: 'Seconds a request may run (0 = off). A Python worker past it is killed and replaced, as uWSGI; a Node worker (many requests at once) cuts only that request (504, or its connection closed) and serves on. The log names the request.' }),
   impl({ name: 'post-buffering', type: 'int', field: 'postBuffering', default: 0, min: 0, help: 'Python workers read the whole request body before the app runs, so `wsgi.input` is seekable: up to this many bytes in memory, larger bodies in a temp file (uWSGI\'s semantics; 0 = stream the body to the app). Node apps read bodies as streams: for them it changes nothing (an info line says so).' }),
   impl({ name: 'max-requests', type: 'int', field: 'maxRequests', default: 0, min: 0, help: 'Recycle a worker after this many requests (0 = never).' }),
   impl({ name: 'heartbeat-timeout', type: 'int', field: 'heartbeatTimeout', default: 60, min: 1, max: 86400, help: 'Seconds a worker or router may go without a heartbeat (its event loop or serving threads stuck) before the master sends it SIGABRT, then SIGKILL 5 s later, and replaces it. usher-only (gunicorn calls it `timeout`; uWSGI has none).' }),
@@ -66,6 +69,8 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'touch-reload', type: 'list', field: 'touchReload', help: 'Reload the workers gracefully when this file is touched (or appears). Repeatable.' }),
   impl({ name: 'touch-workers-reload', type: 'list', field: 'touchWorkersReload', help: 'The same as `touch-reload` in usher (its reload never restarts the master). Repeatable.' }),
   impl({ name: 'touch-chain-reload', type: 'list', field: 'touchChainReload', help: 'Chain-reload when this file is touched: workers are replaced one at a time, each new one ready before the old one stops. Repeatable.' }),
+  impl({ name: 'py-autoreload', aliases: ['python-autoreload', 'py-auto-reload'], type: 'int', field: 'pyAutoreload', default: 0, min: 0, max: 3600, help: 'Python apps: every N seconds, reload the workers gracefully when a .py file of the app (under `chdir`, the wsgi-file\'s folder, `pythonpath`) changed (0 = off). For development.' }),
+  impl({ name: 'node-autoreload', type: 'int', field: 'nodeAutoreload', default: 0, min: 0, max: 3600, help: 'Node apps: every N seconds, reload the workers gracefully when a source file of the app (.js .mjs .cjs .ts .json under `chdir` and the app\'s folder) changed (0 = off). usher-only, for development.' }),
   impl({ name: 'fs-reload', type: 'list', field: 'fsReload', help: 'Reload the workers gracefully when this file or folder changes (watched, not polled). Repeatable.' }),
   // app
   impl({ name: 'app', type: 'path', field: 'app', help: 'A Node module whose export is a (req, res) listener (Express, Koa\'s callback(), node:http) or a fetch-style handler / object with fetch (Hono). .js .mjs .cjs .ts' }),
@@ -79,8 +84,19 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'chdir', type: 'path', field: 'chdir', help: 'Change to this folder before loading the app; relative paths resolve against it.' }),
   impl({ name: 'env', type: 'list', field: 'env', help: 'Set an environment variable, `KEY=VALUE`. Repeatable.' }),
   impl({ name: 'pidfile', type: 'path', field: 'pidfile', help: 'Write the master\'s pid here.' }),
+  impl({ name: 'uid', type: 'string', field: 'uid', help: 'Run as this user (name or number) once the sockets are bound, the pidfile written and the log opened: the master drops to it before starting any worker, with that user\'s supplementary groups. Only root can switch.' }),
+  impl({ name: 'gid', type: 'string', field: 'gid', help: 'Run as this group (name or number). Default with `uid`: that user\'s primary group (uWSGI keeps group root).' }),
+  impl({ name: 'chown-socket', type: 'string', field: 'chownSocket', help: 'Owner of unix sockets, `user[:group]` (group default: the user\'s primary group); set while still root.' }),
+  impl({ name: 'umask', type: 'string', field: 'umask', help: 'The process umask, octal (`022`), set before anything is created.' }),
   impl({ name: 'vacuum', type: 'bool', field: 'vacuum', default: false, help: 'Remove unix sockets and the pidfile on exit.' }),
   // logging
+  impl({ name: 'daemonize', type: 'path', field: 'daemonize', help: 'Detach into the background (own session) at once, logging to this file; the launching command exits 0.' }),
+  impl({ name: 'daemonize2', type: 'path', field: 'daemonize2', help: 'As `daemonize`, but the launching command waits until every worker is ready (exit 0) or usher fails (exit 1).' }),
+  impl({ name: 'master-fifo', type: 'list', field: 'masterFifo', help: 'A fifo the master reads one-letter commands from: r/w reload, c chain reload, +/- one worker more/less, q stop, Q stop at once, l reopen logs, L toggle request logging, 0-9 switch to the Nth fifo. Created at start, removed on exit. Repeatable.' }),
+  impl({ name: 'auto-procname', type: 'bool', field: 'autoProcname', default: true, help: 'Name processes `usher master`, `usher worker N`, `usher router` (as `ps` shows them). usher does this always; accepted for uWSGI files.' }),
+  impl({ name: 'procname-prefix', type: 'string', field: 'procnamePrefix', help: 'Put this before every process name.' }),
+  impl({ name: 'procname-prefix-spaced', type: 'string', field: 'procnamePrefixSpaced', help: 'Put this and a space before every process name.' }),
+  impl({ name: 'procname-master', type: 'string', field: 'procnameMaster', help: 'The master\'s process name (default `usher master`).' }),
   impl({ name: 'logto', aliases: ['logto2'], type: 'path', field: 'logto', help: 'Append logs to this file instead of stderr.' }),
   impl({ name: 'disable-logging', aliases: ['L'], type: 'bool', field: 'disableLogging', default: false, help: 'No per-request access lines (errors and events are still logged); `log-4xx`, `log-5xx`, `log-slow`, `log-big` and `log-zero` bring back the lines they name.' }),
   impl({ name: 'log-style', type: 'string', field: 'logStyle', default: 'uwsgi', help: 'The access line without `log-format`: `uwsgi` (uWSGI\'s request line, the default) or `usher` (usher\'s own `time LEVEL worker N: GET /uri 200 bytes=.. ms=.. addr=..` shape, as its event lines). usher-only.' }),
@@ -109,20 +125,17 @@ const KNOWN: OptionDef[] = [
   accepted('plugin', 'usher has no plugins: HTTP, uwsgi and Python support are built in.', ['plugins', 'plugins-dir', 'plugin-dir', 'need-plugin', 'need-plugins']),
   accepted('enable-threads', 'Python threads are always enabled in usher workers.', ['enable-threads']),
   accepted('single-interpreter', 'usher runs one interpreter per Python worker process.', ['i']),
-  accepted('die-on-term', 'usher always stops on SIGTERM (as uWSGI 2.1 does).'),
+  accepted('die-on-term', 'usher always stops on SIGTERM (as uWSGI 2.1 does, and as systemd expects): there is nothing to switch.'),
   accepted('thunder-lock', 'The kernel distributes connections among the workers.'),
   accepted('lazy-apps', 'usher workers always load the app themselves, after the master forks nothing (as lazy-apps).', ['lazy']),
   accepted('need-app', 'usher always stops when the app cannot be loaded.'),
-  accepted('auto-procname', 'Process titles are left as they are.', ['procname-prefix', 'procname-prefix-spaced', 'procname', 'procname-master']),
   accepted('strict-mode', 'Use `strict`.'),
   accepted('memory-report', 'Memory is reported by `npm run bench` and the stats of the OS.'),
   accepted('no-orphans', 'usher workers always exit when the master goes away.'),
   accepted('optimize', 'Python optimisation level is left to the interpreter.', ['O']),
-  accepted('py-autoreload', 'Use SIGHUP (or systemctl reload) to reload the app.', ['python-autoreload', 'py-auto-reload']),
   accepted('http-keepalive', 'usher keeps HTTP connections alive whenever the client allows.'),
   accepted('http-auto-chunked', 'usher chunks HTTP/1.1 responses of unknown length.'),
   accepted('offload-threads', 'usher writes responses from the event loop.'),
-  accepted('master-fifo', 'Use signals: SIGHUP reloads, SIGTERM stops.'),
   accepted('manage-script-name', 'SCRIPT_NAME is passed as the front sends it.'),
   accepted('log-master', 'usher\'s master always writes the logs: workers write to a pipe it reads, so lines never interleave and logs reopen without restarting workers.'),
   accepted('log-format-strftime', 'usher formats `%(ftime)` with `log-date` whenever `log-date` is set.', ['logformat-strftime']),
@@ -131,15 +144,15 @@ const KNOWN: OptionDef[] = [
 const taken = new Set(KNOWN.flatMap((d) => [d.name, ...(d.aliases ?? [])]));
 
 /** uWSGI options usher knows of but does not do yet. */
-const NOT_YET = ['static-map', 'stats', 'uid', 'gid', 'daemonize', 'daemonize2', 'touch-reload', 'touch-chain-reload', 'fs-reload', 'cheaper', 'cheaper-algo',
+const NOT_YET = ['static-map', 'stats', 'procname', 'touch-reload', 'touch-chain-reload', 'fs-reload', 'cheaper', 'cheaper-algo',
     'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'max-worker-lifetime', 'reload-on-rss', 'reload-on-as', 'evil-reload-on-rss',
-    'limit-as', 'limit-post', 'http-timeout', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
+    'limit-as', 'limit-post', 'harakiri-verbose', 'log-format', 'logformat', 'log-date', 'log-reopen', 'log-maxsize',
     'log-x-forwarded-for', 'req-logger', 'logger', 'log-master', 'log-5xx', 'log-4xx', 'log-slow', 'log-big', 'mount', 'route', 'route-run',
     'route-uri', 'route-host', 'check-static', 'static-index', 'static-expires', 'offload-threads', 'spooler', 'spooler-processes',
     'cron', 'cron2', 'mule', 'mules', 'attach-daemon', 'attach-daemon2', 'smart-attach-daemon', 'vassal-set', 'emperor-stats', 'hook-pre-app',
-    'exec-pre-app', 'exec-as-root', 'exec-as-user', 'chmod-socket-group', 'chown-socket', 'umask', 'https', 'https-socket', 'ssl-socket',
-    'shared-socket', 'fastcgi-socket', 'scgi-socket', 'protocol', 'add-header', 'response-route', 'ini', 'yaml', 'json', 'xml', 'set',
-    'set-placeholder', 'declare-option', 'for', 'endfor', 'if-env', 'if-exists', 'endif', 'wsgi-disable-file-wrapper', 'callable-module',
+    'exec-pre-app', 'exec-as-root', 'exec-as-user', 'chmod-socket-group', 'https', 'https-socket', 'ssl-socket',
+    'shared-socket', 'fastcgi-socket', 'scgi-socket', 'protocol', 'add-header', 'response-route', 'yaml', 'json', 'xml',
+    'declare-option', 'wsgi-disable-file-wrapper', 'callable-module',
     'max-fd', 'vhost', 'no-default-app', 'worker-exec', 'carbon', 'stats-http', 'memory-report', 'idle', 'die-on-idle', 'ksm', 'cpu-affinity',
     'reuse-port', 'so-keepalive', 'tcp-nodelay', 'freebind', 'disable-write-exception', 'ignore-sigpipe', 'ignore-write-errors',
     'show-config', 'print', 'wsgi-env-behaviour', 'pep3333-input', 'python-worker-override', 'worker-reload-mercy-time', 'cache2', 'cache',

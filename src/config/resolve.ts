@@ -8,6 +8,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { findOption, OPTIONS, type OptionDef } from './options.js';
+import { DIRECTIVES } from './ini.js';
+import { iniRespelling } from './spelling.js';
 import { nearest } from './suggest.js';
 import type { ConfigDiagnostic, OptionSource, UsherConfig } from './types.js';
 
@@ -17,11 +19,32 @@ export interface RawSetting {
   readonly source: OptionSource;
   /** For file keys: used as a %(placeholder), so not worth a warning when unknown. */
   readonly placeholder?: boolean;
+  /** %(name)s nothing defines, left as written (config/placeholders). */
+  readonly unresolved?: readonly string[];
+  /** $(NAME)s unset in the environment, left as written. */
+  readonly unsetEnv?: readonly string[];
+  /** The `inherit` chain that brought this line in (its placeholders are not expanded, as in uWSGI). */
+  readonly inherited?: readonly string[];
+  /** uWSGI applies this option as it reads it, before any expansion. */
+  readonly immediate?: boolean;
 }
+
+/** Values that carry the request logger's own %(vars): unknown %(...) there is not an error. */
+const LOG_FORMAT_KEYS = new Set(['log-format', 'logformat', 'log-req-format', 'log-encoder', 'log-req-encoder']);
+
+/** An inline comment after a typed value: uWSGI's atoi()/word checks stop before it. */
+const INLINE_COMMENT = /\s+[;#].*$/;
+
+type Warn = (message: string) => void;
 
 type Value = string | number | boolean | string[] | undefined;
 
-const BOOL: Record<string, boolean> = { true: true, false: false, 1: true, 0: false, yes: true, no: false, on: true, off: false };
+const BOOL: Record<string, boolean> = { true: true, false: false, 1: true, 0: false, yes: true, no: false, on: true, off: false, enabled: true, enable: true };
+
+/** uWSGI's uwsgi_opt_true: only false/off/no (any case) and 0, exactly, are false; anything else is true. */
+function uwsgiBool(raw: string): boolean {
+  return !(/^(false|off|no)$/i.test(raw) || raw === '0');
+}
 
 function where(s: OptionSource): string {
   if (s.kind === 'file') return `${s.file}:${s.line}: `;
@@ -33,26 +56,35 @@ function bad(def: OptionDef, raw: string | undefined, expected: string, s: Optio
   return new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${where(s)}${key} = ${JSON.stringify(raw ?? '')}: expected ${expected}`, { file: s.file, line: s.line, option: def.name });
 }
 
-function parseValue(def: OptionDef, raw: string | undefined, s: OptionSource, key: string): Value {
+function parseValue(def: OptionDef, raw: string | undefined, s: OptionSource, key: string, warn: Warn): Value {
+  const typed = raw?.replace(INLINE_COMMENT, '').trim();
   switch (def.type) {
     case 'bool': {
       if (raw === undefined || raw === '') return true;
-      const b = BOOL[raw.toLowerCase()];
-      if (b === undefined) throw bad(def, raw, 'true/false (also 1/0, yes/no, on/off)', s, key);
+      const b = BOOL[(typed as string).toLowerCase()];
+      if (b === undefined) throw bad(def, raw, `true/false (also 1/0, yes/no, on/off, enabled); uWSGI would read ${JSON.stringify(raw)} as true`, s, key);
+      if (b !== uwsgiBool(raw)) {
+        warn(`${key} = ${JSON.stringify(raw)} is ${uwsgiBool(raw)} for uWSGI (only a bare false/off/no/0 is false; the comment is part of the value) and so for usher; remove the comment to mean ${b}`);
+        return uwsgiBool(raw);
+      }
       return b;
     }
     case 'int': {
-      if (raw === undefined || !/^-?\d+$/.test(raw)) throw bad(def, raw, `a whole number${def.min !== undefined ? ` from ${def.min}` : ''}${def.max !== undefined ? ` to ${def.max}` : ''}`, s, key);
-      const n = Number(raw);
+      if (typed === undefined || !/^-?\d+$/.test(typed)) throw bad(def, raw, `a whole number${def.min !== undefined ? ` from ${def.min}` : ''}${def.max !== undefined ? ` to ${def.max}` : ''}`, s, key);
+      const n = Number(typed);
+      if (def.clamp && def.max !== undefined && n > def.max) {
+        warn(`${key} = ${typed} is above ${def.max}, the most uWSGI takes; using ${def.max}, as uWSGI does`);
+        return def.max;
+      }
       if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) {
         throw bad(def, raw, `a whole number from ${def.min ?? '-∞'} to ${def.max ?? '∞'}`, s, key);
       }
       return n;
     }
     case 'mode': {
-      if (raw === undefined || raw === '' || raw === 'true') return 0o666; // uWSGI: a bare chmod-socket is 666
-      if (!/^[0-7]{3,4}$/.test(raw)) throw bad(def, raw, 'an octal mode such as 660 or 666', s, key);
-      return parseInt(raw, 8);
+      if (raw === undefined || raw === '' || typed === 'true') return 0o666; // a bare chmod-socket is 666 (uWSGI: on the command line)
+      if (!/^[0-7]{3,4}$/.test(typed as string)) throw bad(def, raw, 'an octal mode such as 660 or 666', s, key);
+      return parseInt(typed as string, 8);
     }
     case 'list':
     case 'string':
@@ -60,10 +92,64 @@ function parseValue(def: OptionDef, raw: string | undefined, s: OptionSource, ke
     case 'address': {
       if (raw === undefined || raw === '') throw bad(def, raw, 'a value', s, key);
       if (def.field === 'env' && !/^[^=]+=/.test(raw)) throw bad(def, raw, 'KEY=VALUE', s, key);
+      if (def.field !== 'env' && s.kind === 'file' && /\s[;#]/.test(raw)) {
+        warn(`${key} = ${JSON.stringify(raw)}: uWSGI keeps an inline comment as part of a value like this one (only numbers and switches stop before it), and so does usher; put the comment on its own line`);
+      }
       return raw;
     }
   }
 }
+
+/** A placeholder nothing defines, where usher needs the real value, is an error; an unset $(ENV) a warning. */
+function checkExpansion(def: OptionDef, s: RawSetting, warn: Warn): void {
+  if (s.immediate && /[%$]\(/.test(s.value ?? '')) {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${where(s.source)}${s.key} = ${JSON.stringify(s.value)}: uWSGI applies ${s.key} the moment it reads the line, before $(...) and %(...) are expanded, so they stay as written; write the value itself`, { file: s.source.file, line: s.source.line, option: def.name });
+  }
+  const missing = LOG_FORMAT_KEYS.has(def.name) ? [] : s.unresolved ?? [];
+  if (missing.length > 0) {
+    const name = missing[0] as string;
+    const why = s.inherited !== undefined
+      ? 'uWSGI does not expand placeholders in a file read by `inherit` (use `ini =` to include it with expansion)'
+      : name === '_' ? '%(_) has a value only inside an if-*/for block' : 'nothing in the configuration sets it (uWSGI would keep it as written)';
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${where(s.source)}${s.key} = ${JSON.stringify(s.value ?? '')}: placeholder %(${name}) is not defined: ${why}`, { file: s.source.file, line: s.source.line, option: def.name });
+  }
+  for (const n of s.unsetEnv ?? []) warn(`${s.key}: $(${n}) is not set in the environment; kept as written, as uWSGI does`);
+}
+
+/**
+ * The option a setting sets, if usher takes it: keys uWSGI ignores in ini files and unknown keys warn
+ * (errors under strict or on the command line), accepted options get an info line, options usher
+ * does not do yet a warning.
+ */
+function settingDef(s: RawSetting, strict: boolean, diagnostics: ConfigDiagnostic[]): OptionDef | undefined {
+  const at = { file: s.source.file, line: s.source.line, option: s.key };
+  const report = (msg: string): undefined => {
+    if (strict || s.source.kind === 'cli') throw new ConfigError('USHER_ERR_CONFIG_UNKNOWN_OPTION', msg + (strict ? '; `strict` is on' : ''), at);
+    diagnostics.push({ level: 'warn', code: 'USHER_ERR_CONFIG_UNKNOWN_OPTION', message: `${msg}; ignored (set \`strict\` to make this an error)`, ...at });
+    return undefined;
+  };
+  const respelt = s.source.kind === 'file' ? iniRespelling(s.key) : undefined;
+  if (respelt !== undefined) return report(`${where(s.source)}"${s.key}": ${respelt.why}; write \`${respelt.key} = ${s.value ?? ''}\``);
+  const def = findOption(s.key);
+  if (def === undefined) {
+    if (s.placeholder) return undefined; // a custom placeholder, as uWSGI allows
+    const guess = nearest(s.key, IMPLEMENTED_NAMES) ?? nearest(s.key, [...ALL_NAMES, ...DIRECTIVES]);
+    return report(`${where(s.source)}unknown option "${s.key}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
+  }
+  if (def.status === 'accepted') {
+    diagnostics.push({ level: 'info', code: 'accepted', message: `${where(s.source)}${s.key}: accepted, nothing to do: ${def.help}`, ...at });
+    return undefined;
+  }
+  if (def.status === 'unimplemented') {
+    diagnostics.push({ level: 'warn', code: 'unimplemented', message: `${where(s.source)}${s.key}: a uWSGI option usher does not implement yet; ignored`, ...at });
+    return undefined;
+  }
+  if (def.field === undefined) return undefined; // read by its own part of usher (the emperor's options), not the master's config
+  return def;
+}
+
+const IMPLEMENTED_NAMES = OPTIONS.filter((d) => d.status === 'implemented').map((d) => d.name);
+const ALL_NAMES = OPTIONS.map((d) => d.name);
 
 function defaults(): Map<keyof UsherConfig, Value> {
   const m = new Map<keyof UsherConfig, Value>();
@@ -79,30 +165,15 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
   const sources: Record<string, OptionSource> = {};
   const diagnostics: ConfigDiagnostic[] = [];
   const listOwner = new Map<string, OptionSource['kind']>();
-  const strict = settings.some((s) => findOption(s.key)?.name === 'strict' && (s.value === undefined || BOOL[s.value.toLowerCase()] === true));
-  const implementedNames = OPTIONS.filter((d) => d.status === 'implemented').map((d) => d.name);
-  const allNames = OPTIONS.map((d) => d.name);
+  const strict = settings.some((s) => s.key === 'strict' && (s.value === undefined || s.value === '' || BOOL[s.value.replace(INLINE_COMMENT, '').trim().toLowerCase()] === true));
+  const usable = (s: RawSetting): OptionDef | undefined => settingDef(s, strict, diagnostics);
 
   for (const s of settings) {
-    const def = findOption(s.key);
+    const def = usable(s);
+    if (def === undefined || def.field === undefined) continue;
     const at = { file: s.source.file, line: s.source.line, option: s.key };
-    if (def === undefined) {
-      if (s.placeholder) continue; // a custom placeholder, as uWSGI allows
-      const guess = nearest(s.key, implementedNames) ?? nearest(s.key, allNames);
-      const msg = `${where(s.source)}unknown option "${s.key}"${guess ? ` (did you mean "${guess}"?)` : ''}`;
-      if (strict || s.source.kind === 'cli') throw new ConfigError('USHER_ERR_CONFIG_UNKNOWN_OPTION', msg + (strict ? '; `strict` is on' : ''), at);
-      diagnostics.push({ level: 'warn', code: 'USHER_ERR_CONFIG_UNKNOWN_OPTION', message: `${msg}; ignored (set \`strict\` to make this an error)`, ...at });
-      continue;
-    }
-    if (def.status === 'accepted') {
-      diagnostics.push({ level: 'info', code: 'accepted', message: `${where(s.source)}${s.key}: accepted, nothing to do: ${def.help}`, ...at });
-      continue;
-    }
-    if (def.status === 'unimplemented' || def.field === undefined) {
-      diagnostics.push({ level: 'warn', code: 'unimplemented', message: `${where(s.source)}${s.key}: a uWSGI option usher does not implement yet; ignored`, ...at });
-      continue;
-    }
-    const v = parseValue(def, s.value, s.source, s.key);
+    checkExpansion(def, s, (message) => diagnostics.push({ level: 'warn', code: 'config', message: `${where(s.source)}${message}`, ...at }));
+    const v = parseValue(def, s.value, s.source, s.key, (message) => diagnostics.push({ level: 'warn', code: 'config', message: `${where(s.source)}${message}`, ...at }));
     if (def.type === 'list') {
       const owner = listOwner.get(def.name);
       const prev = owner === s.source.kind ? (values.get(def.field) as string[]) : [];
@@ -114,76 +185,11 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
     sources[def.name] = s.source;
   }
 
-  const get = <T extends Value>(f: keyof UsherConfig): T => values.get(f) as T;
-  const config: UsherConfig = Object.freeze({
-    http: Object.freeze(get<string[]>('http')),
-    httpSocket: Object.freeze(get<string[]>('httpSocket')),
-    socket: Object.freeze(get<string[]>('socket')),
-    chmodSocket: get<number | undefined>('chmodSocket'),
-    chdir: get<string | undefined>('chdir'),
-    processes: get<number>('processes'),
-    threads: get<number>('threads'),
-    master: get<boolean>('master'),
-    vacuum: get<boolean>('vacuum'),
-    pidfile: get<string | undefined>('pidfile'),
-    env: Object.freeze(get<string[]>('env')),
-    listen: get<number>('listen'),
-    bufferSize: get<number>('bufferSize'),
-    app: get<string | undefined>('app'),
-    wsgiFile: get<string | undefined>('wsgiFile'),
-    module: get<string | undefined>('module'),
-    callable: get<string>('callable'),
-    pythonpath: Object.freeze(get<string[]>('pythonpath')),
-    home: get<string | undefined>('home'),
-    python: get<string | undefined>('python'),
-    httpRouter: get<boolean | undefined>('httpRouter'),
-    httpProcesses: get<number>('httpProcesses'),
-    harakiri: get<number>('harakiri'),
-    socketTimeout: get<number>('socketTimeout'),
-    maxRequests: get<number>('maxRequests'),
-    postBuffering: get<number>('postBuffering'),
-    reloadMercy: get<number>('reloadMercy'),
-    heartbeatTimeout: get<number>('heartbeatTimeout'),
-    maxRequestsDelta: get<number>('maxRequestsDelta'),
-    minWorkerLifetime: get<number>('minWorkerLifetime'),
-    maxWorkerLifetime: get<number>('maxWorkerLifetime'),
-    maxWorkerLifetimeDelta: get<number>('maxWorkerLifetimeDelta'),
-    reloadOnRss: get<number>('reloadOnRss'),
-    reloadOnAs: get<number>('reloadOnAs'),
-    evilReloadOnRss: get<number>('evilReloadOnRss'),
-    evilReloadOnAs: get<number>('evilReloadOnAs'),
-    cheaper: get<number>('cheaper'),
-    cheaperInitial: get<number>('cheaperInitial'),
-    cheaperStep: get<number>('cheaperStep'),
-    cheaperOverload: get<number>('cheaperOverload'),
-    cheaperAlgo: get<string>('cheaperAlgo'),
-    touchReload: Object.freeze(get<string[]>('touchReload')),
-    touchWorkersReload: Object.freeze(get<string[]>('touchWorkersReload')),
-    touchChainReload: Object.freeze(get<string[]>('touchChainReload')),
-    fsReload: Object.freeze(get<string[]>('fsReload')),
-    logto: get<string | undefined>('logto'),
-    disableLogging: get<boolean>('disableLogging'),
-    logStyle: get<string>('logStyle'),
-    logFormat: get<string | undefined>('logFormat'),
-    logEncoder: get<string | undefined>('logEncoder'),
-    logDate: get<string | undefined>('logDate'),
-    logMicros: get<boolean>('logMicros'),
-    log4xx: get<boolean>('log4xx'),
-    log5xx: get<boolean>('log5xx'),
-    logSlow: get<number>('logSlow'),
-    logBig: get<number>('logBig'),
-    logZero: get<boolean>('logZero'),
-    logXForwardedFor: get<boolean>('logXForwardedFor'),
-    logger: Object.freeze(get<string[]>('logger')),
-    reqLogger: Object.freeze(get<string[]>('reqLogger')),
-    logReopen: get<boolean>('logReopen'),
-    touchLogreopen: Object.freeze(get<string[]>('touchLogreopen')),
-    logMaxsize: get<number>('logMaxsize'),
-    logBackupname: get<string | undefined>('logBackupname'),
-    strict: get<boolean>('strict'),
-    sources: Object.freeze(sources),
-    iniFile,
-  });
+  // Built from the options table, field by field: adding an option is its table entry and its field
+  // in types.ts (the type every module reads), never a third list here.
+  const fields: Record<string, unknown> = {};
+  for (const [field, v] of values) fields[field] = Array.isArray(v) ? Object.freeze([...v]) : v;
+  const config = Object.freeze({ ...fields, sources: Object.freeze(sources), iniFile }) as unknown as UsherConfig;
   validate(config);
   return { config, diagnostics };
 }

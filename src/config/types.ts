@@ -48,6 +48,8 @@ export interface UsherConfig {
   readonly httpProcesses: number;
   /** `harakiri`: seconds a single request may take before its worker is killed and replaced (0 = off). */
   readonly harakiri: number;
+  /** `http-timeout`: seconds the HTTP router waits on an idle client or a silent worker. */
+  readonly httpTimeout: number;
   /** `socket-timeout`: seconds a worker waits on a uwsgi peer mid-request before closing it. */
   readonly socketTimeout: number;
   /** `post-buffering`: bytes of body a Python worker reads before the app runs (0 = stream). */
@@ -75,8 +77,28 @@ export interface UsherConfig {
   readonly touchWorkersReload: readonly string[];
   readonly touchChainReload: readonly string[];
   readonly fsReload: readonly string[];
+  /** `py-autoreload` / `node-autoreload`: seconds between scans of the app's sources (0 = off). */
+  readonly pyAutoreload: number;
+  readonly nodeAutoreload: number;
   /** `reload-mercy` / `worker-reload-mercy`: seconds a worker gets to finish in-flight work on stop or reload. */
   readonly reloadMercy: number;
+  /** `uid`/`gid`: who the master (and so every child) runs as once the sockets are bound; names or numbers. */
+  readonly uid: string | undefined;
+  readonly gid: string | undefined;
+  /** `chown-socket`: `user[:group]` owning unix sockets. */
+  readonly chownSocket: string | undefined;
+  /** `umask`: octal, as written. */
+  readonly umask: string | undefined;
+  /** `daemonize`/`daemonize2`: detach, logging to this file (2: once the workers are ready). */
+  readonly daemonize: string | undefined;
+  readonly daemonize2: string | undefined;
+  /** `master-fifo`: fifos the master reads commands from (the first is active). */
+  readonly masterFifo: readonly string[];
+  /** `auto-procname`, `procname-prefix`, `procname-prefix-spaced`, `procname-master`: process titles. */
+  readonly autoProcname: boolean;
+  readonly procnamePrefix: string | undefined;
+  readonly procnamePrefixSpaced: string | undefined;
+  readonly procnameMaster: string | undefined;
   /** `logto`: a file to append logs to instead of stderr. */
   readonly logto: string | undefined;
   /** `disable-logging`: no per-request access lines. */

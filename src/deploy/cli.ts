@@ -6,12 +6,12 @@
  */
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/index.js';
-import { renderSystemdUnit } from './systemd.js';
+import { renderSystemdSocket, renderSystemdUnit } from './systemd.js';
 import { renderApacheSite, renderNginxSite, type SiteOptions } from './sites.js';
 import { BALANCER_DEFAULTS, parseUpstreams, renderNginxBalancer, type BalancerOptions } from './balance.js';
 import { renderHaproxyConfig } from './haproxy.js';
 
-const USAGE = 'usage: usher deploy systemd|nginx|apache --ini FILE [--user www-data] [--group www-data] [--server-name NAME] [--static DIR] [--usher /usr/bin/usher]\n'
+const USAGE = 'usage: usher deploy systemd|nginx|apache --ini FILE [--user www-data] [--group www-data] [--server-name NAME] [--static DIR] [--usher /usr/bin/usher] [--socket-unit (systemd: also a matching .socket unit)]\n'
   + '       usher deploy nginx|haproxy --upstream HOST:PORT[,HOST:PORT...] [--listen 80] [--server-name NAME] [--name app] [--check-path /]\n'
   + '             [--connect-timeout 2] [--read-timeout 30] [--tries 3] [--max-fails 1] [--fail-timeout 10] [--keepalive 32]\n';
 
@@ -75,6 +75,8 @@ export function runDeploy(args: readonly string[], out: (s: string) => void): nu
   const serverName = take(argv, '--server-name') ?? 'localhost';
   const staticDir = take(argv, '--static');
   const usherBin = take(argv, '--usher') ?? '/usr/bin/usher';
+  const socketUnit = argv.includes('--socket-unit');
+  if (socketUnit) argv.splice(argv.indexOf('--socket-unit'), 1);
   const { loaded } = loadConfig(argv);
   if (loaded === undefined) {
     process.stderr.write(USAGE);
@@ -84,6 +86,7 @@ export function runDeploy(args: readonly string[], out: (s: string) => void): nu
   const name = c.iniFile ? c.iniFile.replace(/^.*\//, '').replace(/\.ini$/, '') : 'usher';
   if (what === 'systemd') {
     const socketDir = c.socket.find((s) => s.startsWith('/run/'))?.split('/')[2];
+    if (socketUnit) out(`# ${name}.service\n`);
     out(renderSystemdUnit({
       description: `usher: ${name}`,
       user,
@@ -92,7 +95,12 @@ export function runDeploy(args: readonly string[], out: (s: string) => void): nu
       execStart: `${usherBin} --ini ${c.iniFile ?? 'uwsgi.ini'}`,
       runtimeDirectory: socketDir,
       stopTimeoutSec: c.reloadMercy + 10,
+      socketUnit: socketUnit ? `${name}.socket` : undefined,
     }));
+    if (socketUnit) {
+      out(`\n# ${name}.socket\n`);
+      out(renderSystemdSocket({ description: `usher: ${name}`, listen: [...c.socket, ...c.http, ...c.httpSocket], user, group, mode: c.chmodSocket, backlog: c.listen }));
+    }
     return 0;
   }
   const socketPath = c.socket.find((s) => s.startsWith('/'));

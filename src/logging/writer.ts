@@ -174,12 +174,13 @@ export interface MasterLogs {
 }
 
 /**
- * Open every destination (an unwritable file is a startup error naming its option), make the pipe,
+ * Open every destination (`logFile`: logto, or daemonize's file; an unwritable file is a startup
+ * error naming its option), make the pipe,
  * route the master's own lines to the writer, and watch for reopen triggers.
  */
-export function startLogging(config: UsherConfig): MasterLogs {
+export function startLogging(config: UsherConfig, logFile: string | undefined): MasterLogs {
   const events = [
-    ...(config.logto !== undefined ? [new LogDestination('logto', config.logto, config.logMaxsize, config.logBackupname)] : []),
+    ...(logFile !== undefined ? [new LogDestination(config.logto !== undefined ? 'logto' : 'daemonize', logFile, config.logMaxsize, config.logBackupname)] : []),
     ...destinations(config, 'logger', config.logger),
   ];
   if (events.length === 0) events.push(new LogDestination('stderr', null, 0, undefined));

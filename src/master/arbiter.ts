@@ -81,6 +81,13 @@ export class Arbiter {
     setImmediate(() => this.drain());
   }
 
+  /** A graceful reload if one can start now (not while starting or reloading): false means ask again later. */
+  requestReload(): boolean {
+    if (this.state !== 'running') return false;
+    this.enqueue('SIGHUP');
+    return true;
+  }
+
   /** Every live child, copied, for stats, metrics and the monitor. */
   snapshot(): ChildView[] {
     return this.children.snapshot();

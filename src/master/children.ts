@@ -11,7 +11,7 @@ import type { ChildRole } from './events.js';
 
 export type ChildState = 'starting' | 'ready' | 'stopping';
 
-const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0 });
+const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0 });
 
 export interface Child {
   readonly role: ChildRole;

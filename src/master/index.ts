@@ -1,12 +1,15 @@
 /**
- * master: turns a resolved config into a running usher: applies chdir/env, checks the app exists,
- * binds every socket (plus a private one between the HTTP router and the workers), writes the
- * pidfile, hands everything to the arbiter, and cleans up (vacuum) when it returns.
+ * master: turns a resolved config into a running usher, in uWSGI's order: checks everything that can
+ * be checked (privileges, socket paths, fifos) before creating anything, daemonizes if asked, binds
+ * every socket (or adopts systemd's) plus a private one between the HTTP router and the workers, puts
+ * them in the listening state, chowns them, writes the pidfile, creates the master fifos, drops root,
+ * hands everything to the arbiter, and cleans up when it returns. A failed start removes whatever it
+ * created, vacuum or not.
  * Must not: parse config files, or talk to clients.
  */
-import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
 import { AppLoadError, ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -14,25 +17,16 @@ import { startLogging, type MasterLogs } from '../logging/writer.js';
 import { accessLogSpec } from '../logging/spec.js';
 import { compileAccessLog } from '../logging/format.js';
 import { Arbiter } from './arbiter.js';
-import { bindSocket, describeSocket, type BoundSocket, type SocketKind } from './sockets.js';
+import { adoptSocket, bindSocket, checkUnixPath, describeSocket, findPassed, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { resolveInterpreter, type AppRuntime } from './spawn.js';
-import { Monitor } from './monitor.js';
-import { Triggers } from './triggers.js';
-
-/** What runs beside the arbiter in the master: the once-a-second monitor and the reload triggers. */
-function startMasterExtras(arbiter: Arbiter, config: UsherConfig, log: Logger): { stop(): void } {
-  const parts: { start(): void; stop(): void }[] = [];
-  if (Monitor.wanted(config)) parts.push(new Monitor(arbiter, config, log));
-  if (Triggers.wanted(config)) {
-    parts.push(new Triggers(config, {
-      reload: (reason) => { log.info('reload requested', { reason }); arbiter.enqueue('SIGHUP'); },
-      chainReload: (reason) => { log.info('chain reload requested', { reason }); arbiter.chainReload(); },
-    }, log));
-  }
-  for (const p of parts) p.start();
-  return { stop: () => { for (const p of parts) p.stop(); } };
-}
+import { somaxconn } from './listen.js';
+import { chownPath, dropPrivileges, planPrivileges, warnIfRoot, type PrivilegePlan } from './privileges.js';
+import { notifySystemd, passedSockets, systemdNotifier } from './systemd.js';
+import { checkFifos, MasterFifo, type MasterControl } from './fifo.js';
+import { daemonLog, isDaemon, launchDaemon } from './daemonize.js';
+import { configureTitles, setMasterTitle } from './proctitle.js';
+import { buildArbiter, startMasterExtras } from './build.js';
 
 function applyEnv(entries: readonly string[]): void {
   for (const entry of entries) {
@@ -53,7 +47,7 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
     if (!existsSync(app)) throw new AppLoadError(`app file not found: ${app} (\`app\`${config.sources.app?.file ? ` in ${config.sources.app.file}:${config.sources.app.line}` : ''}; relative paths resolve against \`chdir\`)`);
     if (config.threads > 1) log.info('threads applies to Python workers; a Node worker serves many requests at once on its event loop', { threads: config.threads });
     if (config.postBuffering > 0) log.info('post-buffering applies to Python workers; a Node app reads the body as a stream', { 'post-buffering': config.postBuffering });
-    if (config.harakiri > 0) log.warn('harakiri applies to Python workers; a Node worker is watched by its heartbeat instead (a blocked event loop is killed after 60 s)', { harakiri: config.harakiri });
+    if (config.harakiri > 0) log.info('harakiri: a Node worker cuts a late request (504) and serves on; a blocked event loop is aborted after heartbeat-timeout', { harakiri: config.harakiri, 'heartbeat-timeout': config.heartbeatTimeout });
     return { runtime: { kind: 'node' }, app, wsgiFile: null };
   }
   const interpreter = resolveInterpreter(config.python, config.home);
@@ -71,19 +65,128 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
   return { runtime: { kind: 'python', interpreter }, app: null, wsgiFile };
 }
 
+interface Wanted { readonly option: string; readonly kind: SocketKind; readonly spec: string }
+
+function wantedSockets(config: UsherConfig, runtime: AppRuntime): Wanted[] {
+  // Node workers speak HTTP themselves for `http =` too (unless `http-router` says otherwise): their
+  // event loop already does what uWSGI's router is for (keep-alive, slow clients), and the hop
+  // costs (measured: ~23k req/s through one router vs ~100k direct). Python workers are blocking
+  // thread pools: they sit behind usher's HTTP router, as behind uWSGI's.
+  const useRouter = config.httpRouter ?? runtime.kind === 'python';
+  return [
+    ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: 'http' as const, spec })),
+    ...config.socket.map((spec) => ({ option: 'socket', kind: 'uwsgi' as const, spec })),
+    ...config.http.map((spec) => ({ option: 'http', kind: useRouter ? 'router' as const : 'http' as const, spec })),
+  ];
+}
+
+/** What a start created, so a failed start can remove it all and a normal exit can vacuum. */
+class Created {
+  readonly bound: BoundSocket[] = [];
+  privateDir: string | undefined;
+  pidfile: string | undefined;
+  fifo: MasterFifo | undefined;
+
+  /** `all`: a failed start removes everything; a normal exit removes socket files and pidfile under vacuum. */
+  remove(all: boolean): void {
+    for (const s of this.bound) s.close();
+    if (all) {
+      for (const s of this.bound) {
+        if (s.path !== undefined && !s.activated && (this.privateDir === undefined || !s.path.startsWith(this.privateDir))) try { unlinkSync(s.path); } catch { /* gone */ }
+      }
+      if (this.pidfile !== undefined) removePidfile(this.pidfile);
+    }
+    this.fifo?.close();
+    if (this.privateDir !== undefined) rmSync(this.privateDir, { recursive: true, force: true });
+  }
+}
+
+async function bindAll(config: UsherConfig, wanted: readonly Wanted[], created: Created, plan: PrivilegePlan, log: Logger): Promise<void> {
+  const passed = passedSockets(log);
+  for (const w of wanted) {
+    const p = findPassed(w.spec, passed);
+    const s = p !== undefined ? adoptSocket(w.kind, w.spec, p) : await bindSocket(w.kind, w.spec, config.chmodSocket, config.listen);
+    created.bound.push(s);
+    if (s.path !== undefined && !s.activated && plan.socketOwner !== undefined) chownPath(s.path, plan.socketOwner);
+    log.info(s.activated ? 'using the socket systemd passed' : 'bound', { [w.option]: describeSocket(s), fd: s.fd, name: p?.name });
+  }
+  for (const p of passed) {
+    if (!created.bound.some((s) => s.fd === p.fd)) log.warn('systemd passed a socket the config does not name; ignored (add it as `socket`, `http` or `http-socket`)', { fd: p.fd, address: p.path ?? `${p.host}:${p.port}`, name: p.name });
+  }
+  if (created.bound.some((s) => s.kind === 'router')) {
+    created.privateDir = mkdtempSync(join(tmpdir(), 'usher-'));
+    const upstream = join(created.privateDir, 'workers.sock');
+    created.bound.push(await bindSocket('uwsgi', upstream, 0o600, config.listen));
+    // The router and the workers run as the dropped user: the private socket must be theirs.
+    if (plan.drop !== undefined) for (const p of [created.privateDir, upstream]) chownPath(p, plan.drop);
+  }
+  const max = somaxconn();
+  if (max !== undefined && config.listen > max) log.warn('listen is larger than net.core.somaxconn: the kernel caps the backlog there; raise it with sysctl', { listen: config.listen, somaxconn: max });
+}
+
+/** After dropping root, say which files vacuum will not be able to remove (their folder is not ours). */
+function checkVacuum(config: UsherConfig, created: Created, log: Logger): void {
+  if (!config.vacuum) return;
+  const files = [...created.bound.filter((s) => s.path !== undefined && !s.activated && s.path !== join(created.privateDir ?? '\0', 'workers.sock')).map((s) => ({ option: 'socket', path: s.path as string })),
+    ...(created.pidfile !== undefined ? [{ option: 'pidfile', path: created.pidfile }] : [])];
+  for (const f of files) {
+    try {
+      accessSync(dirname(f.path), constants.W_OK);
+    } catch {
+      log.warn(`vacuum: ${f.path} cannot be removed on exit: its folder is not writable by uid ${process.getuid?.()}; use a folder that user owns (systemd: RuntimeDirectory=)`, { option: f.option, folder: dirname(f.path) });
+    }
+  }
+}
+
+function control(arbiter: Arbiter, config: UsherConfig, log: Logger, logs: MasterLogs): MasterControl {
+  const a = arbiter;
+  const signal = (sig: 'SIGHUP' | 'SIGTERM' | 'SIGQUIT'): void => a.enqueue(sig);
+  let logging = !config.disableLogging;
+  return {
+    reload: (reason) => { log.info('reload requested', { by: reason }); signal('SIGHUP'); },
+    chainReload: (reason) => { log.info('chain reload requested', { by: reason }); a.chainReload(); },
+    addWorker: () => { if (a.grow(1) === 0) log.info('master-fifo +: already at processes', { processes: config.processes }); },
+    removeWorker: () => { if (!a.shrink(1)) log.info('master-fifo -: one worker left, or a reload is under way'); },
+    stop: () => signal('SIGTERM'),
+    stopNow: () => signal('SIGQUIT'),
+    // The master is the only writer of the log files (children write to its pipe): reopening them is its own business.
+    reopenLogs: () => logs.reopen('master-fifo'),
+    setRequestLogging: (enabled) => { logging = enabled; a.broadcast({ type: 'logging', enabled }); log.info(`request logging ${enabled ? 'on' : 'off'}`); },
+    requestLogging: () => logging,
+  };
+}
+
+/** Checks that need nothing created: run in the launcher too, so `daemonize` fails where it is typed. */
+function preflight(config: UsherConfig, plan: PrivilegePlan, log: Logger): string[] {
+  const fifos = checkFifos(config);
+  for (const spec of config.socket) checkUnixPath('uwsgi', spec);
+  for (const spec of config.httpSocket) checkUnixPath('http', spec);
+  for (const spec of config.http) checkUnixPath('router', spec);
+  warnIfRoot(plan, log);
+  return fifos;
+}
+
 export async function runMaster(config: UsherConfig, log: Logger): Promise<number> {
+  configureTitles(config);
+  const daemonFile = daemonLog(config);
+  const daemon = daemonFile !== undefined && isDaemon();
+  const launchCwd = process.cwd();
+  const plan = planPrivileges(config);
+  // uWSGI sets the umask first: the log file, sockets and pidfile are all created under it.
+  if (plan.umask !== undefined && (daemon || daemonFile === undefined)) process.umask(plan.umask);
   // Children write to a pipe the master reads: the master is the only writer of every log file.
-  const logs: MasterLogs = startLogging(config);
+  const logs = startLogging(config, config.logto ?? (daemon ? daemonFile : undefined));
   // The format is compiled here too, once, so an unknown variable warns once, not once per worker.
   for (const w of compileAccessLog(accessLogSpec(config), 'master').warnings) log.warn(w);
   try {
-    return await runWithLogs(config, log, logs);
+    return await runWithLogs(config, log, logs, { daemonFile, daemon, launchCwd, plan });
   } finally {
     logs.close();
   }
 }
 
-async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs): Promise<number> {
+async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o: { daemonFile: string | undefined; daemon: boolean; launchCwd: string; plan: PrivilegePlan }): Promise<number> {
+  const { daemonFile, daemon, launchCwd, plan } = o;
   const logFd = logs.childFd;
   applyEnv(config.env);
   if (config.chdir !== undefined) {
@@ -93,88 +196,41 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs): 
       throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `chdir: cannot enter ${config.chdir}: no such folder, or not allowed`, where(config, 'chdir'));
     }
   }
+  // After chdir: relative socket and fifo paths resolve against it, as they will when bound.
+  const fifos = preflight(config, plan, log);
+  if (daemonFile !== undefined && !daemon) return launchDaemon(config, log, launchCwd);
+  setMasterTitle();
   if (!config.master) log.info('usher always runs a master process; `master = false` changes nothing');
   const { runtime, app, wsgiFile } = chooseRuntime(config, log);
 
-  const bound: BoundSocket[] = [];
-  let privateDir: string | undefined;
-  const cleanup = (): void => {
-    for (const s of bound) s.close();
-    if (config.vacuum) {
-      for (const s of bound) if (s.path !== undefined && !s.path.startsWith(privateDir ?? '\0')) try { unlinkSync(s.path); } catch { /* gone */ }
-      if (config.pidfile !== undefined) removePidfile(config.pidfile);
-    }
-    if (privateDir !== undefined) rmSync(privateDir, { recursive: true, force: true });
-  };
+  const created = new Created();
+  let arbiter: Arbiter;
   try {
-    // Node workers speak HTTP themselves for `http =` too (unless `http-router` says otherwise): their
-    // event loop already does what uWSGI's router is for (keep-alive, slow clients), and the hop
-    // costs (measured: ~23k req/s through one router vs ~100k direct). Python workers are blocking
-    // thread pools: they sit behind usher's HTTP router, as behind uWSGI's.
-    const useRouter = config.httpRouter ?? runtime.kind === 'python';
-    const wanted: { option: string; kind: SocketKind; spec: string; mode: number | undefined }[] = [
-      ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: 'http' as const, spec, mode: config.chmodSocket })),
-      ...config.socket.map((spec) => ({ option: 'socket', kind: 'uwsgi' as const, spec, mode: config.chmodSocket })),
-      ...config.http.map((spec) => ({ option: 'http', kind: useRouter ? 'router' as const : 'http' as const, spec, mode: undefined })),
-    ];
-    for (const w of wanted) {
-      const s = await bindSocket(w.kind, w.spec, w.mode);
-      bound.push(s);
-      log.info('bound', { [w.option]: describeSocket(s), fd: s.fd });
+    await bindAll(config, wantedSockets(config, runtime), created, plan, log);
+    if (config.pidfile !== undefined) {
+      created.pidfile = resolve(config.pidfile);
+      writePidfile(created.pidfile);
     }
-    let upstream: string | undefined;
-    if (bound.some((s) => s.kind === 'router')) {
-      privateDir = mkdtempSync(join(tmpdir(), 'usher-'));
-      upstream = join(privateDir, 'workers.sock');
-      bound.push(await bindSocket('uwsgi', upstream, 0o600));
-    }
-    if (config.pidfile !== undefined) writePidfile(resolve(config.pidfile));
-
-    const workerSockets = bound.filter((s) => s.kind !== 'router');
-    const routerSockets = bound.filter((s) => s.kind === 'router');
-    const arbiter = new Arbiter({
-      processes: config.processes,
-      initialWorkers: config.cheaper > 0 ? (config.cheaperInitial || config.cheaper) : config.processes,
-      maxRequestsDelta: config.maxRequestsDelta,
-      heartbeatMaxMs: config.cheaper > 0 ? 1000 : undefined,
-      routers: routerSockets.length > 0 ? config.httpProcesses : 0,
-      runtime,
-      worker: {
-        kinds: workerSockets.map((s) => (s.kind === 'http' ? 'http' : 'uwsgi')),
-        listen: config.listen,
-        threads: config.threads,
-        processes: config.processes,
-        bufferSize: config.bufferSize,
-        harakiri: config.harakiri,
-        socketTimeout: config.socketTimeout,
-        maxRequests: config.maxRequests,
-        postBuffering: config.postBuffering,
-        disableLogging: config.disableLogging,
-        accessLog: accessLogSpec(config),
-        chdir: config.chdir !== undefined ? process.cwd() : null,
-        app,
-        wsgiFile,
-        module: config.module ?? null,
-        callable: config.callable,
-        pythonpath: config.pythonpath.map((p) => resolve(p)),
-      },
-      workerFds: workerSockets.map((s) => s.fd),
-      router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging } : undefined,
-      routerFds: routerSockets.map((s) => s.fd),
-      reloadMercyMs: config.reloadMercy * 1000,
-      heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
-      logFd,
-    }, log, () => {
-      const urls = bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
-      log.info('ready', { pid: process.pid, workers: config.processes, app: app ?? wsgiFile ?? config.module, url: urls[0] });
-    });
-    const extras = startMasterExtras(arbiter, config, log);
-    try {
-      return await arbiter.run();
-    } finally {
-      extras.stop();
-    }
+    let ctl: MasterControl | undefined;
+    if (fifos.length > 0) created.fifo = MasterFifo.create(fifos, { reload: (r) => ctl?.reload(r), chainReload: (r) => ctl?.chainReload(r), addWorker: () => ctl?.addWorker(), removeWorker: () => ctl?.removeWorker(), stop: () => ctl?.stop(), stopNow: () => ctl?.stopNow(), reopenLogs: () => ctl?.reopenLogs(), setRequestLogging: (e) => ctl?.setRequestLogging(e), requestLogging: () => ctl?.requestLogging() ?? true }, log, plan.drop);
+    if (plan.drop !== undefined) dropPrivileges(plan.drop, log);
+    checkVacuum(config, created, log);
+    arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined);
+    ctl = control(arbiter, config, log, logs);
+    created.fifo?.open();
+  } catch (err) {
+    created.remove(true);
+    throw err;
+  }
+  const notifier = systemdNotifier(log);
+  const urls = created.bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => describeSocket(s));
+  const stopNotify = notifier !== undefined ? notifySystemd(notifier, () => `${config.processes} workers ready, serving ${urls.join(' ') || created.bound.map((s) => describeSocket(s)).join(' ')}`, log) : undefined;
+  const extras = startMasterExtras(arbiter, config, log, runtime, app ?? wsgiFile);
+  try {
+    return await arbiter.run();
   } finally {
-    cleanup();
+    extras.stop();
+    stopNotify?.();
+    created.remove(config.vacuum);
   }
 }

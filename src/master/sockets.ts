@@ -1,15 +1,16 @@
 /**
- * master/sockets: binds every socket the config names, in the master, before any worker starts.
- * The master only binds (it never listen()s nor accepts): each worker inherits the fd and calls
- * listen() itself, so the master's event loop never steals a connection, and the bound fd outlives
- * every worker generation, which is what makes reloads and respawns refuse nothing.
+ * master/sockets: binds every socket the config names, in the master, before any worker starts, and
+ * makes it listen at once without ever accepting (master/listen), so connections queue in the kernel
+ * until a worker accepts; each worker inherits the fd, and the bound fd outlives every worker
+ * generation, which is what makes startup, reloads and respawns refuse nothing.
  * Must not: accept connections, or know which app runs behind a socket.
  */
 import net from 'node:net';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { UsherError } from '../errors.js';
+import { listenWithoutAccepting, type ListenableHandle } from './listen.js';
 
 /** What a worker speaks on a socket. `router` sockets are `http =`: the HTTP router accepts there. */
 export type SocketKind = 'http' | 'uwsgi' | 'router';
@@ -30,6 +31,8 @@ export interface BoundSocket {
   /** For TCP: the port actually bound (differs from the config only for port 0). */
   readonly port: number | undefined;
   readonly host: string | undefined;
+  /** Passed by systemd (socket activation): systemd owns it; usher neither chmods nor removes it. */
+  readonly activated: boolean;
   close(): void;
 }
 
@@ -57,6 +60,36 @@ export function parseAddress(spec: string): Address {
   }
   if (s === '') throw new UsherError('USHER_ERR_BIND', 'empty socket address');
   return { host: undefined, port: -1, path: resolve(s) };
+}
+
+/** sun_path holds 108 bytes with the terminating NUL; the kernel would silently cut a longer path. */
+export const MAX_UNIX_PATH_BYTES = 107;
+
+function optionName(kind: SocketKind): string {
+  return kind === 'router' ? 'http' : kind === 'http' ? 'http-socket' : 'socket';
+}
+
+/**
+ * Checks a unix socket path before anything is bound, so a bad one stops usher with nothing created:
+ * too long for sun_path, or in a folder that does not exist (libuv reports that as EACCES).
+ */
+export function checkUnixPath(kind: SocketKind, spec: string): void {
+  const addr = parseAddress(spec);
+  if (addr.path === undefined) return;
+  const bytes = Buffer.byteLength(addr.path);
+  if (bytes > MAX_UNIX_PATH_BYTES) {
+    throw new UsherError('USHER_ERR_BIND', `${optionName(kind)} ${spec}: the unix socket path is ${bytes} bytes, the kernel takes at most ${MAX_UNIX_PATH_BYTES} (a longer one would be silently cut); use a shorter path, e.g. under /run`);
+  }
+  const folder = dirname(addr.path);
+  let isDir = false;
+  try {
+    isDir = statSync(folder).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsherError('USHER_ERR_BIND', `${optionName(kind)} ${spec}: the folder ${folder} does not exist; create it (systemd: RuntimeDirectory=) or fix the path`);
+    throw new UsherError('USHER_ERR_BIND', `${optionName(kind)} ${spec}: cannot reach the folder ${folder}: ${code ?? (err as Error).message}`);
+  }
+  if (!isDir) throw new UsherError('USHER_ERR_BIND', `${optionName(kind)} ${spec}: ${folder} is not a folder; fix the path`);
 }
 
 /** A socket file left by a crashed server is removed; one a live server answers on is an error. */
@@ -89,7 +122,8 @@ const ERRNO_HINT: Record<string, string> = {
 };
 
 
-export async function bindSocket(kind: SocketKind, spec: string, chmodSocket: number | undefined): Promise<BoundSocket> {
+export async function bindSocket(kind: SocketKind, spec: string, chmodSocket: number | undefined, backlog: number): Promise<BoundSocket> {
+  checkUnixPath(kind, spec);
   const addr = parseAddress(spec);
   const create = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
   if (addr.path !== undefined) await clearStaleUnixSocket(addr.path);
@@ -103,7 +137,7 @@ export async function bindSocket(kind: SocketKind, spec: string, chmodSocket: nu
   if (typeof handle === 'number') {
     const name = getSystemErrorName(handle);
     const hint = ERRNO_HINT[name] ?? 'check the address';
-    throw new UsherError('USHER_ERR_BIND', `cannot bind ${kind === 'router' ? 'http' : kind === 'http' ? 'http-socket' : 'socket'} ${spec}: ${name}: ${hint}`);
+    throw new UsherError('USHER_ERR_BIND', `cannot bind ${optionName(kind)} ${spec}: ${name}: ${hint}`);
   }
   const h = handle;
   let port: number | undefined;
@@ -118,8 +152,15 @@ export async function bindSocket(kind: SocketKind, spec: string, chmodSocket: nu
     // auto-bound to a random port by the workers' listen().
     if (!port || (addr.port > 0 && port !== addr.port)) {
       h.close();
-      throw new UsherError('USHER_ERR_BIND', `cannot bind ${kind === 'router' ? 'http' : kind === 'http' ? 'http-socket' : 'socket'} ${spec}: EADDRINUSE: ${ERRNO_HINT.EADDRINUSE}`);
+      throw new UsherError('USHER_ERR_BIND', `cannot bind ${optionName(kind)} ${spec}: EADDRINUSE: ${ERRNO_HINT.EADDRINUSE}`);
     }
+  }
+  let listener: ListenableHandle;
+  try {
+    listener = listenWithoutAccepting(h.fd, backlog, `${optionName(kind)} ${spec}`);
+  } catch (err) {
+    h.close();
+    throw err;
   }
   if (addr.path !== undefined && chmodSocket !== undefined) chmodSync(addr.path, chmodSocket);
   let closed = false;
@@ -130,7 +171,9 @@ export async function bindSocket(kind: SocketKind, spec: string, chmodSocket: nu
     path: addr.path,
     port,
     host,
+    activated: false,
     close(): void {
+      void listener; // referenced for as long as the socket lives
       if (closed) return;
       closed = true;
       h.close();
@@ -142,4 +185,30 @@ export function describeSocket(s: BoundSocket): string {
   if (s.path !== undefined) return s.path;
   const host = s.host === undefined || s.host === '::' || s.host === '0.0.0.0' ? '' : s.host.includes(':') ? `[${s.host}]` : s.host;
   return `${host}:${s.port}`;
+}
+
+/** A socket systemd passed, as described by master/systemd. */
+export interface PassedSocket {
+  readonly fd: number;
+  readonly name: string | undefined;
+  readonly path: string | undefined;
+  readonly port: number | undefined;
+  readonly host: string | undefined;
+}
+
+function sameHost(a: string | undefined, b: string | undefined): boolean {
+  const norm = (h: string | undefined): string => (h === undefined || h === '::' || h === '0.0.0.0' ? '*' : h.replace(/^::ffff:/, '').replace(/^localhost$/, '127.0.0.1'));
+  return norm(a) === norm(b);
+}
+
+/** The passed socket that is this configured address, if systemd passed it. */
+export function findPassed(spec: string, passed: readonly PassedSocket[]): PassedSocket | undefined {
+  const addr = parseAddress(spec);
+  if (addr.path !== undefined) return passed.find((p) => p.path === addr.path);
+  return passed.find((p) => p.port === addr.port && sameHost(p.host, addr.host));
+}
+
+/** Use a socket systemd passed instead of binding one. */
+export function adoptSocket(kind: SocketKind, spec: string, p: PassedSocket): BoundSocket {
+  return { kind, spec, fd: p.fd, path: p.path, port: p.port, host: p.host, activated: true, close(): void { /* systemd's */ } };
 }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RouterSpec, WorkerSpec } from '../ipc.js';
+import { childTitle } from './proctitle.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 const ROUTER_ENTRY = fileURLToPath(new URL('../router/main.js', import.meta.url));
@@ -45,15 +46,21 @@ function stdio(fds: readonly number[], logFd: number | undefined): StdioOptions 
   return ['ignore', out, out, 'ipc', ...fds];
 }
 
+/** `node --title=...` names a Node child as `ps -o args` shows it, before any of its code runs. */
+function titleArgs(title: string | undefined): string[] {
+  return title === undefined ? [] : [`--title=${title}`];
+}
+
 export function spawnWorker(runtime: AppRuntime, spec: WorkerSpec, sourceFds: readonly number[], logFd: number | undefined): ChildProcess {
-  const env = { ...process.env, USHER_WORKER: JSON.stringify(spec), USHER_WORKER_ID: String(spec.id) };
+  const title = childTitle('worker', spec.id);
+  const env = { ...process.env, USHER_WORKER: JSON.stringify(spec), USHER_WORKER_ID: String(spec.id), ...(title !== undefined ? { USHER_PROCTITLE: title } : {}) };
   if (runtime.kind === 'node') {
-    return spawn(process.execPath, [...nodeArgs(), WORKER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
+    return spawn(process.execPath, [...nodeArgs(), ...titleArgs(title), WORKER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
   }
   return spawn(runtime.interpreter, ['-u', PYTHON_RUNNER], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
 }
 
 export function spawnRouter(spec: RouterSpec, sourceFds: readonly number[], logFd: number | undefined): ChildProcess {
   const env = { ...process.env, USHER_ROUTER: JSON.stringify(spec) };
-  return spawn(process.execPath, [...nodeArgs(), ROUTER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
+  return spawn(process.execPath, [...nodeArgs(), ...titleArgs(childTitle('router', spec.id)), ROUTER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
 }

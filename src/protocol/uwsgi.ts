@@ -9,14 +9,15 @@
  *   body    CONTENT_LENGTH bytes (a var), raw; `rest` is whatever of it came with the head
  * The response is a raw HTTP response written back on the same connection (uWSGI's modifier1 72).
  *
- * modifier1 (uWSGI's packet table): served are the "standard request followed by the HTTP body"
- * kinds, which all carry the same CGI vars: 0 WSGI (what Nginx and Apache send by default), 5 PSGI,
- * 6 Lua/WSAPI, 7 Rack, 8 JVM, 9 CGI, 14 PHP, 15 Mono, 30 WSGI with SCRIPT_NAME stripped from PATH_INFO
- * (protocol/cgi applies that). Refused with USHER_ERR_UWSGI_UNSUPPORTED: everything else, i.e. the
- * non-requests (10 management, 17 spooler, 22 eval, 31-33 messages, 48 SNMP, 72 raw HTTP, 73/74
- * multicast, 95-99 cluster/reload/config, 100 ping, 101 echo, 109 legion, 110 signal, 111 cache,
- * 173 RPC, 200 close mark, 224 subscription, 255 response) and the plugin calls that would pick code
- * or files other than the app (18 symcall, 23 XSLT, 24 V8, 25 GridFS, 26 GlusterFS/fastfunc).
+ * modifier1 (uWSGI's packet table): served are the two kinds usher implements, 0 (WSGI/CGI vars: what
+ * Nginx and Apache send by default) and 30 (the same with SCRIPT_NAME stripped from PATH_INFO; protocol/cgi
+ * applies that). Refused with USHER_ERR_UWSGI_UNSUPPORTED, as uWSGI refuses a modifier1 no loaded plugin
+ * handles: the other languages' requests (5 PSGI, 6 Lua/WSAPI, 7 Rack, 8 JVM, 9 CGI, 14 PHP, 15 Mono:
+ * usher runs none of those, and serving them as 0 would pretend it did), the non-requests
+ * (10 management, 17 spooler, 22 eval, 31-33 messages, 48 SNMP, 72 raw HTTP, 73/74 multicast, 95-99
+ * cluster/reload/config, 100 ping, 101 echo, 109 legion, 110 signal, 111 cache, 173 RPC, 200 close mark,
+ * 224 subscription, 255 response) and the plugin calls that would pick code or files other than the app
+ * (18 symcall, 23 XSLT, 24 V8, 25 GridFS, 26 GlusterFS/fastfunc).
  * modifier2 is passed through (usher's router sets 1 to keep the connection; see worker/uwsgi-server).
  *
  * Vars are bytes; they become latin1 strings (one char per byte, as Node's own HTTP parser and PEP 3333
@@ -54,7 +55,7 @@ export const UWSGI_MAX_DATASIZE = 0xffff;
 const DEFAULT_MAX_VARS = 256;
 
 /** modifier1 values that carry an HTTP request as CGI vars (see the header comment). */
-export const REQUEST_MODIFIERS: ReadonlySet<number> = new Set([0, 5, 6, 7, 8, 9, 14, 15, 30]);
+export const REQUEST_MODIFIERS: ReadonlySet<number> = new Set([0, 30]);
 
 function malformed(message: string): UwsgiProtocolError {
   return new UwsgiProtocolError('USHER_ERR_UWSGI_MALFORMED', `malformed uwsgi packet: ${message}`, 400);
@@ -113,6 +114,11 @@ export class UwsgiRequestParser {
     if (!Number.isInteger(opts.bufferSize) || opts.bufferSize < 1) throw new RangeError(`bufferSize must be a positive integer, got ${opts.bufferSize}`);
     this.#bufferSize = Math.min(opts.bufferSize, UWSGI_MAX_DATASIZE);
     this.#maxVars = opts.maxVars ?? DEFAULT_MAX_VARS;
+  }
+
+  /** Bytes of the head received so far (0: the peer has sent nothing of this packet). */
+  get buffered(): number {
+    return this.#have;
   }
 
   push(chunk: Buffer): UwsgiPacket | undefined {

@@ -3,28 +3,63 @@
  * The client's request is parsed by node:http (llhttp). Upstream connections come from a keep-alive
  * pool (router/upstream); the worker's response head is read by router/response-head and its body
  * framing by router/body, then re-framed for the client by node:http (keep-alive, chunked when no
- * length). A request without a body that meets a kept connection closed under it (a worker retiring)
- * is sent once more on a new connection, so reloads refuse nothing.
- * Must not: run app code, or buffer a body whole (except a chunked request body, which the uwsgi
- * protocol needs a length for, bounded by maxChunkedBody).
+ * length). Request bodies are streamed or spooled by router/request-body.
+ *
+ * A request is sent again, once, on a new connection only when it cannot have reached a worker's app:
+ * the kept connection it was written to turned out closed (EPIPE, or ECONNRESET: the worker closed it
+ * with our bytes unread) before any response byte, and its body was not consumed from the client. A
+ * worker that read the request and then died (harakiri, a crash) closes the connection cleanly (EOF):
+ * that request is answered 502 and never replayed, or one slow request would kill every worker in
+ * turn. A worker silent for `timeoutMs` (uWSGI's http-timeout) while a request waits gets it 504.
+ * Must not: run app code, or hold a request body whole.
  */
-import type http from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { encodePacket, requestToCgi } from '../protocol/index.js';
 import type { Logger } from '../log.js';
+import type { Counters, Inflight } from '../child/lifecycle.js';
 import { ResponseHeadReader, type ResponseHead } from './response-head.js';
 import { BodyReader, framingOf } from './body.js';
-import { MODIFIER2_KEEPALIVE, UpstreamPool } from './upstream.js';
+import { KEEP_MAX_AGE_MS, MODIFIER2_KEEPALIVE, UpstreamPool } from './upstream.js';
+import { passed } from './reclaim.js';
+import { BodyTooLarge, disposeBody, sendBody, spoolChunked, type RequestBody } from './request-body.js';
 
 export interface ForwardOptions {
   readonly upstream: string;
   readonly log: Logger;
-  /** Largest chunked (length-less) request body buffered to compute CONTENT_LENGTH. */
+  /** Largest chunked (length-less) request body accepted (it is spooled to compute CONTENT_LENGTH). */
   readonly maxChunkedBody: number;
+  /** http-timeout: how long a worker may stay silent while a request waits on it. */
+  readonly timeoutMs: number;
+  readonly counters: Counters;
+  readonly inflight: Set<Inflight>;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+/** Errors that mean "the kept connection was already closed by the worker when we wrote". */
+const STALE = new Set(['EPIPE', 'ECONNRESET']);
+const BUSY = Symbol('usher.router.busy');
 
-function fail(res: http.ServerResponse, status: number, text: string): void {
+/** Whether a client connection has a request in flight (its idle timeout must not cut it). */
+export function isForwarding(socket: net.Socket): boolean {
+  return (socket as net.Socket & { [BUSY]?: boolean })[BUSY] === true;
+}
+
+/** One client request, across its (at most two) attempts. */
+interface Flight extends Inflight {
+  readonly t0: number;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly packet: Buffer;
+  readonly body: RequestBody;
+  /** The current attempt's upstream connection, until the response is done. */
+  upstream: net.Socket | undefined;
+  /** Stops sending the body on the current attempt. */
+  stopBody: (() => void) | undefined;
+}
+
+function fail(res: ServerResponse, status: number, text: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -44,21 +79,25 @@ function clientHeaders(head: ResponseHead): string[] {
 }
 
 /** Send the packet (and body) on a pooled connection and relay the response; retry once if allowed. */
-function exchange(req: http.IncomingMessage, res: http.ServerResponse, packet: Buffer, body: Buffer | undefined, streamBody: boolean, pool: UpstreamPool, opts: ForwardOptions, canRetry: boolean, fresh = false): void {
+function exchange(f: Flight, pool: UpstreamPool, opts: ForwardOptions, canRetry: boolean, fresh = false): void {
+  const { req, res } = f;
   const method = req.method ?? 'GET';
   const { socket, reused } = pool.acquire(fresh);
+  f.upstream = socket;
   const reader = new ResponseHeadReader();
   let bodyReader: BodyReader | undefined;
   let keepAlive = false;
   let finished = false;
   let received = false;
-  let requestSent = !streamBody;
+  let requestSent = false;
 
   const onDrain = (): void => { socket.resume(); };
   const cleanup = (): void => {
     finished = true;
+    f.upstream = undefined;
+    f.stopBody?.();
+    f.stopBody = undefined;
     res.removeListener('drain', onDrain);
-    res.removeListener('close', onClientClose);
   };
   const finish = (): void => {
     cleanup();
@@ -66,29 +105,29 @@ function exchange(req: http.IncomingMessage, res: http.ServerResponse, packet: B
     if (keepAlive && requestSent && bodyReader?.leftover === 0) pool.release(socket);
     else socket.destroy();
   };
-  const failUpstream = (why: string): void => {
-    if (finished) return;
+  /** Give up on this attempt: the client gets `status`, or its connection cut once the head went out. */
+  const abort = (status: 502 | 504, why: string, fields: Record<string, unknown>): void => {
     cleanup();
     socket.destroy();
-    if (!received && reused && canRetry) {
-      exchange(req, res, packet, body, streamBody, pool, opts, false, true);
+    opts.log.error(why, { code: 'USHER_ERR_UPSTREAM', url: req.url, ...fields });
+    fail(res, status, `${STATUS_CODES[status]}\n`);
+  };
+  const failUpstream = (why: string, code?: string): void => {
+    if (finished) return;
+    if (!received && reused && canRetry && code !== undefined && STALE.has(code)) {
+      cleanup();
+      socket.destroy();
+      exchange(f, pool, opts, false, true);
       return;
     }
-    opts.log.error('worker unreachable or sent no valid response', { code: 'USHER_ERR_UPSTREAM', url: req.url, error: why });
-    fail(res, 502, 'Bad Gateway\n');
-  };
-  const onClientClose = (): void => {
-    if (!finished) { cleanup(); socket.destroy(); }
+    abort(502, 'worker unreachable or sent no valid response', { error: why });
   };
   const feed = (b: Buffer): void => {
     let complete: boolean;
     try {
       complete = (bodyReader as BodyReader).push(b);
     } catch (err) {
-      opts.log.error('worker sent a malformed response body', { code: 'USHER_ERR_UPSTREAM', url: req.url, error: (err as Error).message });
-      cleanup();
-      socket.destroy();
-      res.destroy();
+      abort(502, 'worker sent a malformed response body', { error: (err as Error).message });
       return;
     }
     if (complete) finish();
@@ -106,10 +145,14 @@ function exchange(req: http.IncomingMessage, res: http.ServerResponse, packet: B
       return;
     }
     if (head === undefined) return;
-    const f = framingOf(head.status, method, head.headers);
-    keepAlive = f.keepAlive;
+    const fr = framingOf(head.status, method, head.headers);
+    keepAlive = fr.keepAlive;
     res.writeHead(head.status, head.reason, clientHeaders(head));
-    bodyReader = new BodyReader(f.framing, (b) => { if (!res.write(b)) socket.pause(); });
+    bodyReader = new BodyReader(fr.framing, (b) => {
+      opts.counters.tx += b.length;
+      passed(b.length);
+      if (!res.write(b)) socket.pause();
+    });
     if (bodyReader.done) finish();
     else if (head.rest.length > 0) feed(head.rest);
   });
@@ -120,36 +163,31 @@ function exchange(req: http.IncomingMessage, res: http.ServerResponse, packet: B
       // close-delimited bodies end here; a length or chunked body cut short cannot be completed
       keepAlive = false;
       if (bodyReader.framing.kind === 'close') finish();
-      else { cleanup(); socket.destroy(); res.destroy(); }
+      else abort(502, 'worker closed the connection mid-response', {});
     }
   });
-  socket.on('error', (err: Error) => failUpstream(err.message));
+  socket.on('error', (err: NodeJS.ErrnoException) => failUpstream(err.message, err.code));
+  socket.setTimeout(opts.timeoutMs, () => {
+    if (!finished) abort(504, 'worker sent nothing within http-timeout', { timeout_s: opts.timeoutMs / 1000 });
+  });
   res.on('drain', onDrain);
-  res.on('close', onClientClose);
 
-  socket.write(packet);
-  if (body !== undefined && body.length > 0) socket.write(body);
-  else if (streamBody) {
-    req.on('end', () => { requestSent = true; });
-    req.pipe(socket, { end: false });
-  }
+  socket.write(f.packet);
+  f.stopBody = sendBody(req, f.body, socket, () => { requestSent = true; });
 }
 
-function collectChunked(req: http.IncomingMessage, limit: number, done: (err: Error | undefined, body?: Buffer) => void): void {
-  const parts: Buffer[] = [];
-  let size = 0;
-  req.on('data', (c: Buffer) => {
-    size += c.length;
-    if (size > limit) {
-      req.removeAllListeners('data');
-      req.resume();
-      done(new Error('too large'));
-      return;
-    }
-    parts.push(c);
-  });
-  req.on('end', () => { if (size <= limit) done(undefined, Buffer.concat(parts, size)); });
-  req.on('error', (e) => done(e));
+/** The client's response is over (sent, failed or abandoned): drop the worker link if still busy, count. */
+function settle(f: Flight, opts: ForwardOptions): void {
+  if (f.upstream !== undefined) {
+    f.stopBody?.();
+    f.upstream.destroy();
+    f.upstream = undefined;
+  }
+  disposeBody(f.body);
+  (f.req.socket as net.Socket & { [BUSY]?: boolean })[BUSY] = false;
+  opts.inflight.delete(f);
+  opts.counters.requests++;
+  opts.counters.rtUs += Math.round((performance.now() - f.t0) * 1000);
 }
 
 function withLength(rawHeaders: readonly string[], length: number): string[] {
@@ -163,40 +201,59 @@ function withLength(rawHeaders: readonly string[], length: number): string[] {
   return out;
 }
 
-export function createForwarder(opts: ForwardOptions): (req: http.IncomingMessage, res: http.ServerResponse) => void {
-  const pool = new UpstreamPool(opts.upstream);
-  return (req, res) => {
-    const chunked = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
-    const start = (body: Buffer | undefined): void => {
-      let packet: Buffer;
-      try {
-        packet = encodePacket(requestToCgi({
-          method: req.method ?? 'GET',
-          url: req.url ?? '/',
-          httpVersion: req.httpVersion,
-          rawHeaders: body === undefined ? req.rawHeaders : withLength(req.rawHeaders, body.length),
-          remoteAddress: req.socket.remoteAddress,
-          remotePort: req.socket.remotePort,
-          localAddress: req.socket.localAddress,
-          localPort: req.socket.localPort,
-          scheme: 'http',
-        }), 0, MODIFIER2_KEEPALIVE);
-      } catch (err) {
-        opts.log.warn('request head too large for the uwsgi protocol', { url: req.url, error: (err as Error).message });
-        fail(res, 431, 'Request Header Fields Too Large\n');
-        return;
-      }
-      const hasBody = body === undefined && Number(req.headers['content-length'] ?? 0) > 0;
-      // Only a request whose body is not streamed can be sent again on a fresh connection.
-      exchange(req, res, packet, body, hasBody, pool, opts, !hasBody);
-    };
-    if (chunked) {
-      collectChunked(req, opts.maxChunkedBody, (err, body) => {
-        if (err) { fail(res, 413, 'Request Entity Too Large\n'); return; }
-        start(body);
-      });
-    } else {
-      start(undefined);
+function packetFor(req: IncomingMessage, body: RequestBody): Buffer {
+  return encodePacket(requestToCgi({
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    httpVersion: req.httpVersion,
+    rawHeaders: body.kind === 'spooled' ? withLength(req.rawHeaders, body.length) : req.rawHeaders,
+    remoteAddress: req.socket.remoteAddress,
+    remotePort: req.socket.remotePort,
+    localAddress: req.socket.localAddress,
+    localPort: req.socket.localPort,
+    scheme: 'http',
+  }), 0, MODIFIER2_KEEPALIVE);
+}
+
+export function createForwarder(opts: ForwardOptions): { forward: (req: IncomingMessage, res: ServerResponse) => void; close: () => void } {
+  const pool = new UpstreamPool(opts.upstream, Math.min(KEEP_MAX_AGE_MS, opts.timeoutMs));
+  const start = (req: IncomingMessage, res: ServerResponse, body: RequestBody, started: number, t0: number): void => {
+    let packet: Buffer;
+    try {
+      packet = packetFor(req, body);
+    } catch (err) {
+      opts.log.warn('request head too large for the uwsgi protocol', { url: req.url, error: (err as Error).message });
+      disposeBody(body);
+      fail(res, 431, 'Request Header Fields Too Large\n');
+      return;
     }
+    const f: Flight = { started, t0, req, res, packet, body, upstream: undefined, stopBody: undefined };
+    opts.inflight.add(f);
+    (req.socket as net.Socket & { [BUSY]?: boolean })[BUSY] = true;
+    res.once('close', () => settle(f, opts));
+    // A body piped from the client is consumed as it is sent: such a request is never sent twice.
+    exchange(f, pool, opts, body.kind !== 'piped');
   };
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = Date.now();
+    const t0 = performance.now();
+    const chunked = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
+    if (chunked) {
+      spoolChunked(req, opts.maxChunkedBody, (err, body) => {
+        if (err !== undefined || body === undefined) {
+          if (err instanceof BodyTooLarge) fail(res, 413, 'Request Entity Too Large\n');
+          else {
+            opts.log.error('cannot spool the request body', { url: req.url, error: err?.message });
+            fail(res, 500, 'Internal Server Error\n');
+          }
+          return;
+        }
+        start(req, res, body, started, t0);
+      });
+      return;
+    }
+    const length = Number(req.headers['content-length'] ?? 0);
+    start(req, res, length > 0 ? { kind: 'piped', length } : { kind: 'none' }, started, t0);
+  };
+  return { forward, close: () => pool.close() };
 }

@@ -3,15 +3,19 @@
  * connections on the sockets inherited from the master, parses HTTP with node:http, and forwards every
  * request over the uwsgi protocol to the workers' internal socket. Clients keep their keep-alive
  * connection to the router while workers come and go, which is why reloads refuse nothing.
+ * `http-timeout` (uWSGI's, default 60 s) bounds how long a client connection may sit idle (between
+ * requests, or mid-head, or mid-body) and how long a worker may stay silent while a request waits on it.
  * Must not: load or run app code, or bind sockets.
  */
 import http from 'node:http';
 import { EXIT, ROUTER_SPEC_KEYS, SPEC_ENV, type RouterSpec } from '../ipc.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
-import { createForwarder } from './forward.js';
+import { createForwarder, isForwarding } from './forward.js';
 
 const life = ChildLifecycle.boot<RouterSpec>(SPEC_ENV.router, ROUTER_SPEC_KEYS, (s) => (s.id > 1 ? `router ${s.id}` : 'router'));
 const { spec, log } = life;
+const httpTimeoutS = spec.httpTimeout;
+const timeoutMs = httpTimeoutS * 1000;
 
 const servers: http.Server[] = [];
 let stopping = false;
@@ -21,27 +25,46 @@ function stop(): void {
   stopping = true;
   let open = servers.length;
   for (const s of servers) {
-    s.close(() => { if (--open === 0) life.exit(EXIT.OK); });
+    s.close(() => { if (--open === 0) { router.close(); life.exit(EXIT.OK); } });
     s.closeIdleConnections();
   }
   if (open === 0) life.exit(EXIT.OK);
 }
 
-const forward = createForwarder({ upstream: spec.upstream, log, maxChunkedBody: 256 * 1024 * 1024 });
+const router = createForwarder({
+  upstream: spec.upstream,
+  log,
+  maxChunkedBody: 256 * 1024 * 1024,
+  timeoutMs,
+  counters: life.counters,
+  inflight: life.inflight,
+});
 const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
-  const server = http.createServer({ maxHeaderSize: Math.max(16384, spec.bufferSize) }, (req, res) => {
+  const server = http.createServer({
+    maxHeaderSize: Math.max(16384, spec.bufferSize),
+    keepAliveTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    // No whole-request deadline (Node's default is 300 s): a long upload that keeps moving is fine;
+    // inactivity is what http-timeout bounds.
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, timeoutMs / 4)),
+  }, (req, res) => {
     if (stopping) res.shouldKeepAlive = false;
-    forward(req, res);
+    router.forward(req, res);
   });
+  // A client connection quiet for http-timeout is closed, unless a request of its is in flight: then
+  // the worker side's timeout answers it (504) and the response's own writes keep it alive.
+  server.setTimeout(timeoutMs, (socket) => { if (!isForwarding(socket)) socket.destroy(); });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+    if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable) { socket.destroy(); return; }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     log.warn('malformed HTTP request', { status, code: err.code, reason: err.message });
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   servers.push(server);
   server.once('error', reject);
-  server.listen({ fd, backlog: spec.listen }, () => { server.removeListener('error', reject); resolve(); });
+  // Node 20 ignores `backlog` in listen({ fd, backlog }) (511 instead): pass it as an argument.
+  server.listen({ fd }, spec.listen, () => { server.removeListener('error', reject); resolve(); });
 }));
 
 Promise.all(listening).then(() => {

@@ -1,6 +1,7 @@
 /**
  * worker/main: a Node worker process. Loads the app once, listen()s on the sockets inherited from the
- * master (HTTP or uwsgi protocol per socket), reports `ready`, beats a heartbeat, and on SIGTERM or a
+ * master (HTTP or uwsgi protocol per socket), reports `ready`, beats a heartbeat with live counters
+ * (kept, with max-requests, harakiri and the access log, by worker/requests), and on SIGTERM or a
  * `stop` message stops accepting and finishes what is in flight. It exits when the master goes away.
  * Must not: bind sockets, handle SIGINT/SIGHUP (the master owns signals), or respawn anything.
  */
@@ -8,20 +9,22 @@ import http from 'node:http';
 import net from 'node:net';
 import { EXIT, SPEC_ENV, WORKER_SPEC_KEYS, type WorkerSpec } from '../ipc.js';
 import { loadNodeApp } from '../apps/node/load.js';
-import { createUwsgiServer } from './uwsgi-server.js';
+import { createUwsgiServer, type UwsgiServer } from './uwsgi-server.js';
 import { UsherError } from '../errors.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
+import { RequestTracker, TrackedResponse } from './requests.js';
 
 const life = ChildLifecycle.boot<WorkerSpec>(SPEC_ENV.worker, WORKER_SPEC_KEYS, (s) => `worker ${s.id}`);
 const { spec, log } = life;
 
 const servers: net.Server[] = [];
-let served = 0;
 let stopping = false;
+const tracker = new RequestTracker(life, { maxRequests: spec.maxRequests, accessLog: !spec.disableLogging, isStopping: () => stopping, harakiri: spec.harakiri });
 
 /** How long keep-alive clients get, after a stop begins, to send one more request (answered with
  * `Connection: close`) before their idle connections are closed: a client in the middle of sending
- * never meets a connection closed under it. */
+ * never meets a connection closed under it. Idle connections are closed again at this interval,
+ * for those whose response was already under way (with keep-alive) when the stop began. */
 const KEEPALIVE_GRACE_MS = 1000;
 
 /**
@@ -29,6 +32,9 @@ const KEEPALIVE_GRACE_MS = 1000;
  * (net.Server's close stops accepting only and calls back once all connections are gone;
  * http.Server's would also drop idle keep-alive connections at once, racing clients that are about
  * to reuse them: those get the grace period, and `Connection: close` on their next response.)
+ * Requests in flight whose headers are not out yet answer with `Connection: close` too, and the
+ * router's kept uwsgi connections that are idle are closed at once (the router drops them from its
+ * pool, and retries a request it had just sent on one): nothing idle holds the old worker.
  */
 function stop(): void {
   if (stopping) return;
@@ -39,45 +45,13 @@ function stop(): void {
     life.exit(EXIT.OK);
   };
   for (const s of servers) net.Server.prototype.close.call(s, closed);
-  const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
-  if (httpServers.length > 0) setTimeout(() => { for (const s of httpServers) s.closeIdleConnections(); }, KEEPALIVE_GRACE_MS).unref();
-}
-
-function accessLine(req: http.IncomingMessage, res: http.ServerResponse, started: bigint): void {
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const size = res.getHeader('content-length');
-  log.info(`${req.method} ${req.url} ${res.statusCode}`, {
-    bytes: typeof size === 'string' || typeof size === 'number' ? size : undefined,
-    ms: ms.toFixed(1),
-    addr: req.socket.remoteAddress,
-    aborted: res.writableFinished ? undefined : true,
-  });
-}
-
-/**
- * The listener the servers call. Per-request bookkeeping (access log, max-requests) costs a timer and
- * a listener per request, so it is only wired when one of them is on.
- */
-function wrap(app: http.RequestListener): { listener: http.RequestListener; done: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined } {
-  const counting = !spec.disableLogging || spec.maxRequests > 0;
-  if (!counting) {
-    return { done: undefined, listener: (req, res) => { if (stopping) res.shouldKeepAlive = false; app(req, res); } };
+  for (const r of life.inflight) {
+    const res = r as TrackedResponse;
+    if (!res.headersSent) res.shouldKeepAlive = false;
   }
-  const started = new WeakMap<http.IncomingMessage, bigint>();
-  const done = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    served++;
-    const t = started.get(req);
-    if (t !== undefined && !spec.disableLogging) accessLine(req, res, t);
-    if (spec.maxRequests > 0 && served >= spec.maxRequests && !stopping) life.recycle('max-requests', `${spec.maxRequests} requests served`);
-  };
-  return {
-    done,
-    listener: (req, res) => {
-      started.set(req, process.hrtime.bigint());
-      if (stopping) res.shouldKeepAlive = false;
-      app(req, res);
-    },
-  };
+  for (const s of servers) if (!(s instanceof http.Server)) (s as UwsgiServer).closeIdleConnections();
+  const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
+  if (httpServers.length > 0) setInterval(() => { for (const s of httpServers) s.closeIdleConnections(); }, KEEPALIVE_GRACE_MS).unref();
 }
 
 /**
@@ -107,7 +81,7 @@ async function main(): Promise<void> {
   let app;
   try {
     if (spec.app === null) throw new UsherError('USHER_ERR_WORKER_BOOT', 'no app given to a Node worker');
-    app = await loadNodeApp(spec.app);
+    app = await loadNodeApp(spec.app, { onException: (req, res, err) => tracker.exception(req, res, err, 'fetch handler failed') });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log.error('app could not be loaded', { error: message });
@@ -116,24 +90,23 @@ async function main(): Promise<void> {
     life.send({ type: 'app-error', message });
     return life.exit(EXIT.APP_LOAD);
   }
-  const tracked = wrap(app.listener);
+  const listener = tracker.listener(app.listener);
   const listening: Promise<void>[] = [];
   spec.fds.forEach((fd, i) => {
     const kind = spec.kinds[i] ?? 'uwsgi';
     let server: net.Server;
     if (kind === 'http') {
-      const hs = http.createServer(tracked.listener);
-      const done = tracked.done;
-      if (done) hs.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => res.once('close', () => done(req, res)));
+      const hs = http.createServer({ ServerResponse: TrackedResponse as unknown as typeof http.ServerResponse }, listener);
       hs.on('connection', drainBeforeClose);
       server = hs;
     } else {
-      server = createUwsgiServer(tracked.listener, { bufferSize: spec.bufferSize, headTimeoutMs: spec.socketTimeout * 1000, log, isStopping: () => stopping }, tracked.done ?? (() => undefined));
+      server = createUwsgiServer(listener, { bufferSize: spec.bufferSize, headTimeoutMs: spec.socketTimeout * 1000, log, isStopping: () => stopping, ServerResponse: TrackedResponse });
     }
     servers.push(server);
     listening.push(new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ fd, backlog: spec.listen }, () => {
+      // Node 20 ignores `backlog` in listen({ fd, backlog }) (it would listen with 511): pass it as an argument.
+      server.listen({ fd }, spec.listen, () => {
         server.removeListener('error', reject);
         resolve();
       });

@@ -23,6 +23,17 @@ export interface UwsgiServerOptions {
   readonly drainTimeoutMs?: number;
   /** While stopping, kept connections are not kept. */
   readonly isStopping?: () => boolean;
+  /** The response class (as http.createServer's option): the worker's counts its requests. */
+  readonly ServerResponse?: new (req: http.IncomingMessage) => http.ServerResponse;
+}
+
+/** As node:http does once a response is done: 'close' on the response, once. */
+function emitClose(res: http.ServerResponse): void {
+  const r = res as http.ServerResponse & { _closed?: boolean };
+  if (r._closed) return;
+  r._closed = true;
+  r.destroyed = true;
+  r.emit('close');
 }
 
 /** modifier2 = 1: usher's own HTTP router asks to keep the connection (see router/upstream). */
@@ -72,7 +83,7 @@ function dressSocket(socket: net.Socket, cgi: CgiRequest): void {
   if (cgi.scheme === 'https') Object.defineProperty(socket, 'encrypted', { value: true, configurable: true });
 }
 
-function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void, readNext: () => void): void {
+function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.RequestListener, opts: UwsgiServerOptions, readNext: () => void): void {
   let cgi: CgiRequest;
   try {
     cgi = cgiToRequest(packet.vars, packet.modifier1);
@@ -92,6 +103,8 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
 
   let remaining = cgi.contentLength;
   let draining = false;
+  /** The peer half-closed: it sends nothing more, so the connection ends with this response. */
+  let peerEnded = false;
   const finishBody = (): void => {
     req.complete = true;
     req.push(null);
@@ -108,39 +121,38 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
     if (remaining === 0) finishBody();
   };
   const onEnd = (): void => {
-    if (remaining > 0 && !draining) {
+    peerEnded = true;
+    if (draining) {
+      socket.end(); // the unread rest of the body will never come: the response is out, close now
+    } else if (remaining > 0 && !res.writableEnded) {
       opts.log.warn('client closed before sending the whole body', { url: cgi.url, missing: remaining });
       req.destroy(new UsherError('USHER_ERR_UWSGI_TRUNCATED', 'request body truncated'));
-    }
+    } // else the response is on its way, and 'finish' closes
   };
   if (remaining === 0) finishBody();
   else {
     if (packet.rest.length > 0) onBody(packet.rest);
     socket.on('data', onBody);
-    socket.on('end', onEnd);
   }
+  socket.on('end', onEnd);
 
   // Nginx and Apache read the body to EOF: no chunking, close after. usher's router (modifier2 = 1)
   // gets a framed body (Content-Length or chunked) on a connection kept for its next request.
   const keep = packet.modifier2 === MODIFIER2_KEEPALIVE && opts.isStopping?.() !== true;
-  const res = new http.ServerResponse(req);
+  const res = new (opts.ServerResponse ?? http.ServerResponse)(req);
   res.shouldKeepAlive = keep;
   res.useChunkedEncodingByDefault = keep;
   res.assignSocket(socket);
-  const onClose = (): void => {
-    if (!res.writableFinished) onDone(req, res);
-  };
   res.once('finish', () => {
     res.detachSocket(socket);
-    socket.removeListener('close', onClose);
-    onDone(req, res);
-    if (remaining > 0) {
+    process.nextTick(emitClose, res);
+    if (remaining > 0 && !peerEnded) {
       // The app answered without reading the whole body: read and discard the rest, then close.
       draining = true;
       req.removeAllListeners('data');
       socket.resume();
       socket.setTimeout(opts.drainTimeoutMs ?? 10_000, () => socket.destroy());
-    } else if (keep && opts.isStopping?.() !== true) {
+    } else if (res.shouldKeepAlive && !peerEnded && opts.isStopping?.() !== true) {
       socket.removeListener('data', onBody);
       socket.removeListener('end', onEnd);
       readNext();
@@ -148,7 +160,6 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
       socket.end();
     }
   });
-  socket.once('close', onClose);
 
   try {
     listener(req, res);
@@ -163,30 +174,45 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
   }
 }
 
-/** Read one packet from the connection, then hand it to dispatch (again for each kept request). */
-function readPacket(socket: net.Socket, listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
+/** Connections kept between two requests of usher's router, waiting for the next one. */
+type IdleSet = Set<net.Socket>;
+
+/**
+ * Read one packet from the connection, then hand it to dispatch (again for each kept request).
+ * socket-timeout is logged only for a request that really is incomplete: a kept connection on which
+ * the router sends nothing more is closed quietly (that is the router's choice, not a slow client).
+ */
+function readPacket(socket: net.Socket, listener: http.RequestListener, opts: UwsgiServerOptions, idle: IdleSet, kept: boolean): void {
   const parser = new UwsgiRequestParser({ bufferSize: opts.bufferSize });
-  socket.setTimeout(opts.headTimeoutMs ?? 30_000, () => {
-    opts.log.warn('uwsgi peer sent no complete request within socket-timeout; closing', { seconds: Math.round((opts.headTimeoutMs ?? 30_000) / 1000) });
+  const headTimeoutMs = opts.headTimeoutMs ?? 30_000;
+  const detach = (): void => {
+    socket.removeListener('data', onData);
+    socket.removeListener('end', onEnd);
+    socket.removeListener('timeout', onTimeout);
+    socket.setTimeout(0);
+    idle.delete(socket);
+  };
+  const onTimeout = (): void => {
+    if (!kept || parser.buffered > 0) opts.log.warn('uwsgi peer sent no complete request within socket-timeout; closing', { seconds: Math.round(headTimeoutMs / 1000), got_bytes: parser.buffered });
+    detach();
     socket.destroy();
-  });
+  };
   const onData = (chunk: Buffer): void => {
+    idle.delete(socket);
     let packet: UwsgiPacket | undefined;
     try {
       packet = parser.push(chunk);
     } catch (err) {
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
+      detach();
       refuse(socket, err, opts.log);
       return;
     }
     if (packet === undefined) return;
-    socket.removeListener('data', onData);
-    socket.removeListener('end', onEnd);
-    socket.setTimeout(0);
-    dispatch(socket, packet, listener, opts, onDone, () => readPacket(socket, listener, opts, onDone));
+    detach();
+    dispatch(socket, packet, listener, opts, () => readPacket(socket, listener, opts, idle, true));
   };
   const onEnd = (): void => {
+    detach();
     try {
       parser.end();
       socket.end();
@@ -196,12 +222,27 @@ function readPacket(socket: net.Socket, listener: http.RequestListener, opts: Uw
   };
   socket.on('data', onData);
   socket.on('end', onEnd);
+  socket.on('timeout', onTimeout);
+  socket.setTimeout(headTimeoutMs);
+  if (kept) idle.add(socket);
 }
 
-export function createUwsgiServer(listener: http.RequestListener, opts: UwsgiServerOptions, onDone: (req: http.IncomingMessage, res: http.ServerResponse) => void): net.Server {
+/** A uwsgi server; closeIdleConnections() ends the kept connections waiting for a next request. */
+export interface UwsgiServer extends net.Server {
+  closeIdleConnections(): void;
+}
+
+export function createUwsgiServer(listener: http.RequestListener, opts: UwsgiServerOptions): UwsgiServer {
+  const idle: IdleSet = new Set();
   // allowHalfOpen: a peer that half-closes after sending its request still gets the whole response.
-  return net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     socket.on('error', () => { /* the peer went away: nothing to answer */ });
-    readPacket(socket, listener, opts, onDone);
-  });
+    socket.once('close', () => idle.delete(socket));
+    readPacket(socket, listener, opts, idle, false);
+  }) as UwsgiServer;
+  server.closeIdleConnections = (): void => {
+    for (const socket of idle) socket.end();
+    idle.clear();
+  };
+  return server;
 }

@@ -131,7 +131,10 @@ test('precedence: file < USHER_* environment < command line', () => {
   });
 });
 
-test('a placeholder used before it is defined is an error naming file and line', () => {
+test('a placeholder nothing in the file defines is an error naming file and line (one defined further down is fine)', () => {
+  withIni('[uwsgi]\nchdir = %(later)/x\nlater = /srv\nhttp = :1\napp = a.js\n', (file) => {
+    assert.equal(loadConfig(['--ini', file]).loaded!.config.chdir, '/srv/x');
+  });
   withIni('[uwsgi]\nchdir = %(nope)/x\n', (file) => {
     assert.throws(() => loadConfig(['--ini', file]), (e: unknown) => e instanceof ConfigError && e.code === 'USHER_ERR_CONFIG_BAD_VALUE' && e.location.line === 2);
   });

@@ -13,10 +13,11 @@ const APPS = join(REPO, 'test', 'fixtures', 'apps');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (out: string, re: RegExp): string[] => out.split('\n').filter((l) => re.test(l));
 
-/** `clients` loops of requests to `path` until `until` resolves; failures are collected. */
+/** `clients` loops of requests to `path` until `until` resolves (90 s at most: a failed test never leaves it running). */
 async function load(port: number, path: string, until: Promise<unknown>, clients = 4): Promise<{ ok: number; failed: string[] }> {
   let done = false;
   void until.then(() => { done = true; });
+  setTimeout(() => { done = true; }, 90_000).unref();
   const r = { ok: 0, failed: [] as string[] };
   await Promise.all(Array.from({ length: clients }, async () => {
     while (!done) {
@@ -166,9 +167,9 @@ test('reload-on-rss below a fresh worker: paused with a reason, no respawn storm
 test('cheaper: load grows the pool from cheaper to processes, idleness shrinks it back', async () => {
   const port = await freePort();
   const u = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--processes', '4', '--cheaper', '1', '--cheaper-overload', '1', '--app', join(APPS, 'leaky.mjs')]);
+  let stop = (): void => undefined;
   try {
     assert.equal(lines(u.output(), /worker spawned/).length, 1, 'starts with cheaper = 1 worker');
-    let stop!: () => void;
     // Slow requests from 8 clients keep every worker busy.
     const traffic = load(port, '/slow?ms=400', new Promise<void>((r) => { stop = r; }), 8);
     await u.waitFor(/cheaper: more workers added=1 workers=4/, 60_000);
@@ -177,6 +178,7 @@ test('cheaper: load grows the pool from cheaper to processes, idleness shrinks i
     assert.deepEqual(r.failed, []);
     await u.waitFor(/cheaper: fewer workers retired=\d+ workers=1/, 60_000);
   } finally {
+    stop();
     await u.stop();
   }
 });

@@ -41,6 +41,12 @@ const SYNTHETIC: readonly Synthetic[] = [
   { name: 'too-many-vars', why: '300 vars, over the cap of 256', bytes: packet([...GET, ...Array.from({ length: 294 }, (_, i): [string, string] => [`X${i}`, ''])]), error: E('USHER_ERR_UWSGI_MALFORMED', 400) },
   { name: 'ping', why: 'modifier1 100 (uWSGI ping): not a request', bytes: header(0, 100), error: E('USHER_ERR_UWSGI_UNSUPPORTED', 400) },
   { name: 'eval', why: 'modifier1 22 (uWSGI raw code evaluation): refused, request data never picks code', bytes: Buffer.concat([header(25, 22), Buffer.from("__import__('os').system()")]), error: E('USHER_ERR_UWSGI_UNSUPPORTED', 400) },
+  ...[5, 6, 7, 8, 9, 14, 15].map((m1): Synthetic => ({
+    name: `modifier1-${m1}`,
+    why: `modifier1 ${m1} (another language's request: PSGI, Lua, Rack, JVM, CGI, PHP, Mono): refused, as uWSGI refuses it without that plugin`,
+    bytes: packet(GET, m1),
+    error: E('USHER_ERR_UWSGI_UNSUPPORTED', 400),
+  })),
   { name: 'random-bytes', why: '512 random bytes (seed 1)', bytes: randomBytes(1, 512) },
   { name: 'random-vars', why: 'a valid header over 512 random bytes of vars (seed 2)', bytes: Buffer.concat([header(512), randomBytes(2, 512)]) },
   { name: 'no-method', why: 'a well-formed packet without REQUEST_METHOD', bytes: packet(GET.slice(1)), error: E('USHER_ERR_UWSGI_MALFORMED', 400, 'cgi') },

@@ -36,7 +36,20 @@ function toRequest(req: http.IncomingMessage): Request {
   return new Request(url, init);
 }
 
-export function fetchToListener(handler: FetchHandler): http.RequestListener {
+/** Told when the handler throws or rejects (the worker counts it and answers 500); else the adapter does. */
+export type OnException = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown) => void;
+
+function defaultOnException(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+  log.error('fetch handler failed', { url: req.url, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+  if (!res.headersSent) {
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('Internal Server Error\n');
+  } else {
+    res.destroy();
+  }
+}
+
+export function fetchToListener(handler: FetchHandler, onException: OnException = defaultOnException): http.RequestListener {
   return (req, res) => {
     void (async () => {
       let response: Response;
@@ -44,13 +57,7 @@ export function fetchToListener(handler: FetchHandler): http.RequestListener {
         response = await handler(toRequest(req));
         if (!(response instanceof Response)) throw new TypeError(`handler returned ${typeof response}, not a Response`);
       } catch (err) {
-        log.error('fetch handler failed', { url: req.url, error: err instanceof Error ? err.stack ?? err.message : String(err) });
-        if (!res.headersSent) {
-          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-          res.end('Internal Server Error\n');
-        } else {
-          res.destroy();
-        }
+        onException(req, res, err);
         return;
       }
       const headers: [string, string][] = [];

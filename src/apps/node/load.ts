@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppLoadError } from '../../errors.js';
-import { fetchToListener, type FetchHandler } from './fetch-adapter.js';
+import { fetchToListener, type FetchHandler, type OnException } from './fetch-adapter.js';
 
 export type AppKind = 'listener' | 'fetch' | 'server';
 
@@ -26,7 +26,7 @@ const TS_EXT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
 type Candidate = unknown;
 
-function asApp(value: Candidate): LoadedApp | undefined {
+function asApp(value: Candidate, onException?: OnException): LoadedApp | undefined {
   if (value instanceof http.Server) {
     const [first] = value.listeners('request');
     if (typeof first === 'function') return { kind: 'server', listener: first as http.RequestListener };
@@ -34,16 +34,21 @@ function asApp(value: Candidate): LoadedApp | undefined {
   }
   if (typeof value === 'function') {
     if (value.length >= 2) return { kind: 'listener', listener: value as http.RequestListener };
-    return { kind: 'fetch', listener: fetchToListener(value as FetchHandler) };
+    return { kind: 'fetch', listener: fetchToListener(value as FetchHandler, onException) };
   }
   if (typeof value === 'object' && value !== null && typeof (value as { fetch?: unknown }).fetch === 'function') {
     const obj = value as { fetch: FetchHandler };
-    return { kind: 'fetch', listener: fetchToListener((r) => obj.fetch(r)) };
+    return { kind: 'fetch', listener: fetchToListener((r) => obj.fetch(r), onException) };
   }
   return undefined;
 }
 
-export async function loadNodeApp(file: string): Promise<LoadedApp> {
+export interface LoadOptions {
+  /** A fetch-style handler threw or rejected (default: log it and answer 500). */
+  readonly onException?: OnException;
+}
+
+export async function loadNodeApp(file: string, opts: LoadOptions = {}): Promise<LoadedApp> {
   if (!existsSync(file)) {
     throw new AppLoadError(`app file not found: ${file}; check \`app\` (relative paths resolve against \`chdir\`)`);
   }
@@ -59,11 +64,11 @@ export async function loadNodeApp(file: string): Promise<LoadedApp> {
   }
   // ESM default, CJS module.exports (also surfaced as default), then conventional names.
   let def = mod.default;
-  if (typeof def === 'object' && def !== null && 'default' in def && asApp(def) === undefined) {
+  if (typeof def === 'object' && def !== null && 'default' in def && asApp(def, opts.onException) === undefined) {
     def = (def as { default: unknown }).default; // a CJS module that set exports.default (tsc output)
   }
   for (const candidate of [def, mod.app, mod.handler, mod.fetch]) {
-    const app = asApp(candidate);
+    const app = asApp(candidate, opts.onException);
     if (app) return app;
   }
   const exported = Object.keys(mod).join(', ') || 'nothing';
