@@ -2,15 +2,15 @@
  * log: one line per event, the same shape in every usher process (and in the Python runner):
  *   2026-11-24T01:47:00.123Z INFO  master: worker spawned id=1 pid=4242
  * A short message, then key=value fields (values with spaces or quotes are JSON-quoted).
- * In a child, lines (events and access lines alike) are queued and written in batches of whole lines,
- * at most PIPE_BUF bytes per write, to stderr, which is the master's log pipe: a batch is atomic, so
- * lines of many workers never interleave mid-line. A write in flight never blocks the event loop;
- * while the destination is stuck the queue is capped and lines beyond it are dropped and counted,
- * and the count is logged once writing works again. In the master, lines go to its log writer
+ * In a child, lines (events and access lines alike) are queued and written in batches of whole lines
+ * (every 10 ms, or sooner when 3 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
+ * master's non-blocking log pipe: a batch is atomic, so lines of many workers never interleave
+ * mid-line, and a full pipe never blocks the event loop; while it stays full the queue is capped,
+ * lines beyond it are dropped and counted, and the count is logged once writing works again. In the master, lines go to its log writer
  * (src/logging/writer.ts) instead. Fatal paths call flushSync() before exiting.
  * Must not: format for humans only (fields stay machine-greppable), or throw.
  */
-import { writeSync, write } from 'node:fs';
+import { writeSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Readonly<Record<string, string | number | boolean | undefined | null>>;
@@ -28,7 +28,6 @@ let minRank = LEVEL_RANK.info;
 let pending: string[] = [];
 let pendingChars = 0;
 let flushScheduled = false;
-let writing = false;
 let dropped = 0;
 /** The master's writer, when this process is the master. */
 let sink: { write(data: string): void; flushSync(): void } | null = null;
@@ -64,14 +63,20 @@ export function formatLine(level: LogLevel, proc: string, msg: string, fields?: 
   return line + '\n';
 }
 
+/** Lines wait this long to be written together (or until a batch is full): one write per batch, not per line. */
+const BATCH_MS = 10;
+const BATCH_CHARS = 3000;
+
 function enqueue(line: string): void {
   if (sink !== null) { sink.write(line); return; }
   if (pendingChars > MAX_PENDING) { dropped++; return; }
   pending.push(line);
   pendingChars += line.length;
-  if (!flushScheduled && !writing) {
-    flushScheduled = true;
-    setImmediate(flush);
+  if (blocked) return; // the retry timer writes it
+  if (pendingChars >= BATCH_CHARS) {
+    if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
+  } else if (batchTimer === undefined) {
+    batchTimer = setTimeout(flush, BATCH_MS);
   }
 }
 
@@ -90,10 +95,20 @@ function chunkEnd(buf: Buffer, off: number): number {
   return next === -1 ? buf.length : next + 1;
 }
 
+let batchTimer: NodeJS.Timeout | undefined;
+/** The pipe was full (EAGAIN): what is left waits for the retry timer. */
+let blocked = false;
 let reported = 0;
+
+/**
+ * Write the queue now, synchronously: the log pipe is non-blocking (the master opens it so), so a
+ * write never stalls the event loop; a full pipe leaves the rest queued for a retry a little later.
+ */
 function flush(): void {
   flushScheduled = false;
-  if (writing || pending.length === 0) return;
+  if (batchTimer !== undefined) { clearTimeout(batchTimer); batchTimer = undefined; }
+  blocked = false;
+  if (pending.length === 0) return;
   let data = pending.join('');
   pending = [];
   pendingChars = 0;
@@ -101,33 +116,32 @@ function flush(): void {
     data = formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }) + data;
     reported = dropped;
   }
-  writeFrom(Buffer.from(data), 0);
-}
-
-function writeFrom(buf: Buffer, off: number): void {
-  const end = chunkEnd(buf, off);
-  writing = true;
-  write(outFd, buf, off, end - off, null, (err, n) => {
-    writing = false;
-    if (err) {
+  const buf = Buffer.from(data);
+  let off = 0;
+  while (off < buf.length) {
+    const end = chunkEnd(buf, off);
+    try {
+      off += writeSync(outFd, buf, off, end - off);
+    } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        writing = true;
-        setTimeout(() => { writing = false; writeFrom(buf, off); }, 5);
+        // Keep the rest (whole lines) first in the queue; try again shortly.
+        const rest = buf.subarray(off).toString();
+        pending.unshift(rest);
+        pendingChars += rest.length;
+        blocked = true;
+        setTimeout(flush, 5).unref();
         return;
       }
-      dropped += countLines(buf, off, end);
-    } else if (off + n < end) {
-      writeFrom(buf, off + n);
+      dropped += countLines(buf, off, buf.length);
       return;
     }
-    if (end < buf.length) writeFrom(buf, end);
-    else if (pending.length > 0) flush();
-  });
+  }
 }
 
 /** Write everything queued, synchronously: call before process.exit(). */
 export function flushSync(): void {
   if (sink !== null) { sink.flushSync(); return; }
+  if (batchTimer !== undefined) { clearTimeout(batchTimer); batchTimer = undefined; }
   if (pending.length === 0) return;
   const buf = Buffer.from(pending.join(''));
   pending = [];

@@ -5,7 +5,7 @@ lines across events (a line is written whole, under a lock shared by every threa
 import json
 import os
 import re
-import sys
+import select
 import threading
 import time
 import traceback
@@ -19,43 +19,62 @@ def _fmt_value(v):
     return s
 
 
+def _stamp():
+    t = time.time()
+    return time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%03dZ' % (int(t * 1000) % 1000)
+
+
 class Log:
     def __init__(self, proc):
         self.proc = proc
         self.lock = threading.Lock()
+        self.dropped = 0  # lines lost to a full log pipe; reported with the next line that gets through
 
     def __call__(self, level, msg, **fields):
-        t = time.time()
-        stamp = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%03dZ' % (int(t * 1000) % 1000)
-        line = '%s %-5s %s: %s' % (stamp, level, self.proc, msg)
+        line = '%s %-5s %s: %s' % (_stamp(), level, self.proc, msg)
         for k, v in fields.items():
             if v is not None:
                 line += ' %s=%s' % (k, _fmt_value(v))
-        with self.lock:
-            sys.stderr.write(line + '\n')
-            sys.stderr.flush()
+        self.raw(line + '\n')
 
     def raw(self, line):
-        """An access line, already rendered, written whole (one write, so it never splits in the master's pipe)."""
+        """A whole line in one write (<= PIPE_BUF: never split in the master's pipe). The pipe is
+        non-blocking: when it stays full for 50 ms the line is dropped and counted, never waited on."""
         data = line.encode('utf-8', 'replace')
         with self.lock:
+            if self.dropped:
+                lost = '%s WARN  %s: log lines were lost: the log pipe was full lost=%d\n' % (_stamp(), self.proc, self.dropped)
+                if self._write(lost.encode()):
+                    self.dropped = 0
+            if not self._write(data):
+                self.dropped += 1
+
+    def _write(self, data):
+        for attempt in (0, 1):
             try:
                 os.write(2, data)
+                return True
+            except BlockingIOError:
+                if attempt == 0:
+                    select.select([], [2], [], 0.05)
             except OSError:
-                pass  # the master's pipe is gone: the master is too
+                return False  # the master's pipe is gone: the master is too
+        return False
 
     def traceback(self, msg, **fields):
         """The line, then the exception being handled (callers are in an `except` block)."""
         self('ERROR', msg, **fields)
-        with self.lock:
-            sys.stderr.write(traceback.format_exc())
-            sys.stderr.flush()
+        self._lines(traceback.format_exc())
 
     def exception(self, exc, tb):
         """A traceback from `tb` on (the caller has cut the frames it does not want shown)."""
+        self._lines(''.join(traceback.format_exception(type(exc), exc, tb)))
+
+    def _lines(self, text):
+        """A traceback, a line per write: each stays whole in the master's pipe."""
         with self.lock:
-            traceback.print_exception(type(exc), exc, tb)
-            sys.stderr.flush()
+            for line in text.splitlines(True):
+                self._write(line.encode('utf-8', 'replace'))
 
 
 class ErrorStream:

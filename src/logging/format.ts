@@ -74,6 +74,9 @@ function variables(ftime: (f: RequestFacts) => string): Record<string, { get: Ge
 export const DEFAULT_JSON_VARS = ['time', 'pid', 'wid', 'core', 'addr', 'user', 'method', 'uri', 'proto', 'status',
   'rsize', 'hsize', 'headers', 'msecs', 'vars', 'pktsize', 'host', 'referer', 'uagent'] as const;
 
+const UWSGI_USES = ['pid', 'req', 'addr', 'user', 'vars', 'pktsize', 'ctime', 'method', 'uri', 'rsize', 'msecs', 'proto', 'status', 'headers', 'hsize', 'switches', 'core'];
+const USHER_USES = ['method', 'uri', 'status', 'rsize', 'msecs', 'addr'];
+
 interface Chunk { readonly lit: string | null; readonly get: Getter | null; readonly key: string; readonly numeric: boolean }
 
 export interface CompiledAccessLog {
@@ -85,6 +88,8 @@ export interface CompiledAccessLog {
   readonly active: boolean;
   /** The line needs rss/vsz (read from /proc at most once a second). */
   readonly needsMemory: boolean;
+  /** The variables the line uses (`var.*` as `env`): a worker gathers only those facts. */
+  readonly uses: ReadonlySet<string>;
   /** Startup warnings: unknown variables, strftime conversions usher does not render. */
   readonly warnings: readonly string[];
 }
@@ -188,10 +193,12 @@ export function compileAccessLog(spec: AccessLogSpec, proc: string): CompiledAcc
   const template = json ? (spec.encoder as string).slice(4).trim() : '';
   let text: (f: RequestFacts) => string;
   let needsMemory = false;
+  let uses: Set<string>;
   if (spec.format !== null || (json && template === '')) {
     const fmt = spec.format ?? DEFAULT_JSON_VARS.map((v) => `%(${v})`).join(' ');
     const chunks = compileChunks(fmt, vars, warnings);
     needsMemory = chunks.some((c) => ['rss', 'vsz', 'rssM', 'vszM'].includes(c.key));
+    uses = new Set(chunks.filter((c) => c.get !== null).map((c) => (c.key.startsWith('var.') ? 'env' : c.key)));
     if (json && template === '') {
       const seen = new Set<string>();
       const keyed = chunks.filter((c) => c.get !== null && !seen.has(c.key) && seen.add(c.key));
@@ -214,6 +221,7 @@ export function compileAccessLog(spec: AccessLogSpec, proc: string): CompiledAcc
     }
   } else {
     text = spec.style === 'usher' ? usherLine(proc) : uwsgiLine(spec.micros);
+    uses = new Set(spec.style === 'usher' ? USHER_USES : UWSGI_USES);
   }
 
   let render: (f: RequestFacts) => string;
@@ -231,5 +239,5 @@ export function compileAccessLog(spec: AccessLogSpec, proc: string): CompiledAcc
     : (status: number, durUs: number, rsize: number): boolean =>
       (spec.zero && rsize === 0) || (slowUs > 0 && durUs >= slowUs) || (spec.log4xx && status >= 400 && status <= 499)
       || (spec.log5xx && status >= 500 && status <= 599) || (spec.bigBytes > 0 && rsize >= spec.bigBytes);
-  return { wants, render, active, needsMemory, warnings };
+  return { wants, render, active, needsMemory, uses, warnings };
 }

@@ -6,10 +6,11 @@
  * interleave, a file can be reopened (`log-reopen`, `touch-logreopen`, a deleted file) or rotated
  * (`log-maxsize`) without touching a worker, and no line is lost in a rotation (writes are serialised).
  * A destination that fails (disk full) drops lines with a count, reported once it works again.
- * Must not: block the master on a slow destination (writes are asynchronous, the queue is capped),
- * or render access lines (children do).
+ * Writes are synchronous and batched per read of the pipe (a file takes them at once; a full stderr
+ * pipe keeps them queued, capped, for a retry), so a rotation never races a write.
+ * Must not: wait on a slow destination, or render access lines (children do).
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, write, writeSync, mkdtempSync, rmdirSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -49,40 +50,55 @@ export class LogDestination {
     return fd;
   }
 
+  /**
+   * Write now, synchronously: a regular file takes it at once (a full disk fails at once, and the lines
+   * are counted as lost); a pipe or terminal that is full (EAGAIN) keeps the rest queued for a retry.
+   */
   write(data: string | Buffer): void {
-    if (this.queued > MAX_QUEUED) { this.dropped += countLines(data); return; }
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    this.queue.push(buf);
-    this.queued += buf.length;
-    if (!this.writing) this.pump();
+    if (this.queue.length > 0) {
+      if (this.queued > MAX_QUEUED) { this.dropped += countLines(buf); return; }
+      this.queue.push(buf);
+      this.queued += buf.length;
+      return;
+    }
+    this.writeNow(buf);
   }
 
-  private pump(): void {
-    if (this.queue.length === 0) return;
-    let buf = this.queue.length === 1 ? this.queue[0] as Buffer : Buffer.concat(this.queue);
-    this.queue = [];
-    this.queued = 0;
+  private writeNow(data: Buffer): void {
+    let buf = data;
     if (this.dropped > 0) {
       buf = Buffer.concat([Buffer.from(formatLine('warn', 'master', 'log lines were lost: the destination was unwritable', { lost: this.dropped, [this.option]: this.path ?? 'stderr' })), buf]);
       this.dropped = 0;
     }
-    this.writing = true;
-    this.writeAt(buf, 0);
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += writeSync(this.fd, buf, off, buf.length - off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          this.queue.push(buf.subarray(off));
+          this.queued += buf.length - off;
+          if (!this.writing) {
+            this.writing = true;
+            setTimeout(() => this.retry(), 10).unref();
+          }
+        } else {
+          this.dropped += countLines(buf.subarray(off));
+        }
+        break;
+      }
+    }
+    this.size += off;
+    if (this.maxsize > 0 && this.size >= this.maxsize) this.rotate();
   }
 
-  private writeAt(buf: Buffer, off: number): void {
-    write(this.fd, buf, off, buf.length - off, null, (err, n) => {
-      if (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { setTimeout(() => this.writeAt(buf, off), 5); return; }
-        this.dropped += countLines(buf.subarray(off));
-      } else {
-        this.size += n;
-        if (off + n < buf.length) { this.writeAt(buf, off + n); return; }
-      }
-      this.writing = false;
-      if (this.maxsize > 0 && this.size >= this.maxsize) this.rotate();
-      this.pump();
-    });
+  private retry(): void {
+    this.writing = false;
+    const queued = Buffer.concat(this.queue);
+    this.queue = [];
+    this.queued = 0;
+    this.writeNow(queued);
   }
 
   /** Rename to FILE.<unix time> (or log-backupname) and start a new file, as uWSGI's log-maxsize. */
@@ -109,13 +125,11 @@ export class LogDestination {
       this.write(formatLine('error', 'master', 'cannot reopen the log file; still writing the old one', { [this.option]: this.path, error: (err as Error).message }));
       return;
     }
-    const old = this.fd;
+    try { closeSync(this.fd); } catch { /* closed */ }
     this.fd = fd;
     const st = fstatSync(fd);
     this.size = st.size;
     this.ino = st.ino;
-    // The write in flight (if any) finishes on the old fd; closing it later lets that happen.
-    setTimeout(() => { try { closeSync(old); } catch { /* closed */ } }, 1000).unref();
     this.write(formatLine('info', 'master', 'log file reopened', { [this.option]: this.path, reason: why }));
   }
 
@@ -129,6 +143,7 @@ export class LogDestination {
     }
   }
 
+  /** Write what a full pipe held back (at exit). */
   flushSync(): void {
     const buf = Buffer.concat(this.queue);
     this.queue = [];
@@ -157,7 +172,9 @@ function makePipe(): { readFd: number; writeFd: number } {
   try {
     execFileSync('mkfifo', ['-m', '600', path]);
     const readFd = openSync(path, 'r+');
-    const writeFd = openSync(path, 'w');
+    // Non-blocking: a child whose write finds the pipe full keeps its lines and retries (src/log.ts)
+    // instead of stalling its event loop or its serving thread.
+    const writeFd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
     return { readFd, writeFd };
   } finally {
     try { unlinkSync(path); } catch { /* not made */ }
