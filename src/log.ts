@@ -3,7 +3,7 @@
  *   2026-11-24T01:47:00.123Z INFO  master: worker spawned id=1 pid=4242
  * A short message, then key=value fields (values with spaces or quotes are JSON-quoted).
  * In a child, lines (events and access lines alike) are queued and written in batches of whole lines
- * (every 10 ms, or sooner when 3 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
+ * (every 20 ms, or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
  * master's non-blocking log pipe: a batch is atomic, so lines of many workers never interleave
  * mid-line, and a full pipe never blocks the event loop; while it stays full the queue is capped,
  * lines beyond it are dropped and counted, and the count is logged once writing works again. In the master, lines go to its log writer
@@ -64,8 +64,8 @@ export function formatLine(level: LogLevel, proc: string, msg: string, fields?: 
 }
 
 /** Lines wait this long to be written together (or until a batch is full): one write per batch, not per line. */
-const BATCH_MS = 10;
-const BATCH_CHARS = 3000;
+const BATCH_MS = 20;
+const BATCH_CHARS = 32768;
 
 function enqueue(line: string): void {
   if (sink !== null) { sink.write(line); return; }

@@ -22,6 +22,8 @@ import { subscribe } from '../master/events.js';
 import { ACCESS_TAG } from './spec.js';
 
 const MAX_QUEUED = 8 << 20;
+/** How long the master leaves the log pipe alone after a read (the pipe holds 64 KiB meanwhile: ~300 lines). */
+const READ_PAUSE_MS = 10;
 
 /** One destination: a file (reopened, rotated) or the master's stderr. */
 export class LogDestination {
@@ -225,7 +227,32 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
     if (rq !== '') toRequests(rq);
   };
   const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
-  reader.on('data', feed);
+  // Event-driven while idle: the first bytes are read (and written) at once. Then, while lines keep
+  // coming, the master drains the pipe itself every READ_PAUSE_MS, in one or two large reads and a
+  // single write, instead of waking for every child's batch; a tick that finds nothing goes back to
+  // waiting on the pipe.
+  const chunk = Buffer.alloc(256 * 1024);
+  let paused: NodeJS.Timeout | undefined;
+  const drainTick = (): void => {
+    let got = 0;
+    for (;;) {
+      let n = 0;
+      try { n = readSync(readFd, chunk, got, chunk.length - got, null); } catch { break; }
+      if (n <= 0) break;
+      got += n;
+      if (got === chunk.length) break;
+    }
+    if (got === 0) { paused = undefined; reader.resume(); return; }
+    feed(Buffer.from(chunk.subarray(0, got)));
+    paused = setTimeout(drainTick, READ_PAUSE_MS);
+  };
+  reader.on('data', (data: Buffer) => {
+    feed(data);
+    if (paused === undefined) {
+      reader.pause();
+      paused = setTimeout(drainTick, READ_PAUSE_MS);
+    }
+  });
   reader.on('error', () => { /* the pipe is ours; nothing to report to */ });
 
   setLogSink({ write: toEvents, flushSync: () => { for (const d of all) d.flushSync(); } });
@@ -251,13 +278,13 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
     reopen,
     close(): void {
       if (poll !== undefined) clearInterval(poll);
+      if (paused !== undefined) clearTimeout(paused);
       unsubscribe();
-      const buf = Buffer.alloc(65536);
       for (;;) {
         let n = 0;
-        try { n = readSync(readFd, buf, 0, buf.length, null); } catch { break; }
+        try { n = readSync(readFd, chunk, 0, chunk.length, null); } catch { break; }
         if (n <= 0) break;
-        feed(Buffer.from(buf.subarray(0, n)));
+        feed(Buffer.from(chunk.subarray(0, n)));
       }
       if (rest !== '') feed(Buffer.from('\n'));
       reader.destroy();
