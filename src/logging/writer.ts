@@ -22,8 +22,6 @@ import { subscribe } from '../master/events.js';
 import { ACCESS_TAG } from './spec.js';
 
 const MAX_QUEUED = 8 << 20;
-/** How long the master leaves the log pipe alone after a read (the pipe holds 64 KiB meanwhile: ~300 lines). */
-const READ_PAUSE_MS = 10;
 
 /** One destination: a file (reopened, rotated) or the master's stderr. */
 export class LogDestination {
@@ -34,6 +32,7 @@ export class LogDestination {
   private writing = false;
   private dropped = 0;
   private ino = 0;
+  private rotating = false;
 
   constructor(readonly option: string, readonly path: string | null, private readonly maxsize: number, private readonly backupname: string | undefined) {
     this.fd = path === null ? 2 : this.open(path);
@@ -92,7 +91,7 @@ export class LogDestination {
       }
     }
     this.size += off;
-    if (this.maxsize > 0 && this.size >= this.maxsize) this.rotate();
+    if (this.maxsize > 0 && this.size >= this.maxsize && !this.rotating) this.rotate();
   }
 
   private retry(): void {
@@ -105,6 +104,16 @@ export class LogDestination {
 
   /** Rename to FILE.<unix time> (or log-backupname) and start a new file, as uWSGI's log-maxsize. */
   rotate(): void {
+    if (this.path === null) return;
+    this.rotating = true; // the new file's first line (reopened) must not rotate it again
+    try {
+      this.rotateNow();
+    } finally {
+      this.rotating = false;
+    }
+  }
+
+  private rotateNow(): void {
     if (this.path === null) return;
     let target = this.backupname ?? `${this.path}.${Math.floor(Date.now() / 1000)}`;
     if (this.backupname === undefined) for (let i = 1; existsSync(target); i++) target = `${this.path}.${Math.floor(Date.now() / 1000)}.${i}`;
@@ -227,32 +236,8 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
     if (rq !== '') toRequests(rq);
   };
   const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
-  // Event-driven while idle: the first bytes are read (and written) at once. Then, while lines keep
-  // coming, the master drains the pipe itself every READ_PAUSE_MS, in one or two large reads and a
-  // single write, instead of waking for every child's batch; a tick that finds nothing goes back to
-  // waiting on the pipe.
-  const chunk = Buffer.alloc(256 * 1024);
-  let paused: NodeJS.Timeout | undefined;
-  const drainTick = (): void => {
-    let got = 0;
-    for (;;) {
-      let n = 0;
-      try { n = readSync(readFd, chunk, got, chunk.length - got, null); } catch { break; }
-      if (n <= 0) break;
-      got += n;
-      if (got === chunk.length) break;
-    }
-    if (got === 0) { paused = undefined; reader.resume(); return; }
-    feed(Buffer.from(chunk.subarray(0, got)));
-    paused = setTimeout(drainTick, READ_PAUSE_MS);
-  };
-  reader.on('data', (data: Buffer) => {
-    feed(data);
-    if (paused === undefined) {
-      reader.pause();
-      paused = setTimeout(drainTick, READ_PAUSE_MS);
-    }
-  });
+  // Every read is written at once (one write per read: lines arrive in the children's batches).
+  reader.on('data', feed);
   reader.on('error', () => { /* the pipe is ours; nothing to report to */ });
 
   setLogSink({ write: toEvents, flushSync: () => { for (const d of all) d.flushSync(); } });
@@ -278,8 +263,8 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
     reopen,
     close(): void {
       if (poll !== undefined) clearInterval(poll);
-      if (paused !== undefined) clearTimeout(paused);
       unsubscribe();
+      const chunk = Buffer.alloc(256 * 1024);
       for (;;) {
         let n = 0;
         try { n = readSync(readFd, chunk, 0, chunk.length, null); } catch { break; }
