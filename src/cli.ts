@@ -1,6 +1,7 @@
 /**
  * cli: `usher --ini uwsgi.ini` and friends. Reads the config, prints what the user asked for (help,
- * version, the effective config) or runs the master; `usher deploy ...` renders deployment files.
+ * version, the effective config) or runs the master; `usher deploy ...` renders deployment files;
+ * `usher top [ADDR]` watches a stats address.
  * Every failure ends as one clear line and an exit code, never a bare stack trace.
  * Must not: contain option definitions (config/options is the one table) or supervision logic.
  */
@@ -23,6 +24,10 @@ async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'deploy') {
     const { runDeploy } = await import('./deploy/cli.js');
     return runDeploy(argv.slice(1), (s) => process.stdout.write(s));
+  }
+  if (argv[0] === 'top') {
+    const { runTop } = await import('./top/index.js');
+    return runTop(argv.slice(1), (s) => process.stdout.write(s));
   }
   const emperor = findEmperorRequest(argv, process.env, process.cwd());
   if (emperor !== undefined) return runEmperor(emperor, createLogger('emperor'));

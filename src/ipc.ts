@@ -9,6 +9,8 @@
  */
 import type { AccessLogSpec } from './logging/spec.js';
 
+import type { StaticSpec } from './static/spec.js';
+
 /** Bump when a spec key, a message or an exit code changes meaning. */
 export const CONTRACT_VERSION = 2;
 
@@ -78,11 +80,13 @@ export type ChildMessage =
 
 export type MasterMessage =
   | { readonly type: 'stop'; readonly reason: string }
+  /** Draining before a stop: the readiness path answers 503, every other request is served as usual. */
+  | { readonly type: 'drain' }
   | { readonly type: 'reopen-logs' }
   | { readonly type: 'logging'; readonly enabled: boolean };
 
 export const CHILD_MESSAGE_TYPES = ['ready', 'heartbeat', 'app-error', 'exiting'] as const satisfies readonly ChildMessage['type'][];
-export const MASTER_MESSAGE_TYPES = ['stop', 'reopen-logs', 'logging'] as const satisfies readonly MasterMessage['type'][];
+export const MASTER_MESSAGE_TYPES = ['stop', 'drain', 'reopen-logs', 'logging'] as const satisfies readonly MasterMessage['type'][];
 
 export function isChildMessage(m: unknown): m is ChildMessage {
   if (typeof m !== 'object' || m === null) return false;
@@ -119,6 +123,12 @@ export interface WorkerSpec {
   readonly accessLog: AccessLogSpec;
   /** How often to send a heartbeat (the master derives it from `heartbeat-timeout`). */
   readonly heartbeatMs: number;
+  /** `static-map` and friends, resolved (src/static/spec.ts); null when no static file is served. */
+  readonly static: StaticSpec | null;
+  /** `ready-path`: the path answered 200 while serving, 503 while draining; null = none. */
+  readonly readyPath: string | null;
+  /** `limit-post`: the largest request body, in bytes (0 = no limit). */
+  readonly limitPost: number;
   readonly chdir: string | null;
   // Node apps
   readonly app: string | null;
@@ -142,12 +152,16 @@ export interface RouterSpec {
   readonly heartbeatMs: number;
   /** `http-timeout`, seconds: idle client connections and silent workers (uWSGI's; default 60). */
   readonly httpTimeout: number;
+  /** Static files the router serves itself, before a request reaches a worker. */
+  readonly static: StaticSpec | null;
+  readonly readyPath: string | null;
+  readonly limitPost: number;
 }
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
-  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'accessLog', 'heartbeatMs', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
-export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout'] as const satisfies readonly (keyof RouterSpec)[];
+  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'accessLog', 'heartbeatMs', 'static', 'readyPath', 'limitPost', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
+export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout', 'static', 'readyPath', 'limitPost'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.
 type Missing<T, K extends readonly PropertyKey[]> = Exclude<keyof T, K[number]>;

@@ -18,7 +18,7 @@ _TYPES = {
     'threads': _INT, 'processes': _INT, 'bufferSize': _INT, 'harakiri': _NUM, 'socketTimeout': _NUM,
     'maxRequests': _INT, 'disableLogging': (bool,), 'chdir': _STR_OR_NONE, 'app': _STR_OR_NONE,
     'wsgiFile': _STR_OR_NONE, 'module': _STR_OR_NONE, 'callable': (str,), 'pythonpath': (list,),
-    'postBuffering': _INT, 'heartbeatMs': _NUM, 'accessLog': (dict,),
+    'postBuffering': _INT, 'heartbeatMs': _NUM, 'static': (dict, type(None)), 'readyPath': _STR_OR_NONE, 'limitPost': _INT, 'accessLog': (dict,),
 }
 
 
@@ -57,7 +57,7 @@ def parse_spec(raw):
 class Config:
     __slots__ = ('id', 'fds', 'listen', 'threads', 'processes', 'buffer_size', 'harakiri', 'socket_timeout',
                  'rcvtimeo', 'max_requests', 'logging', 'chdir', 'wsgi_file', 'module', 'callable', 'pythonpath',
-                 'post_buffering', 'heartbeat_s', 'access_log')
+                 'post_buffering', 'heartbeat_s', 'static', 'ready_path', 'limit_post', 'access_log')
 
     def __init__(self, spec):
         self.id = spec['id']
@@ -78,4 +78,7 @@ class Config:
         self.pythonpath = spec['pythonpath']
         self.post_buffering = spec['postBuffering']
         self.heartbeat_s = spec['heartbeatMs'] / 1000.0
+        self.static = spec['static']
+        self.ready_path = spec['readyPath']
+        self.limit_post = spec['limitPost']
         self.access_log = spec['accessLog']

@@ -21,15 +21,15 @@ ABORT_GRACE_S = 5
 ORPHAN_EXIT_S = 2
 
 # Keys every spec must carry; a missing one is a boot error naming it.
-WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "threads", "processes", "bufferSize", "harakiri", "socketTimeout", "maxRequests", "postBuffering", "disableLogging", "accessLog", "heartbeatMs", "chdir", "app", "wsgiFile", "module", "callable", "pythonpath")
-ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging", "heartbeatMs", "httpTimeout")
+WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "threads", "processes", "bufferSize", "harakiri", "socketTimeout", "maxRequests", "postBuffering", "disableLogging", "accessLog", "heartbeatMs", "static", "readyPath", "limitPost", "chdir", "app", "wsgiFile", "module", "callable", "pythonpath")
+ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging", "heartbeatMs", "httpTimeout", "static", "readyPath", "limitPost")
 
 # Live counters sent with every heartbeat and with `exiting`.
 COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs", "harakiri")
 
 # Message types each way.
 CHILD_MESSAGES = ("ready", "heartbeat", "app-error", "exiting")
-MASTER_MESSAGES = ("stop", "reopen-logs", "logging")
+MASTER_MESSAGES = ("stop", "drain", "reopen-logs", "logging")
 
 # Environment variables carrying the specs.
 WORKER_SPEC_ENV = "USHER_WORKER"

@@ -97,6 +97,9 @@ def ipc_reader(worker, channel, log):
         if kind == 'stop':
             log('INFO', 'the master asks this worker to stop', reason=msg.get('reason'))
             worker.stopping.set()
+        elif kind == 'drain':
+            worker.draining = True
+            log('INFO', 'draining: the readiness path answers 503 from now on')
         elif kind == 'logging':
             worker.logging = bool(msg.get('enabled'))
             log('INFO', 'request logging %s by the master' % ('enabled' if worker.logging else 'disabled'))

@@ -13,6 +13,7 @@ import time
 from socket import SOCK_STREAM
 from time import monotonic
 
+from . import static
 from .codec import KEEPALIVE_MODIFIER2, IdleClose, ProtocolError, recv_head
 from .log import AccessLog, ErrorStream
 from .wsgi import STATUS_TEXT, BodyTimeout, FileWrapper, Input, Response, SpecError, buffer_body, simple_response
@@ -41,6 +42,11 @@ class Worker:
         self.harakiri = cfg.harakiri
         self.max_requests = cfg.max_requests
         self.post_buffering = cfg.post_buffering
+        # static-map & co: served before the app, with os.sendfile (static.py)
+        self.static = static.handler(cfg.static, log) if cfg.static else None
+        # `ready-path`: 200 while serving, 503 once the master drains this worker before a stop
+        self.ready_path = cfg.ready_path
+        self.draining = False
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         # Live counters, per serving thread so that only that thread writes them (plain ints under the
@@ -220,6 +226,15 @@ class Worker:
             self.log('WARN', 'bad uwsgi packet', status=400, reason='bad REQUEST_METHOD %s' % ascii(method[:64]) if method else 'no REQUEST_METHOD in the uwsgi vars')
             simple_response(conn, 400, 'Bad Request')
             return False
+        if self.ready_path is not None and (method == 'GET' or method == 'HEAD') and \
+                (vars_.get('REQUEST_URI') or vars_.get('PATH_INFO')) == self.ready_path:
+            draining = self.draining or self.stopping.is_set()
+            simple_response(conn, 503 if draining else 200, 'draining' if draining else 'ready')
+            return False
+        if self.static is not None and (method == 'GET' or method == 'HEAD'):
+            served = self.serve_static(conn, method, vars_, keep, index, started)
+            if served is not None:
+                return served
         # The request's vars override the CGI defaults; nothing overrides the wsgi.* keys.
         env = {**self.cgi_defaults, **vars_, **self.wsgi_fixed}
         cl = env.get('CONTENT_LENGTH')
@@ -231,6 +246,12 @@ class Worker:
                 simple_response(conn, 400, 'Bad Request')
                 return False
             length = int(cl)
+            if self.cfg.limit_post and length > self.cfg.limit_post:
+                self.log('WARN', 'request body over limit-post; answered 413', uri=vars_.get('REQUEST_URI', ''), limit=self.cfg.limit_post, size=length)
+                simple_response(conn, 413, 'Request Entity Too Large (limit-post)')
+                # read and drop the body before closing: a front still sending it would see a reset (502)
+                Input(conn, pending, length, self.cfg).drain(monotonic() + DRAIN_TIMEOUT_S)
+                return False
         else:
             length = 0
             if cl is not None:  # Nginx's uwsgi_params send it empty: PEP 3333 says absent
@@ -360,6 +381,26 @@ class Worker:
                 pass
             m[0] = now
         return m[1], m[2]
+    def serve_static(self, conn, method, vars_, keep, index, started):
+        """A static file, if the request maps to one: counted and logged as any request. None: not static."""
+        k = keep and not self.stopping.is_set() and vars_.get('CONTENT_LENGTH', '') in ('', '0')
+        r = self.static.serve(conn, method, static.target_from_vars(vars_), static.headers_from_environ(vars_), k)
+        if r is None:
+            return None
+        status, sent, complete = r
+        elapsed = monotonic() - started
+        st = self.stats[index]
+        st[0] += 1
+        st[1] += sent
+        st[3] += int(elapsed * 1000000)
+        dur_us = int(elapsed * 1000000)
+        code = int(str(status)[:3])
+        if self.logging or (self.access.selective and self.access.selected(code, dur_us, sent)):
+            env = vars_ if 'PATH_INFO' in vars_ else dict(vars_, PATH_INFO='')
+            self.access_line(env, vars_, _Sent(sent), code, dur_us, 0, index, not complete)
+        if self.max_requests and next(self.served) >= self.max_requests:
+            self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
+        return k and complete and not self.stopping.is_set()
 
     def overdue(self):
         """harakiri: (method, uri, seconds) of a request in flight for longer than `harakiri`, or None."""
@@ -379,3 +420,13 @@ def _text(s):
         return s.encode('latin-1').decode('utf-8', 'replace')
     except UnicodeEncodeError:
         return s
+
+
+class _Sent:
+    """What the access line reads of a response, for a static file (its head is the static module's)."""
+    __slots__ = ('written', 'hsize', 'hcount')
+
+    def __init__(self, written):
+        self.written = written
+        self.hsize = 0
+        self.hcount = 0

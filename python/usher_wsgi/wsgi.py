@@ -12,7 +12,7 @@ from .codec import arm_timeout
 
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                         'te', 'trailers', 'transfer-encoding', 'upgrade'))
-STATUS_TEXT = {400: 'Bad Request', 408: 'Request Timeout', 413: 'Request Entity Too Large', 500: 'Internal Server Error'}
+STATUS_TEXT = {200: 'OK', 400: 'Bad Request', 408: 'Request Timeout', 413: 'Request Entity Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable'}
 
 
 class BodyTimeout(TimeoutError):

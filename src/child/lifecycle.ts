@@ -37,6 +37,7 @@ export class ChildLifecycle<S> {
   readonly inflight = new Set<Inflight>();
   private hooks: ChildHooks | undefined;
   private stopping = false;
+  private draining = false;
 
   private constructor(readonly spec: S, readonly log: Logger) {}
 
@@ -58,6 +59,11 @@ export class ChildLifecycle<S> {
 
   get isStopping(): boolean {
     return this.stopping;
+  }
+
+  /** Not ready for new traffic: draining before a stop, or stopping (the readiness path says 503). */
+  get isDraining(): boolean {
+    return this.draining || this.stopping;
   }
 
   snapshot(): ChildCounters {
@@ -113,7 +119,10 @@ export class ChildLifecycle<S> {
     process.on('message', (m: unknown) => {
       if (!isMasterMessage(m)) return;
       if (m.type === 'stop') this.stop(m.reason);
-      else this.hooks?.onMasterMessage?.(m);
+      else if (m.type === 'drain') {
+        this.draining = true;
+        this.log.info('draining: the readiness path answers 503 from now on');
+      } else this.hooks?.onMasterMessage?.(m);
     });
     process.on('disconnect', () => {
       this.log.warn('master went away; exiting');

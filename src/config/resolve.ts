@@ -11,6 +11,7 @@ import { findOption, OPTIONS, type OptionDef } from './options.js';
 import { DIRECTIVES } from './ini.js';
 import { iniRespelling } from './spelling.js';
 import { nearest } from './suggest.js';
+import { buildStaticSpec } from '../static/spec.js';
 import type { ConfigDiagnostic, OptionSource, UsherConfig } from './types.js';
 
 export interface RawSetting {
@@ -191,6 +192,7 @@ export function resolveSettings(settings: readonly RawSetting[], iniFile: string
   for (const [field, v] of values) fields[field] = Array.isArray(v) ? Object.freeze([...v]) : v;
   const config = Object.freeze({ ...fields, sources: Object.freeze(sources), iniFile }) as unknown as UsherConfig;
   validate(config);
+  buildStaticSpec(config); // static-map & co: checked here so a bad value stops usher before anything starts
   return { config, diagnostics };
 }
 
@@ -215,6 +217,9 @@ function validate(c: UsherConfig): void {
     throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'both `wsgi-file` and `module` are set; keep one', at(c, 'module'));
   }
   validateCheaper(c);
+  if (c.protocol !== 'uwsgi' && c.protocol !== 'http') {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `protocol = ${c.protocol}: usher speaks uwsgi and http on \`socket\` (fastcgi, scgi and the others are not implemented); use one of those, or put Nginx in front`, at(c, 'protocol'));
+  }
   validateLogging(c);
 }
 

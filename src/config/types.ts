@@ -17,6 +17,8 @@ export interface UsherConfig {
   readonly httpSocket: readonly string[];
   /** `socket =` (alias `uwsgi-socket`): unix paths or host:port where workers speak the uwsgi protocol. */
   readonly socket: readonly string[];
+  /** `protocol`: what `socket` addresses speak (`uwsgi` or `http`). */
+  readonly protocol: string;
   /** `chmod-socket`: mode for unix sockets (bare key = 0o666); undefined = leave the umask's. */
   readonly chmodSocket: number | undefined;
   readonly chdir: string | undefined;
@@ -56,6 +58,11 @@ export interface UsherConfig {
   readonly postBuffering: number;
   /** `max-requests`: recycle a worker after this many requests (0 = never). */
   readonly maxRequests: number;
+  /** `ready-path` (a health-check path, 200 serving / 503 draining) and `drain-time` (seconds SIGTERM drains first). */
+  readonly readyPath: string | undefined;
+  /** `limit-post`: the largest request body in bytes (0 = none). */
+  readonly limitPost: number;
+  readonly drainTime: number;
   /** `heartbeat-timeout`: seconds without a heartbeat before a child is aborted and replaced. */
   readonly heartbeatTimeout: number;
   /** Recycling and scaling: see the options table for each. Sizes in MiB, times in seconds. */
@@ -121,8 +128,30 @@ export interface UsherConfig {
   readonly touchLogreopen: readonly string[];
   readonly logMaxsize: number;
   readonly logBackupname: string | undefined;
+  /** `stats`: where to serve uWSGI-compatible stats (host:port or a unix socket path). */
+  readonly stats: string | undefined;
+  /** `stats-http`: the stats address speaks HTTP (JSON, dashboard, /metrics). */
+  readonly statsHttp: boolean;
+  /** `stats-minified`: stats JSON on one line. */
+  readonly statsMinified: boolean;
   /** `strict`: unknown options are errors, not warnings. */
   readonly strict: boolean;
+  /** Static files (src/static/spec.ts turns these into the children's StaticSpec). Lists keep file order. */
+  readonly staticMap: readonly string[];
+  readonly staticMap2: readonly string[];
+  readonly checkStatic: readonly string[];
+  readonly staticIndex: readonly string[];
+  readonly staticSkipExt: readonly string[];
+  readonly staticSafe: readonly string[];
+  readonly staticGzipAll: boolean;
+  readonly staticGzipDir: readonly string[];
+  readonly mimefile: readonly string[];
+  readonly staticExpiresType: readonly string[];
+  readonly staticExpiresTypeMtime: readonly string[];
+  readonly staticExpiresUri: readonly string[];
+  readonly staticExpiresUriMtime: readonly string[];
+  readonly staticExpires: readonly string[];
+  readonly staticExpiresMtime: readonly string[];
   /** Where each option came from (keyed by canonical option name). */
   readonly sources: Readonly<Record<string, OptionSource>>;
   /** The ini file, when one was given (absolute). */

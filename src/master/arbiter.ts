@@ -14,6 +14,7 @@ import { TIMING, isChildMessage, type ChildCounters, type ChildMessage, type Exi
 import { publish, type ChildRole, type DeathReason } from './events.js';
 import { classifyExit } from './exits.js';
 import { ChildTable, type Child, type ChildView, type SpawnPlan } from './children.js';
+import { Replacer } from './replacer.js';
 
 export type { ChildView } from './children.js';
 
@@ -24,6 +25,8 @@ export interface ArbiterPlan extends SpawnPlan {
   readonly initialWorkers: number;
   readonly routers: number;
   readonly reloadMercyMs: number;
+  /** `drain-time`: how long SIGTERM drains (readiness 503, traffic still served) before the graceful stop. */
+  readonly drainMs: number;
   /** A child silent for this long gets SIGABRT, then SIGKILL (`heartbeat-timeout`). */
   readonly heartbeatTimeoutMs: number;
   /** How often children beat at most (stats and cheaper want fresher counters than the 5 s default). */
@@ -46,15 +49,13 @@ export class Arbiter {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private resolveDone: ((code: number) => void) | undefined;
   private forceTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
   /** A generation whose first worker is loading the app alone; the others start once it is ready. */
   private canaryGeneration: number | undefined;
   /** Worker slots 1..active run; the others are "cheap" (`cheaper`). */
   private active: number;
-  /** Workers to replace one at a time (recycling, chain reload), and the one being replaced now. */
-  private readonly replaceQueue: { pid: number; reason: string }[] = [];
-  private replacing: number | undefined;
-  private chain = false;
-  private chainRetired = 0;
+  /** Replacing workers one at a time (recycling, chain reload). */
+  private readonly replacer: Replacer;
   readonly startedAt = Date.now();
   /** Children beat (and the master checks) a few times per heartbeat-timeout, at most every 5 s. */
   private readonly heartbeatMs: number;
@@ -63,6 +64,14 @@ export class Arbiter {
     this.heartbeatMs = Math.min(plan.heartbeatMaxMs ?? TIMING.HEARTBEAT_INTERVAL_MS, Math.max(200, Math.floor(plan.heartbeatTimeoutMs / 4)));
     this.children = new ChildTable(plan, this.heartbeatMs);
     this.active = plan.initialWorkers;
+    this.replacer = new Replacer({
+      children: this.children,
+      log,
+      spawnWorker: (id) => this.spawn('worker', id, this.generation),
+      retire: (c, reason) => this.retire(c, reason),
+      canSpawn: () => this.state !== 'stopping',
+      chainDone: (retired) => { if (this.state === 'reloading') this.reloadFinished(retired); },
+    });
   }
 
   /** Runs until usher stops; resolves with the process exit code. */
@@ -115,22 +124,18 @@ export class Arbiter {
     const old = this.workers().filter((c) => c.state === 'ready').sort((a, b) => a.id - b.id);
     this.generation++;
     this.state = 'reloading';
-    this.chain = true;
     this.log.info('chain reload: replacing workers one at a time', { generation: this.generation, workers: old.length });
     publish({ type: 'reload-started', generation: this.generation });
-    this.chainRetired = 0;
-    for (const c of old) this.replaceQueue.push({ pid: c.pid, reason: 'chain reload' });
-    this.pumpReplacements();
+    this.replacer.enqueue(old, 'chain reload', true);
   }
 
   /** Replace a worker gracefully: its replacement starts, and it stops once that one is ready. One at a time. */
   recycle(pid: number, reason: RecycleReason, detail: string): void {
     const c = this.children.get(pid);
-    if (c === undefined || c.state !== 'ready' || c.replacedBy !== undefined || this.replaceQueue.some((q) => q.pid === pid)) return;
+    if (c === undefined || c.state !== 'ready' || c.replacedBy !== undefined || this.replacer.isQueued(pid)) return;
     this.log.info('recycling worker', { id: c.id, pid, reason, detail });
     c.announced = reason === 'recycled' ? undefined : reason;
-    this.replaceQueue.push({ pid, reason });
-    this.pumpReplacements();
+    this.replacer.enqueue([c], reason, false);
   }
 
   /** `evil-reload-on-*`: kill at once, as uWSGI does (the worker may be past helping); it is respawned. */
@@ -260,7 +265,7 @@ export class Arbiter {
 
   private afterReady(child: Child): void {
     this.respawnDelay.delete(`${child.role}:${child.id}`);
-    if (child.replaces !== undefined || (this.replacing === child.pid && child.role === 'worker')) this.replaced(child);
+    if (child.role === 'worker') this.replacer.onReady(child);
     if (child.role === 'worker' && child.generation === this.canaryGeneration) {
       this.canaryGeneration = undefined;
       this.log.info('app loaded; starting the other workers', { generation: child.generation, workers: this.active - 1 });
@@ -270,7 +275,7 @@ export class Arbiter {
       this.state = 'running';
       publish({ type: 'ready', workers: this.active, generation: this.generation });
       this.onReady();
-    } else if (this.state === 'reloading' && !this.chain && child.role === 'worker' && this.allReady(this.generation)) {
+    } else if (this.state === 'reloading' && !this.replacer.inChain && child.role === 'worker' && this.allReady(this.generation)) {
       // The new generation serves: retire the old one gracefully.
       const old = [...this.children.all()].filter((c) => c.role === 'worker' && c.generation < this.generation);
       for (const c of old) this.retire(c, 'reload');
@@ -280,40 +285,8 @@ export class Arbiter {
 
   private reloadFinished(retired: number): void {
     this.state = 'running';
-    this.chain = false;
     this.log.info('reload complete', { generation: this.generation, retired });
     publish({ type: 'reload-finished', generation: this.generation, ok: true });
-  }
-
-  /** Start the next queued replacement, if none is under way. */
-  private pumpReplacements(): void {
-    while (this.replacing === undefined && this.state !== 'stopping') {
-      const next = this.replaceQueue.shift();
-      if (next === undefined) {
-        if (this.chain && this.state === 'reloading') this.reloadFinished(this.chainRetired);
-        return;
-      }
-      const old = this.children.get(next.pid);
-      if (old === undefined || old.state !== 'ready') continue;
-      const fresh = this.spawn('worker', old.id, this.generation);
-      if (fresh === undefined) return;
-      fresh.replaces = old.pid;
-      old.replacedBy = fresh.pid;
-      this.replacing = fresh.pid;
-    }
-  }
-
-  /** A replacement is ready: the worker it replaces stops gracefully, and the next replacement starts. */
-  private replaced(fresh: Child): void {
-    const old = fresh.replaces === undefined ? undefined : this.children.get(fresh.replaces);
-    fresh.replaces = undefined;
-    if (old !== undefined) {
-      this.log.info('replacement ready; retiring the old worker', { id: old.id, pid: old.pid, replacement: fresh.pid });
-      if (this.chain) this.chainRetired++;
-      this.retire(old, this.chain ? 'chain reload' : old.announced ?? 'recycled');
-    }
-    if (this.replacing === fresh.pid) this.replacing = undefined;
-    this.pumpReplacements();
   }
 
   /** Ask a child to finish in-flight work and exit; kill it after reload-mercy. */
@@ -342,7 +315,7 @@ export class Arbiter {
       if (this.children.size === 0) this.finish();
       return;
     }
-    this.forgetReplacement(child);
+    this.replacer.onExit(child);
     const verdict = classifyExit(code, signal, {
       retiring: child.state === 'stopping', starting: child.state === 'starting', unresponsive: child.unresponsive, announced: child.announced,
       mustStart: this.state === 'starting' || (this.state === 'reloading' && child.generation === this.generation),
@@ -365,21 +338,6 @@ export class Arbiter {
     this.log[verdict.level](`${child.role} ${verdict.message}`, { ...fields, reason: verdict.reason });
     if (respawn === 'now') this.respawnSlot(child, 0);
     else if (respawn === 'backoff') this.respawnSlot(child, this.backoff(child));
-  }
-
-  /** A replacement that died before it was ready leaves its worker serving; a replaced worker that died frees its replacement. */
-  private forgetReplacement(child: Child): void {
-    if (child.replaces !== undefined) {
-      const old = this.children.get(child.replaces);
-      if (old !== undefined) old.replacedBy = undefined;
-      if (this.replacing === child.pid) this.replacing = undefined;
-      setImmediate(() => this.pumpReplacements());
-    }
-    if (child.replacedBy !== undefined) {
-      const fresh = this.children.get(child.replacedBy);
-      if (fresh !== undefined) fresh.replaces = undefined;
-      child.state = 'stopping'; // its slot is taken by the replacement: nothing to respawn
-    }
   }
 
   /** Growing delays for a slot whose children die abnormally right after starting; none otherwise. */
@@ -407,11 +365,9 @@ export class Arbiter {
   }
 
   private abandonGeneration(generation: number): void {
-    if (this.chain) {
+    if (this.replacer.inChain) {
       // Workers already replaced keep serving; the rest of the chain is dropped.
-      this.replaceQueue.length = 0;
-      this.replacing = undefined;
-      this.chain = false;
+      this.replacer.clear();
       this.state = 'running';
       publish({ type: 'reload-finished', generation, ok: false });
       return;
@@ -449,13 +405,29 @@ export class Arbiter {
     }
     this.generation++;
     this.state = 'reloading';
-    this.replaceQueue.length = 0; // the new generation replaces everyone
+    this.replacer.clear(); // the new generation replaces everyone
     this.log.info('reloading: starting a new generation of workers', { generation: this.generation, workers: this.active });
     publish({ type: 'reload-started', generation: this.generation });
     this.startGeneration(this.generation);
   }
 
   private handleTerm(sig: string): void {
+    if (this.drainTimer !== undefined) {
+      this.log.warn(`second ${sig} while draining: stopping gracefully now`);
+      clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+      this.beginStop(sig, false);
+      return;
+    }
+    if (this.plan.drainMs > 0 && this.state !== 'stopping') {
+      // Draining first: load balancers see the readiness path fail and move traffic away while it is
+      // still served; then the usual graceful stop.
+      this.log.info('draining: the readiness path answers 503; stopping after drain-time', { reason: sig, drain_s: this.plan.drainMs / 1000 });
+      publish({ type: 'stopping', reason: `${sig} (draining)`, graceful: true });
+      for (const c of this.children.all()) if (c.proc.connected) c.proc.send({ type: 'drain' });
+      this.drainTimer = setTimeout(() => { this.drainTimer = undefined; this.beginStop(sig, false); }, this.plan.drainMs);
+      return;
+    }
     if (this.state === 'stopping') {
       this.log.warn(`second ${sig}: stopping now`);
       this.killAll();

@@ -14,6 +14,7 @@ import { Monitor } from './monitor.js';
 import { Triggers } from './triggers.js';
 import { AutoReload, EXTENSIONS } from './autoreload.js';
 import { accessLogSpec } from '../logging/spec.js';
+import { buildStaticSpec } from '../static/spec.js';
 
 export interface BuiltSockets {
   readonly bound: readonly BoundSocket[];
@@ -27,11 +28,13 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
   const upstream = created.privateDir !== undefined ? join(created.privateDir, 'workers.sock') : undefined;
   const workerSockets = bound.filter((s) => s.kind !== 'router');
   const routerSockets = bound.filter((s) => s.kind === 'router');
+  // Relative static roots resolve against `chdir`, where the master already is.
+  const staticSpec = buildStaticSpec(config, { base: process.cwd() }) ?? null;
   const plan = {
     processes: config.processes,
     initialWorkers: config.cheaper > 0 ? (config.cheaperInitial || config.cheaper) : config.processes,
     maxRequestsDelta: config.maxRequestsDelta,
-    heartbeatMaxMs: config.cheaper > 0 ? 1000 : undefined,
+    heartbeatMaxMs: config.cheaper > 0 || config.stats !== undefined ? 1000 : undefined,
     routers: routerSockets.length > 0 ? config.httpProcesses : 0,
     runtime,
     worker: {
@@ -46,6 +49,9 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
       postBuffering: config.postBuffering,
       disableLogging: config.disableLogging,
       accessLog: accessLogSpec(config),
+      static: staticSpec,
+      readyPath: config.readyPath ?? null,
+      limitPost: config.limitPost,
       chdir: config.chdir !== undefined ? process.cwd() : null,
       app,
       wsgiFile,
@@ -54,9 +60,10 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
       pythonpath: config.pythonpath.map((p) => resolve(p)),
     },
     workerFds: workerSockets.map((s) => s.fd),
-    router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging, httpTimeout: config.httpTimeout } : undefined,
+    router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging, httpTimeout: config.httpTimeout, static: staticSpec, readyPath: config.readyPath ?? null, limitPost: config.limitPost } : undefined,
     routerFds: routerSockets.map((s) => s.fd),
     reloadMercyMs: config.reloadMercy * 1000,
+    drainMs: config.drainTime * 1000,
     heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
     logFd,
   };

@@ -27,6 +27,7 @@ import { checkFifos, MasterFifo, type MasterControl } from './fifo.js';
 import { daemonLog, isDaemon, launchDaemon } from './daemonize.js';
 import { configureTitles, setMasterTitle } from './proctitle.js';
 import { buildArbiter, startMasterExtras } from './build.js';
+import { startStats } from '../stats/index.js';
 
 function applyEnv(entries: readonly string[]): void {
   for (const entry of entries) {
@@ -56,11 +57,9 @@ function chooseRuntime(config: UsherConfig, log: Logger): { runtime: AppRuntime;
     wsgiFile = resolve(config.wsgiFile);
     if (!existsSync(wsgiFile)) throw new AppLoadError(`wsgi-file not found: ${wsgiFile} (relative paths resolve against \`chdir\`)`);
   }
-  if (config.httpSocket.length > 0) {
-    throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'http-socket is not available for Python apps yet: use `http` (usher\'s HTTP router in front of the workers) or `socket` (uwsgi protocol, for Nginx/Apache)', where(config, 'http-socket'));
-  }
-  if (config.http.length > 0 && config.httpRouter === false) {
-    throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', 'Python workers speak the uwsgi protocol only: `http` needs the HTTP router for them; remove `http-router = false`', where(config, 'http-router'));
+  if (config.http.length + config.httpSocket.length > 0 && config.httpRouter === false) {
+    const option = config.http.length > 0 ? 'http' : 'http-socket';
+    throw new ConfigError('USHER_ERR_CONFIG_CONFLICT', `Python workers speak the uwsgi protocol only: \`${option}\` needs the HTTP router for them; remove \`http-router = false\``, where(config, 'http-router'));
   }
   return { runtime: { kind: 'python', interpreter }, app: null, wsgiFile };
 }
@@ -73,9 +72,12 @@ function wantedSockets(config: UsherConfig, runtime: AppRuntime): Wanted[] {
   // costs (measured: ~23k req/s through one router vs ~100k direct). Python workers are blocking
   // thread pools: they sit behind usher's HTTP router, as behind uWSGI's.
   const useRouter = config.httpRouter ?? runtime.kind === 'python';
+  // `http-socket` for a Python app: uWSGI's workers parse HTTP in C; usher's Python workers would have
+  // to parse it in Python under the GIL, so the router (llhttp, keep-alive) takes that address too.
+  const httpSocketKind = runtime.kind === 'python' ? 'router' as const : 'http' as const;
   return [
-    ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: 'http' as const, spec })),
-    ...config.socket.map((spec) => ({ option: 'socket', kind: 'uwsgi' as const, spec })),
+    ...config.httpSocket.map((spec) => ({ option: 'http-socket', kind: httpSocketKind, spec })),
+    ...config.socket.map((spec) => ({ option: 'socket', kind: config.protocol === 'http' ? httpSocketKind : 'uwsgi' as const, spec })),
     ...config.http.map((spec) => ({ option: 'http', kind: useRouter ? 'router' as const : 'http' as const, spec })),
   ];
 }
@@ -205,6 +207,7 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
 
   const created = new Created();
   let arbiter: Arbiter;
+  let stopStats = (): void => undefined;
   try {
     await bindAll(config, wantedSockets(config, runtime), created, plan, log);
     if (config.pidfile !== undefined) {
@@ -218,7 +221,9 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
     arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined);
     ctl = control(arbiter, config, log, logs);
     created.fifo?.open();
+    stopStats = await startStats(config, arbiter, created.bound, log);
   } catch (err) {
+    stopStats();
     created.remove(true);
     throw err;
   }
@@ -229,6 +234,7 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
   try {
     return await arbiter.run();
   } finally {
+    stopStats();
     extras.stop();
     stopNotify?.();
     created.remove(config.vacuum);

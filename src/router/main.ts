@@ -11,6 +11,9 @@ import http from 'node:http';
 import { EXIT, ROUTER_SPEC_KEYS, SPEC_ENV, type RouterSpec } from '../ipc.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
 import { createForwarder, isForwarding } from './forward.js';
+import { staticFirst } from '../static/serve.js';
+import { withReadiness } from '../child/readiness.js';
+import { withLimitPost } from '../child/limit-post.js';
 
 const life = ChildLifecycle.boot<RouterSpec>(SPEC_ENV.router, ROUTER_SPEC_KEYS, (s) => (s.id > 1 ? `router ${s.id}` : 'router'));
 const { spec, log } = life;
@@ -39,6 +42,9 @@ const router = createForwarder({
   counters: life.counters,
   inflight: life.inflight,
 });
+// Static files (static-map & co) are served here, without a trip to a worker.
+const serve = withReadiness(spec.readyPath, () => life.isDraining,
+  withLimitPost(spec.limitPost, log, staticFirst(spec.static, (req, res) => router.forward(req, res), log.child('static'))));
 const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
   const server = http.createServer({
     maxHeaderSize: Math.max(16384, spec.bufferSize),
@@ -50,7 +56,7 @@ const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
     connectionsCheckingInterval: Math.min(30_000, Math.max(250, timeoutMs / 4)),
   }, (req, res) => {
     if (stopping) res.shouldKeepAlive = false;
-    router.forward(req, res);
+    serve(req, res);
   });
   // A client connection quiet for http-timeout is closed, unless a request of its is in flight: then
   // the worker side's timeout answers it (504) and the response's own writes keep it alive.

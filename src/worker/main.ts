@@ -9,6 +9,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { EXIT, SPEC_ENV, WORKER_SPEC_KEYS, type WorkerSpec } from '../ipc.js';
 import { loadNodeApp } from '../apps/node/load.js';
+import { staticFirst } from '../static/serve.js';
+import { withReadiness } from '../child/readiness.js';
+import { withLimitPost } from '../child/limit-post.js';
 import { createUwsgiServer, type UwsgiServer } from './uwsgi-server.js';
 import { UsherError } from '../errors.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
@@ -92,7 +95,9 @@ async function main(): Promise<void> {
     life.send({ type: 'app-error', message });
     return life.exit(EXIT.APP_LOAD);
   }
-  const listener = tracker.listener(app.listener);
+  // Static files first (static-map & co), counted and logged like any request; the rest goes to the app.
+  const listener = tracker.listener(withReadiness(spec.readyPath, () => life.isDraining,
+    withLimitPost(spec.limitPost, log, staticFirst(spec.static, app.listener, log.child('static')))));
   const listening: Promise<void>[] = [];
   spec.fds.forEach((fd, i) => {
     const kind = spec.kinds[i] ?? 'uwsgi';

@@ -3,19 +3,13 @@
 // body streams and seek() fails (a 500 and a traceback, as before).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { havePython } from '../helpers/python-runner.js';
 import { startUsherReady, freePort, REPO } from '../helpers/usher.js';
 
 const PY = '/usr/bin/python3';
 const APP = join(REPO, 'test', 'fixtures', 'apps', 'wsgi_runner.py');
 
-function havePython(ctx: { skip: (m: string) => void }): boolean {
-  if (existsSync(PY)) return true;
-  if (process.env.CI === 'true') throw new Error(`${PY} is missing`);
-  ctx.skip(`${PY} is missing`);
-  return false;
-}
 
 for (const [label, size] of [['in memory', 'a'.repeat(1000)], ['spilled to a temp file', 'b'.repeat(300_000)]] as const) {
   test(`post-buffering = 65536 in usher's config: wsgi.input is seekable (${label})`, async (ctx) => {

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, tempDir, freePort, childPids, REPO } from '../helpers/usher.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
@@ -236,5 +237,37 @@ test('a client that disconnects mid-response: close() is called and the worker i
   } finally {
     await u.stop();
     tmp.remove();
+  }
+});
+
+test('a Python app on http-socket (and its alias http11-socket) is served over plain HTTP, keep-alive included', async (ctx) => {
+  if (!requirePython(ctx)) return;
+  const port = await freePort();
+  const port11 = await freePort();
+  const u = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--http11-socket', `127.0.0.1:${port11}`, '--processes', '2', '--threads', '2',
+    '--wsgi-file', join(APPS, 'wsgi_suite.py'), '--python', PY]);
+  try {
+    for (const p of [port, port11]) {
+      const base = `http://127.0.0.1:${p}`;
+      assert.equal(await (await fetch(`${base}/?b=2`)).text(), 'hello from wsgi GET /?b=2 scheme=http mt=True mp=True addr=127.0.0.1\n');
+      assert.equal(await (await fetch(`${base}/stream`)).text(), 'part 0\npart 1\npart 2\npart 3\npart 4\n');
+      assert.equal((await fetch(`${base}/`, { method: 'HEAD' })).status, 200);
+      const big = randomBytes(1024 * 1024);
+      const back = await fetch(`${base}/echo-back`, { method: 'POST', body: big });
+      assert.ok(Buffer.from(await back.arrayBuffer()).equals(big), 'a 1 MB body came back intact');
+      assert.equal((await fetch(`${base}/error`)).status, 500);
+    }
+    // Keep-alive: many requests over one connection.
+    const agentRes = await new Promise<string[]>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1');
+      let data = '';
+      sock.on('data', (d) => { data += d.toString(); if ((data.match(/hello from wsgi/g) ?? []).length === 3) { sock.end(); resolve(data.match(/^HTTP\/1\.1 \d+/gm) ?? []); } });
+      sock.on('error', reject);
+      sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    assert.deepEqual(agentRes, ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], 'three requests answered on one connection');
+    assert.doesNotMatch(u.output(), /AssertionError/);
+  } finally {
+    await u.stop();
   }
 });

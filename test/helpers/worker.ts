@@ -31,7 +31,7 @@ export async function startWorker(app: string, opts: { kind?: 'http' | 'uwsgi'; 
   const logFd = openSync(logPath, 'a');
   const spec: WorkerSpec = {
     contract: CONTRACT_VERSION, id: 1, generation: 1, fds: [4], kinds: [kind], listen: 128, threads: 1, processes: 1,
-    bufferSize: 4096, harakiri: opts.harakiri ?? 0, socketTimeout: opts.socketTimeout ?? 30, maxRequests: opts.maxRequests ?? 0, postBuffering: 0, heartbeatMs: 500,
+    bufferSize: 4096, harakiri: opts.harakiri ?? 0, socketTimeout: opts.socketTimeout ?? 30, maxRequests: opts.maxRequests ?? 0, postBuffering: 0, heartbeatMs: 500, static: null, readyPath: null, limitPost: 0,
     disableLogging: opts.disableLogging ?? false, accessLog: { ...DEFAULT_ACCESS_LOG, enabled: !(opts.disableLogging ?? false) }, chdir: null, app, wsgiFile: null, module: null, callable: 'application', pythonpath: [],
   };
   const proc = spawnWorker({ kind: 'node' }, spec, [bound.fd], logFd);

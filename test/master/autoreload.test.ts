@@ -3,8 +3,9 @@
 // still starting included (it is kept until a reload can start).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync, utimesSync } from 'node:fs';
+import { writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
+import { havePython } from '../helpers/python-runner.js';
 import { startUsher, tempDir, freePort } from '../helpers/usher.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -29,11 +30,7 @@ function edit(path: string, text: string): void {
 }
 
 test('py-autoreload = 1: an edit right after start, and a later one, are served within seconds', async (ctx) => {
-  if (!existsSync('/usr/bin/python3')) {
-    if (process.env.CI === 'true') throw new Error('/usr/bin/python3 is missing');
-    ctx.skip('no /usr/bin/python3');
-    return;
-  }
+  if (!havePython(ctx)) return;
   const tmp = tempDir();
   const port = await freePort();
   writeFileSync(join(tmp.dir, 'greeting.py'), 'TEXT = "one"\n');

@@ -4,8 +4,9 @@
 // outlives it, and says so; SIGQUIT stops at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { havePython } from '../helpers/python-runner.js';
 import { startUsher, startUsherReady, tempDir, freePort, childPids, REPO } from '../helpers/usher.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
 
@@ -125,11 +126,7 @@ test('SIGQUIT stops at once: in-flight requests are cut and no child survives', 
 });
 
 test('a Python request outliving harakiri: the log names the request and harakiri, the worker is replaced, the next request is served', async (ctx) => {
-  if (!existsSync('/usr/bin/python3')) {
-    if (process.env.CI === 'true') throw new Error('/usr/bin/python3 is missing');
-    ctx.skip('no /usr/bin/python3');
-    return;
-  }
+  if (!havePython(ctx)) return;
   const tmp = tempDir();
   const sock = join(tmp.dir, 'app.sock');
   const u = await startUsherReady(['--socket', sock, '--processes', '1', '--harakiri', '1', '--wsgi-file', join(APPS, 'wsgi_runner.py'), '--python', '/usr/bin/python3']);

@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { havePython } from '../helpers/python-runner.js';
 import { startUsherReady, freePort, childPids, REPO } from '../helpers/usher.js';
 
 const APP = ['--app', join(REPO, 'test', 'fixtures', 'apps', 'slow-start.mjs')];
@@ -46,11 +47,7 @@ test('auto-procname = false leaves the command lines as they are', async () => {
 });
 
 test('Python workers show usher worker N too (argv memory rewritten with the standard library)', async (ctx) => {
-  if (!existsSync('/usr/bin/python3')) {
-    if (process.env.CI === 'true') throw new Error('/usr/bin/python3 is missing');
-    ctx.skip('no /usr/bin/python3');
-    return;
-  }
+  if (!havePython(ctx)) return;
   const port = await freePort();
   const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--processes', '2', '--wsgi-file', join(REPO, 'bench', 'apps', 'hello_wsgi.py'), '--python', '/usr/bin/python3', '--procname-prefix-spaced', 'hello']);
   try {

@@ -106,16 +106,12 @@ test('the hardening corpus and the main corpus against a live Python runner: eac
   }
 });
 
-// The Node worker (src/protocol/uwsgi.ts REQUEST_MODIFIERS) still serves modifier1 5-9, 14 and 15 as
-// if 0; the rest of the corpus it answers as the Python runner does.
-const NODE_SERVES = new Set([5, 6, 7, 8, 9, 14, 15].map((m) => `modifier1-${m}`));
-
-test('the hardening corpus against a live Node worker: the same refusals (but modifier1 5-9, 14, 15)', async () => {
+test('the hardening corpus against a live Node worker: the same refusals', async () => {
   const tmp = tempDir();
   const sock = join(tmp.dir, 'node.sock');
   const u = await startUsherReady(['--socket', sock, '--processes', '1', '--app', join(REPO, 'test', 'fixtures', 'apps', 'echo.mjs'), '--disable-logging']);
   try {
-    const wrong = await replay(sock, loadCorpus(DIR).filter((c) => !NODE_SERVES.has(c.name)), '/pid');
+    const wrong = await replay(sock, loadCorpus(DIR), '/pid');
     assert.deepEqual(wrong, []);
     assert.doesNotMatch(u.output(), /worker died|Error:/);
   } finally {

@@ -79,7 +79,7 @@ for (const mode of ['http-socket', 'http router'] as const) {
       await busy;
       const slowDone = await Promise.all(slow);
       slowAgent.destroy();
-      for (const l of retired) assert.match(l, /code=0/, 'exited on its own, not killed');
+      for (const l of retired) assert.match(l, /exit=0/, 'exited on its own, not killed');
       assert.doesNotMatch(u.output(), /did not stop within reload-mercy/);
       assert.deepEqual(out.failed, [], 'no request failed');
       assert.ok(out.ok > 16, `requests were served (${out.ok})`);

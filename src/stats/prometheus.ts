@@ -1,0 +1,69 @@
+/**
+ * stats/prometheus: the collector's figures in Prometheus' text exposition format (version 0.0.4),
+ * named by Prometheus' conventions (base units: seconds, bytes; `_total` for counters).
+ * Counters are slot totals kept in the master, so they only go up across respawns and reloads.
+ * Request durations are a summary (`_sum` and `_count`, no quantiles): children report the sum of
+ * their response times, not buckets.
+ * Must not: compute figures (stats/collector does).
+ */
+import type { StatsCollector } from './collector.js';
+
+type Labels = Readonly<Record<string, string | number>>;
+
+class Exposition {
+  private readonly lines: string[] = [];
+
+  family(name: string, type: 'counter' | 'gauge' | 'summary', help: string, rows: readonly (readonly [Labels, number, string?])[]): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value, suffix] of rows) this.lines.push(`${name}${suffix ?? ''}${fmtLabels(labels)} ${fmtValue(value)}`);
+  }
+
+  text(): string {
+    return this.lines.join('\n') + '\n';
+  }
+}
+
+function fmtLabels(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+function fmtValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
+  return String(v);
+}
+
+export function renderMetrics(c: StatsCollector, version: string): string {
+  const e = new Exposition();
+  const workers = c.slotViews('worker');
+  const routers = c.slotViews('router');
+  const w = (id: number): Labels => ({ worker: String(id) });
+  e.family('usher_info', 'gauge', 'usher build information (always 1).', [[{ version }, 1]]);
+  e.family('usher_uptime_seconds', 'gauge', 'Seconds since the usher master started.', [[{}, (Date.now() - c.startedAt) / 1000]]);
+  e.family('usher_start_time_seconds', 'gauge', 'Start time of the usher master, seconds since the Unix epoch.', [[{}, c.startedAt / 1000]]);
+  e.family('usher_worker_requests_total', 'counter', 'Requests completed by the worker slot, across its respawns.', workers.map((s) => [w(s.id), s.totals.requests]));
+  e.family('usher_worker_exceptions_total', 'counter', 'Requests that ended in an exception in the app.', workers.map((s) => [w(s.id), s.totals.exceptions]));
+  e.family('usher_worker_response_bytes_total', 'counter', 'Response body bytes written by the worker slot.', workers.map((s) => [w(s.id), s.totals.tx]));
+  e.family('usher_worker_request_duration_seconds', 'summary', 'Time spent serving requests (sum and count only: children report sums, not buckets).',
+    workers.flatMap((s) => [[w(s.id), s.totals.rtUs / 1e6, '_sum'] as const, [w(s.id), s.totals.requests, '_count'] as const]));
+  e.family('usher_worker_requests_in_flight', 'gauge', 'Requests being served right now (as of the last heartbeat).', workers.map((s) => [w(s.id), s.inflight]));
+  e.family('usher_worker_busy', 'gauge', '1 while the worker has a request in flight, 0 when idle or absent.', workers.map((s) => [w(s.id), s.inflight > 0 ? 1 : 0]));
+  e.family('usher_worker_resident_memory_bytes', 'gauge', 'Resident set size of the worker process.', workers.filter((s) => s.memory).map((s) => [w(s.id), s.memory!.rss]));
+  e.family('usher_worker_virtual_memory_bytes', 'gauge', 'Virtual memory size of the worker process.', workers.filter((s) => s.memory).map((s) => [w(s.id), s.memory!.vsz]));
+  e.family('usher_worker_harakiri_total', 'counter', 'Requests that outlived harakiri (the request cut, or the worker killed and replaced).', workers.map((s) => [w(s.id), s.totals.harakiri]));
+  e.family('usher_router_requests_total', 'counter', 'Requests the HTTP router slot forwarded, across its respawns.', routers.map((s) => [{ router: String(s.id) }, s.totals.requests]));
+  e.family('usher_router_requests_in_flight', 'gauge', 'Requests the HTTP router is forwarding right now.', routers.map((s) => [{ router: String(s.id) }, s.inflight]));
+  const states = new Map<string, number>([['starting', 0], ['ready', 0], ['stopping', 0]]);
+  for (const s of workers) if (s.child) states.set(s.child.state, (states.get(s.child.state) ?? 0) + 1);
+  e.family('usher_workers', 'gauge', 'Worker slots by the state of the process serving them.', [...states].map(([state, n]) => [{ state }, n]));
+  e.family('usher_spawns_total', 'counter', 'Child processes started, first spawns included.', [...c.spawnsByRole].map(([role, n]) => [{ role }, n]));
+  e.family('usher_child_exits_total', 'counter', 'Child processes that ended, by reason (retired = replaced by a reload; crashed, killed, harakiri, max-requests, unresponsive...).',
+    [...c.exits].map(([k, n]) => { const [role, reason] = k.split('\0'); return [{ role: role!, reason: reason! }, n]; }));
+  e.family('usher_reloads_total', 'counter', 'Graceful reloads (SIGHUP), by result.', [[{ result: 'ok' }, c.reloads.ok], [{ result: 'failed' }, c.reloads.failed]]);
+  const sockets = c.socketViews();
+  e.family('usher_listen_queue_length', 'gauge', 'Connections waiting in the kernel accept queue of a socket.', sockets.map((s) => [{ socket: s.name, proto: s.proto }, s.queue]));
+  e.family('usher_listen_queue_max', 'gauge', 'Accept queue limit (the listen backlog) of a socket.', sockets.map((s) => [{ socket: s.name, proto: s.proto }, s.max]));
+  e.family('usher_listen_queue_full_total', 'counter', 'Once-a-second samples that found a listen queue full (uWSGI\'s listen_queue_errors).', [[{}, c.listenQueueErrors]]);
+  return e.text();
+}
