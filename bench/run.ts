@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const measurements = cases.reduce((n, c) => n + c.servers.length, 0) * ROUNDS;
   const estimate = measurements * (SECONDS + 1) + cases.reduce((n, c) => n + c.servers.length, 0) * (WARMUP + 2);
   const settings = `${tool === 'wrk' ? `wrk -t${CLIENT.threads}` : 'autocannon'} -c${CLIENT.connections}, ${SECONDS}s per measurement, median of ${ROUNDS} round(s) alternating servers, ${WARMUP}s warm-up; ` +
-    `${PROCESSES} processes × ${THREADS} threads everywhere; ${os.cpus().length} cores shared by client and servers (one client thread: a second one steals a server core); each server and each Nginx front in its own session, as systemd units are (the kernel's autogroup scheduling shares the CPU per session)`;
+    `${PROCESSES} processes × ${THREADS} threads everywhere; ${os.cpus().length} cores shared by client and servers (one client thread: a second one steals a server core); each server and each Nginx front in its own session, as systemd units are (the kernel's autogroup scheduling shares the CPU per session); servers marked "logs requests" (usher, uWSGI) write their default access line for every request, as they do out of the box (to /dev/null), the others log no requests by default`;
   process.stderr.write(`bench: ${cases.length} case(s), ${measurements} measurements, about ${Math.ceil(estimate / 60)} min\nbench: ${settings}\n`);
   const started = Date.now();
   let done = 0;

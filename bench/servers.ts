@@ -54,12 +54,19 @@ async function serve(r: Running, url: string, stopFront?: () => Promise<void>, f
   return { url, rootPid: r.pid, frontPid, stop: async () => { await stopFront?.(); await r.stop(); } };
 }
 
+/**
+ * usher and uWSGI log every request by default, so they run with their default access log on, written
+ * to a file (/dev/null: the cost of producing and writing each line, not the disk's). gunicorn, PM2 and
+ * node:cluster log no requests by default; they run as they come. LOGS marks the servers that log.
+ */
+export const LOGS = ' · logs requests';
+
 function usher(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  return startProcess(process.execPath, [USHER, '--processes', String(PROCESSES), '--disable-logging', ...args], { env });
+  return startProcess(process.execPath, [USHER, '--processes', String(PROCESSES), '--logto', '/dev/null', ...args], { env });
 }
 
 function uwsgi(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Running {
-  return startProcess('uwsgi', ['--master', '--processes', String(PROCESSES), '--threads', String(THREADS), '--disable-logging', '--die-on-term', ...args], { cwd, env, stopSignal: 'SIGINT' });
+  return startProcess('uwsgi', ['--master', '--processes', String(PROCESSES), '--threads', String(THREADS), '--logto', '/dev/null', '--die-on-term', ...args], { cwd, env, stopSignal: 'SIGINT' });
 }
 
 function gunicorn(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Running {
@@ -100,9 +107,9 @@ const DJANGO_APP: PyApp = {
 
 function wsgiDirect(app: PyApp): ServerDef[] {
   return [
-    { id: 'usher-http', label: 'usher http (router → uwsgi → Python workers)', requires: ['python3-at-/usr/bin'], start: async (port, tmp) => serve(usher(['--http', `127.0.0.1:${port}`, '--threads', String(THREADS), '--chdir', app.dir, '--wsgi-file', app.file, '--python', PY], app.env(tmp)), `http://127.0.0.1:${port}/`) },
-    { id: 'uwsgi-http-ka', label: 'uWSGI http, http-keepalive = 1', requires: ['uwsgi'], reference: true, start: async (port, tmp) => serve(uwsgi(['--plugins', 'http,python3', '--http', `127.0.0.1:${port}`, '--http-keepalive', '--wsgi-file', app.file], app.dir, app.env(tmp)), `http://127.0.0.1:${port}/`) },
-    { id: 'uwsgi-http', label: 'uWSGI http (closes after each response)', requires: ['uwsgi'], start: async (port, tmp) => serve(uwsgi(['--plugins', 'http,python3', '--http', `127.0.0.1:${port}`, '--wsgi-file', app.file], app.dir, app.env(tmp)), `http://127.0.0.1:${port}/`) },
+    { id: 'usher-http', label: 'usher http (router → uwsgi → Python workers)' + LOGS, requires: ['python3-at-/usr/bin'], start: async (port, tmp) => serve(usher(['--http', `127.0.0.1:${port}`, '--threads', String(THREADS), '--chdir', app.dir, '--wsgi-file', app.file, '--python', PY], app.env(tmp)), `http://127.0.0.1:${port}/`) },
+    { id: 'uwsgi-http-ka', label: 'uWSGI http, http-keepalive = 1' + LOGS, requires: ['uwsgi'], reference: true, start: async (port, tmp) => serve(uwsgi(['--plugins', 'http,python3', '--http', `127.0.0.1:${port}`, '--http-keepalive', '--wsgi-file', app.file], app.dir, app.env(tmp)), `http://127.0.0.1:${port}/`) },
+    { id: 'uwsgi-http', label: 'uWSGI http (closes after each response)' + LOGS, requires: ['uwsgi'], start: async (port, tmp) => serve(uwsgi(['--plugins', 'http,python3', '--http', `127.0.0.1:${port}`, '--wsgi-file', app.file], app.dir, app.env(tmp)), `http://127.0.0.1:${port}/`) },
     { id: 'gunicorn-sync', label: 'gunicorn sync', requires: ['gunicorn'], start: async (port, tmp) => serve(gunicorn(['--bind', `127.0.0.1:${port}`, app.module], app.dir, app.env(tmp)), `http://127.0.0.1:${port}/`) },
     { id: 'gunicorn-gthread', label: 'gunicorn gthread', requires: ['gunicorn'], start: async (port, tmp) => serve(gunicorn(['--bind', `127.0.0.1:${port}`, '--worker-class', 'gthread', '--threads', String(THREADS), app.module], app.dir, app.env(tmp)), `http://127.0.0.1:${port}/`) },
   ];
@@ -110,11 +117,11 @@ function wsgiDirect(app: PyApp): ServerDef[] {
 
 function wsgiBehindNginx(app: PyApp): ServerDef[] {
   return [
-    { id: 'nginx-usher', label: 'Nginx uwsgi_pass → usher socket', requires: ['nginx', 'python3-at-/usr/bin'], start: async (port, tmp) => {
+    { id: 'nginx-usher', label: 'Nginx uwsgi_pass → usher socket' + LOGS, requires: ['nginx', 'python3-at-/usr/bin'], start: async (port, tmp) => {
       const sock = join(tmp, `usher-${port}.sock`);
       return behindNginx(sock, usher(['--socket', sock, '--chmod-socket', '666', '--threads', String(THREADS), '--chdir', app.dir, '--wsgi-file', app.file, '--python', PY], app.env(tmp)));
     } },
-    { id: 'nginx-uwsgi', label: 'Nginx uwsgi_pass → uWSGI socket', requires: ['nginx', 'uwsgi'], reference: true, start: async (port, tmp) => {
+    { id: 'nginx-uwsgi', label: 'Nginx uwsgi_pass → uWSGI socket' + LOGS, requires: ['nginx', 'uwsgi'], reference: true, start: async (port, tmp) => {
       const sock = join(tmp, `uwsgi-${port}.sock`);
       return behindNginx(sock, uwsgi(['--plugins', 'python3', '--socket', sock, '--chmod-socket=666', '--wsgi-file', app.file], app.dir, app.env(tmp)));
     } },
@@ -184,10 +191,10 @@ export const CASES: readonly CaseDef[] = [
   {
     id: 'node-hello', title: 'Node hello world, direct HTTP', path: '/',
     servers: [
-      { id: 'usher-http-socket', label: 'usher http-socket', requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
-      { id: 'usher-http-socket-stats', label: 'usher http-socket, stats on', requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--stats', `127.0.0.1:${await freePort()}`, '--stats-http', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
-      { id: 'usher-http', label: 'usher http', requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
-      { id: 'usher-http-router', label: 'usher http, http-router = true', requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--http-router', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      { id: 'usher-http-socket', label: 'usher http-socket' + LOGS, requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      { id: 'usher-http-socket-stats', label: 'usher http-socket, stats on' + LOGS, requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--stats', `127.0.0.1:${await freePort()}`, '--stats-http', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      { id: 'usher-http', label: 'usher http' + LOGS, requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      { id: 'usher-http-router', label: 'usher http, http-router = true' + LOGS, requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--http-router', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
       { id: 'node-cluster', label: 'node:cluster', requires: [], reference: true, start: async (port) => serve(startProcess(process.execPath, [join(APPS, 'cluster.mjs')], { env: { PORT: String(port), WORKERS: String(PROCESSES) } }), `http://127.0.0.1:${port}/`) },
       { id: 'pm2', label: 'PM2 cluster mode', requires: ['pm2-runtime'], start: async (port, tmp) => serve(startProcess(join(REPO, 'node_modules', '.bin', 'pm2-runtime'), ['start', join(APPS, 'pm2-hello.cjs'), '-i', String(PROCESSES)], { env: { PORT: String(port), PM2_HOME: join(tmp, `pm2-${port}`) } }), `http://127.0.0.1:${port}/`) },
     ],

@@ -7,6 +7,7 @@
  * EXIT.CONTRACT) on a mismatch, so a runner from another usher version never half-works.
  * Must not: carry request data (requests go over sockets, never IPC).
  */
+import type { AccessLogSpec } from './logging/spec.js';
 
 import type { StaticSpec } from './static/spec.js';
 
@@ -118,6 +119,8 @@ export interface WorkerSpec {
   /** `post-buffering`: bytes of request body read before the app runs, for a seekable wsgi.input (0 = stream). */
   readonly postBuffering: number;
   readonly disableLogging: boolean;
+  /** How to render and filter access lines (log-format, log-style, log-4xx, ...): src/logging/spec.ts. */
+  readonly accessLog: AccessLogSpec;
   /** How often to send a heartbeat (the master derives it from `heartbeat-timeout`). */
   readonly heartbeatMs: number;
   /** `static-map` and friends, resolved (src/static/spec.ts); null when no static file is served. */
@@ -163,7 +166,7 @@ export interface RouterSpec {
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
-  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'heartbeatMs', 'static', 'readyPath', 'limitPost', 'limitAs', 'harakiriGracefulTimeout', 'harakiriGracefulSignal', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
+  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'accessLog', 'heartbeatMs', 'static', 'readyPath', 'limitPost', 'limitAs', 'harakiriGracefulTimeout', 'harakiriGracefulSignal', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
 export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout', 'static', 'readyPath', 'limitPost'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.

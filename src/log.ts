@@ -2,11 +2,15 @@
  * log: one line per event, the same shape in every usher process (and in the Python runner):
  *   2026-11-24T01:47:00.123Z INFO  master: worker spawned id=1 pid=4242
  * A short message, then key=value fields (values with spaces or quotes are JSON-quoted).
- * Lines are buffered and flushed asynchronously, so logging a request never blocks the event loop
- * on a slow pipe; fatal paths call flushSync() before exiting.
+ * In a child, lines (events and access lines alike) are queued and written in batches of whole lines
+ * (every 20 ms, or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
+ * master's non-blocking log pipe: a batch is atomic, so lines of many workers never interleave
+ * mid-line, and a full pipe never blocks the event loop; while it stays full the queue is capped,
+ * lines beyond it are dropped and counted, and the count is logged once writing works again. In the master, lines go to its log writer
+ * (src/logging/writer.ts) instead. Fatal paths call flushSync() before exiting.
  * Must not: format for humans only (fields stay machine-greppable), or throw.
  */
-import { writeSync, write, openSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Readonly<Record<string, string | number | boolean | undefined | null>>;
@@ -14,19 +18,33 @@ export type LogFields = Readonly<Record<string, string | number | boolean | unde
 const LEVEL_TAG: Record<LogLevel, string> = { debug: 'DEBUG', info: 'INFO ', warn: 'WARN ', error: 'ERROR' };
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** Lines larger than this may be split by the kernel when many processes write the same pipe. */
+const PIPE_BUF = 4096;
+/** Queued bytes past which lines are dropped (and counted) rather than held while the destination is stuck. */
+const MAX_PENDING = 1 << 20;
+
 let outFd = 2;
 let minRank = LEVEL_RANK.info;
 let pending: string[] = [];
+let pendingChars = 0;
 let flushScheduled = false;
-let writing = false;
+let dropped = 0;
+/** The master's writer, when this process is the master. */
+let sink: { write(data: string): void; flushSync(): void } | null = null;
 
-/** Send logs to a file (uWSGI's `logto`) instead of stderr. */
-export function logTo(path: string): void {
-  outFd = openSync(path, 'a');
+/** The master routes every line of its own to its log writer (files, rotation, reopen). */
+export function setLogSink(s: { write(data: string): void; flushSync(): void } | null): void {
+  if (s !== null) flushSync();
+  sink = s;
 }
 
 export function setLogLevel(level: LogLevel): void {
   minRank = LEVEL_RANK[level];
+}
+
+/** Lines lost so far (destination unwritable or too slow); reported once writing works again. */
+export function droppedLines(): number {
+  return dropped;
 }
 
 function formatValue(v: string | number | boolean): string {
@@ -45,39 +63,98 @@ export function formatLine(level: LogLevel, proc: string, msg: string, fields?: 
   return line + '\n';
 }
 
-function flush(): void {
-  flushScheduled = false;
-  if (writing || pending.length === 0) return;
-  const data = pending.join('');
-  pending = [];
-  writing = true;
-  write(outFd, data, (err) => {
-    writing = false;
-    if (err) {
-      try { writeSync(2, data); } catch { /* nowhere left to report */ }
-    }
-    if (pending.length > 0) scheduleFlush();
-  });
+/** Lines wait this long to be written together (or until a batch is full): one write per batch, not per line. */
+const BATCH_MS = 20;
+const BATCH_CHARS = 32768;
+
+function enqueue(line: string): void {
+  if (sink !== null) { sink.write(line); return; }
+  if (pendingChars > MAX_PENDING) { dropped++; return; }
+  pending.push(line);
+  pendingChars += line.length;
+  if (blocked) return; // the retry timer writes it
+  if (pendingChars >= BATCH_CHARS) {
+    if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
+  } else if (batchTimer === undefined) {
+    batchTimer = setTimeout(flush, BATCH_MS);
+  }
 }
 
-function scheduleFlush(): void {
-  if (flushScheduled) return;
-  flushScheduled = true;
-  setImmediate(flush);
+function countLines(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(10, from); i !== -1 && i < to; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/** Where the next write ends: whole lines, at most PIPE_BUF bytes (a longer line goes alone). */
+function chunkEnd(buf: Buffer, off: number): number {
+  if (buf.length - off <= PIPE_BUF) return buf.length;
+  const nl = buf.lastIndexOf(10, off + PIPE_BUF - 1);
+  if (nl >= off) return nl + 1;
+  const next = buf.indexOf(10, off + PIPE_BUF);
+  return next === -1 ? buf.length : next + 1;
+}
+
+let batchTimer: NodeJS.Timeout | undefined;
+/** The pipe was full (EAGAIN): what is left waits for the retry timer. */
+let blocked = false;
+let reported = 0;
+
+/**
+ * Write the queue now, synchronously: the log pipe is non-blocking (the master opens it so), so a
+ * write never stalls the event loop; a full pipe leaves the rest queued for a retry a little later.
+ */
+function flush(): void {
+  flushScheduled = false;
+  if (batchTimer !== undefined) { clearTimeout(batchTimer); batchTimer = undefined; }
+  blocked = false;
+  if (pending.length === 0) return;
+  let data = pending.join('');
+  pending = [];
+  pendingChars = 0;
+  if (dropped > reported) {
+    data = formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }) + data;
+    reported = dropped;
+  }
+  const buf = Buffer.from(data);
+  let off = 0;
+  while (off < buf.length) {
+    const end = chunkEnd(buf, off);
+    try {
+      off += writeSync(outFd, buf, off, end - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        // Keep the rest (whole lines) first in the queue; try again shortly.
+        const rest = buf.subarray(off).toString();
+        pending.unshift(rest);
+        pendingChars += rest.length;
+        blocked = true;
+        setTimeout(flush, 5).unref();
+        return;
+      }
+      dropped += countLines(buf, off, buf.length);
+      return;
+    }
+  }
 }
 
 /** Write everything queued, synchronously: call before process.exit(). */
 export function flushSync(): void {
+  if (sink !== null) { sink.flushSync(); return; }
+  if (batchTimer !== undefined) { clearTimeout(batchTimer); batchTimer = undefined; }
   if (pending.length === 0) return;
-  const data = pending.join('');
+  const buf = Buffer.from(pending.join(''));
   pending = [];
-  try { writeSync(outFd, data); } catch { /* nothing else to do */ }
+  pendingChars = 0;
+  for (let off = 0; off < buf.length;) {
+    const end = chunkEnd(buf, off);
+    try { off += writeSync(outFd, buf, off, end - off); } catch { dropped += countLines(buf, off, buf.length); return; }
+  }
 }
 
-/** Pass a line through as it is (a Python worker's own formatted line, say). */
+/** Pass a line through as it is (an access line, a Python worker's own formatted line). */
 export function writeRaw(line: string): void {
-  pending.push(line.endsWith('\n') ? line : line + '\n');
-  scheduleFlush();
+  enqueue(line.endsWith('\n') ? line : line + '\n');
 }
 
 export interface Logger {
@@ -92,9 +169,8 @@ export interface Logger {
 export function createLogger(proc: string): Logger {
   const emit = (level: LogLevel) => (msg: string, fields?: LogFields): void => {
     if (LEVEL_RANK[level] < minRank) return;
-    pending.push(formatLine(level, proc, msg, fields));
+    enqueue(formatLine(level, proc, msg, fields));
     if (level === 'error') flushSync();
-    else scheduleFlush();
   };
   return {
     proc,

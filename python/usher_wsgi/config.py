@@ -19,7 +19,7 @@ _TYPES = {
     'maxRequests': _INT, 'disableLogging': (bool,), 'chdir': _STR_OR_NONE, 'app': _STR_OR_NONE,
     'wsgiFile': _STR_OR_NONE, 'module': _STR_OR_NONE, 'callable': (str,), 'pythonpath': (list,),
     'postBuffering': _INT, 'heartbeatMs': _NUM, 'static': (dict, type(None)), 'readyPath': _STR_OR_NONE, 'limitPost': _INT, 'limitAs': _INT,
-    'harakiriGracefulTimeout': _NUM, 'harakiriGracefulSignal': _INT,
+    'harakiriGracefulTimeout': _NUM, 'harakiriGracefulSignal': _INT, 'accessLog': (dict,),
 }
 
 
@@ -58,7 +58,7 @@ def parse_spec(raw):
 class Config:
     __slots__ = ('id', 'fds', 'listen', 'threads', 'processes', 'buffer_size', 'harakiri', 'socket_timeout',
                  'rcvtimeo', 'max_requests', 'logging', 'chdir', 'wsgi_file', 'module', 'callable', 'pythonpath',
-                 'post_buffering', 'heartbeat_s', 'static', 'ready_path', 'limit_post', 'limit_as', 'harakiri_graceful_timeout', 'harakiri_graceful_signal')
+                 'post_buffering', 'heartbeat_s', 'static', 'ready_path', 'limit_post', 'limit_as', 'harakiri_graceful_timeout', 'harakiri_graceful_signal', 'access_log')
 
     def __init__(self, spec):
         self.id = spec['id']
@@ -85,3 +85,4 @@ class Config:
         self.limit_as = spec['limitAs']
         self.harakiri_graceful_timeout = spec['harakiriGracefulTimeout']
         self.harakiri_graceful_signal = spec['harakiriGracefulSignal']
+        self.access_log = spec['accessLog']

@@ -3,6 +3,7 @@ the app, answer, then keep or close the connection; harakiri's watchdog. Must no
 bytes itself (codec), build response bytes (wsgi), or talk to the master (main owns the channel).
 """
 import itertools
+import os
 import re
 import select
 import socket
@@ -14,7 +15,7 @@ from time import monotonic
 
 from . import static
 from .codec import KEEPALIVE_MODIFIER2, IdleClose, ProtocolError, recv_head
-from .log import ErrorStream
+from .log import AccessLog, ErrorStream
 from .wsgi import STATUS_TEXT, BodyTimeout, FileWrapper, Input, Response, SpecError, buffer_body, simple_response
 
 DRAIN_TIMEOUT_S = 10.0
@@ -57,6 +58,11 @@ class Worker:
         self.served = itertools.count(1)  # max-requests: next() is atomic under the GIL
         self.exit_reason = None  # (reason, detail) once the worker decided to recycle itself
         self.errors = ErrorStream(log)
+        # Access lines: the format compiled once (the master already warned about it).
+        self.access = AccessLog(cfg.access_log, 'worker %s' % cfg.id)
+        self.req_count = itertools.count(1)
+        self.pid = os.getpid()
+        self.mem = [0.0, 0, 0]  # when read, rss, vsz
         # The wsgi.* keys every environ gets; a request's vars can't override them (run_app).
         self.wsgi_fixed = {
             'wsgi.version': (1, 0),
@@ -326,14 +332,55 @@ class Worker:
         st[0] += 1
         st[1] += res.written
         st[3] += int(elapsed * 1000000)
-        if self.logging:
-            # One line per event: a URI with a control character (never from Nginx or Apache) is escaped.
-            self.log('INFO', '%s %s %s' % (method, uri if uri.isprintable() else ascii(uri), (res.status or '-')[:3]), bytes=res.written,
-                ms='%.1f' % (elapsed * 1000), addr=env.get('REMOTE_ADDR'), aborted=True if aborted else None)
+        acc = self.access
+        if self.logging or acc.selective:
+            status = int(res.status[:3]) if res.status else 0
+            dur_us = int(elapsed * 1000000)
+            if self.logging or acc.selected(status, dur_us, res.written):
+                self.access_line(env, vars_, res, status, dur_us, length, index, aborted)
         if self.max_requests and next(self.served) >= self.max_requests:
             self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
         return res.keep and not aborted and not self.stopping.is_set()
 
+    def access_line(self, env, vars_, res, status, dur_us, length, index, aborted):
+        """Fill the request facts (src/logging/facts.ts) and write the compiled line."""
+        acc = self.access
+        get = env.get
+        addr = get('REMOTE_ADDR', '')
+        if acc.x_forwarded_for:
+            addr = get('HTTP_X_FORWARDED_FOR') or addr
+        pktsize = 0
+        if acc.needs_pktsize:
+            for k, v in vars_.items():
+                pktsize += len(k) + len(v) + 4
+        rss = vsz = 0
+        if acc.needs_memory:
+            rss, vsz = self.memory()
+        f = {
+            'addr': addr, 'user': _text(get('REMOTE_USER', '')), 'method': get('REQUEST_METHOD', ''),
+            'uri': _text(get('REQUEST_URI') or env['PATH_INFO']), 'proto': get('SERVER_PROTOCOL', ''), 'status': status,
+            'rsize': res.written, 'hsize': res.hsize, 'headers': res.hcount,
+            'cl': length, 'referer': _text(get('HTTP_REFERER', '')), 'uagent': _text(get('HTTP_USER_AGENT', '')),
+            'host': _text(get('HTTP_HOST', '')), 'startUs': int(time.time() * 1000000) - dur_us, 'durUs': dur_us,
+            'pid': self.pid, 'wid': self.cfg.id, 'core': index, 'switches': 1, 'vars': len(vars_), 'pktsize': pktsize,
+            'rss': rss, 'vsz': vsz, 'req': next(self.req_count), 'aborted': aborted, 'env': env,
+        }
+        self.log.raw(acc.tag + acc.render(f))
+
+    def memory(self):
+        """(rss, vsz) in bytes, read from /proc at most once a second."""
+        m = self.mem
+        now = monotonic()
+        if now - m[0] >= 1.0:
+            try:
+                with open('/proc/self/statm') as fh:
+                    fields = fh.read().split()
+                page = os.sysconf('SC_PAGE_SIZE')
+                m[1], m[2] = int(fields[1]) * page, int(fields[0]) * page
+            except (OSError, ValueError, IndexError):
+                pass
+            m[0] = now
+        return m[1], m[2]
     def serve_static(self, conn, method, vars_, keep, index, started):
         """A static file, if the request maps to one: counted and logged as any request. None: not static."""
         k = keep and not self.stopping.is_set() and vars_.get('CONTENT_LENGTH', '') in ('', '0')
@@ -346,10 +393,11 @@ class Worker:
         st[0] += 1
         st[1] += sent
         st[3] += int(elapsed * 1000000)
-        if self.logging:
-            uri = vars_.get('REQUEST_URI') or vars_.get('PATH_INFO', '')
-            self.log('INFO', '%s %s %s' % (method, uri if uri.isprintable() else ascii(uri), status), bytes=sent,
-                     ms='%.1f' % (elapsed * 1000), addr=vars_.get('REMOTE_ADDR'), static=True)
+        dur_us = int(elapsed * 1000000)
+        code = int(str(status)[:3])
+        if self.logging or (self.access.selective and self.access.selected(code, dur_us, sent)):
+            env = vars_ if 'PATH_INFO' in vars_ else dict(vars_, PATH_INFO='')
+            self.access_line(env, vars_, _Sent(sent), code, dur_us, 0, index, not complete)
         if self.max_requests and next(self.served) >= self.max_requests:
             self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
         return k and complete and not self.stopping.is_set()
@@ -362,3 +410,23 @@ class Worker:
                 what = self.what[i] or ('-', '-')
                 return what[0], what[1], now - start
         return None
+
+
+def _text(s):
+    """A var as the client's UTF-8 text (the codec decodes vars as latin-1, byte for byte)."""
+    if s.isascii():
+        return s
+    try:
+        return s.encode('latin-1').decode('utf-8', 'replace')
+    except UnicodeEncodeError:
+        return s
+
+
+class _Sent:
+    """What the access line reads of a response, for a static file (its head is the static module's)."""
+    __slots__ = ('written', 'hsize', 'hcount')
+
+    def __init__(self, written):
+        self.written = written
+        self.hsize = 0
+        self.hcount = 0

@@ -145,7 +145,7 @@ class FileWrapper:
 
 
 class Response:
-    __slots__ = ('conn', 'status', 'headers', 'sent', 'head_only', 'length', 'written', 'keep', 'chunked')
+    __slots__ = ('conn', 'status', 'headers', 'sent', 'head_only', 'length', 'written', 'keep', 'chunked', 'hsize', 'hcount')
 
     def __init__(self, conn, head_only, keep):
         self.conn = conn
@@ -159,6 +159,8 @@ class Response:
         # framed: by the app's Content-Length, else chunked. Otherwise the body ends at close.
         self.keep = keep
         self.chunked = False
+        self.hsize = 0  # bytes of the response head, and its header count, for the access line
+        self.hcount = 0
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -202,12 +204,14 @@ class Response:
             lines.append(value)
             lines.append('\r\n')
         code = self.status[:3]
+        self.hcount = len(self.headers) + 1
         if not self.keep:
             lines.append('Connection: close\r\n\r\n')
         elif self.length is None and not self.head_only and code not in ('204', '304') and code[0] != '1':
             self.chunked = True
             lines.append('Transfer-Encoding: chunked\r\n\r\n')
         else:
+            self.hcount -= 1
             lines.append('\r\n')
         return ''.join(lines).encode('latin-1')
 
@@ -220,6 +224,7 @@ class Response:
         if not self.sent:
             self.sent = True
             head = self._head_bytes()
+            self.hsize = len(head)
             if self.head_only or not data:
                 self.conn.sendall(head)
             else:

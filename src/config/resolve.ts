@@ -220,6 +220,24 @@ function validate(c: UsherConfig): void {
   if (c.protocol !== 'uwsgi' && c.protocol !== 'http') {
     throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `protocol = ${c.protocol}: usher speaks uwsgi and http on \`socket\` (fastcgi, scgi and the others are not implemented); use one of those, or put Nginx in front`, at(c, 'protocol'));
   }
+  validateLogging(c);
+}
+
+/** Log destinations usher can write, and the styles it has, with the reason when not. */
+function validateLogging(c: UsherConfig): void {
+  if (c.logStyle !== 'uwsgi' && c.logStyle !== 'usher') {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `log-style = ${c.logStyle}: expected \`uwsgi\` (uWSGI's request line) or \`usher\` (usher's key=value shape)`, at(c, 'log-style'));
+  }
+  for (const [option, list] of [['logger', c.logger], ['req-logger', c.reqLogger]] as const) {
+    for (const spec of list) {
+      if (spec === 'stdio' || /^file:./.test(spec)) continue;
+      const why = spec.startsWith('syslog') ? 'syslog is not available yet: log to `stdio` (journald takes stderr under systemd) or a file' : 'usher writes `file:/path` and `stdio`';
+      throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `${option} = ${spec}: ${why}`, at(c, option));
+    }
+  }
+  if (c.logEncoder !== undefined && !/^json(\s|$)/.test(c.logEncoder)) {
+    throw new ConfigError('USHER_ERR_CONFIG_BAD_VALUE', `log-encoder = ${c.logEncoder}: usher has the \`json\` encoder (\`json\` alone, or uWSGI's \`json {template with \${msg}}\`)`, at(c, 'log-encoder'));
+  }
 }
 
 /** uWSGI's own rules for cheaper, with the reason said. */

@@ -119,6 +119,24 @@ export interface UsherConfig {
   readonly logto: string | undefined;
   /** `disable-logging`: no per-request access lines. */
   readonly disableLogging: boolean;
+  /** Access lines and log destinations (src/logging/): see the options table for each. */
+  readonly logStyle: string;
+  readonly logFormat: string | undefined;
+  readonly logEncoder: string | undefined;
+  readonly logDate: string | undefined;
+  readonly logMicros: boolean;
+  readonly log4xx: boolean;
+  readonly log5xx: boolean;
+  readonly logSlow: number;
+  readonly logBig: number;
+  readonly logZero: boolean;
+  readonly logXForwardedFor: boolean;
+  readonly logger: readonly string[];
+  readonly reqLogger: readonly string[];
+  readonly logReopen: boolean;
+  readonly touchLogreopen: readonly string[];
+  readonly logMaxsize: number;
+  readonly logBackupname: string | undefined;
   /** `stats`: where to serve uWSGI-compatible stats (host:port or a unix socket path). */
   readonly stats: string | undefined;
   /** `stats-http`: the stats address speaks HTTP (JSON, dashboard, /metrics). */

@@ -13,6 +13,7 @@ import { tellLauncherReady } from './daemonize.js';
 import { Monitor } from './monitor.js';
 import { Triggers } from './triggers.js';
 import { AutoReload, EXTENSIONS } from './autoreload.js';
+import { accessLogSpec } from '../logging/spec.js';
 import { buildStaticSpec } from '../static/spec.js';
 
 export interface BuiltSockets {
@@ -48,6 +49,7 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
       maxRequests: config.maxRequests,
       postBuffering: config.postBuffering,
       disableLogging: config.disableLogging,
+      accessLog: accessLogSpec(config),
       static: staticSpec,
       readyPath: config.readyPath ?? null,
       limitPost: config.limitPost,

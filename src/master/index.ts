@@ -7,12 +7,15 @@
  * created, vacuum or not.
  * Must not: parse config files, or talk to clients.
  */
-import { accessSync, constants, existsSync, mkdtempSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
 import { AppLoadError, ConfigError } from '../errors.js';
-import { logTo, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import { startLogging, type MasterLogs } from '../logging/writer.js';
+import { accessLogSpec } from '../logging/spec.js';
+import { compileAccessLog } from '../logging/format.js';
 import { Arbiter } from './arbiter.js';
 import { adoptSocket, bindSocket, checkUnixPath, describeSocket, findPassed, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
@@ -139,7 +142,7 @@ function checkVacuum(config: UsherConfig, created: Created, log: Logger): void {
   }
 }
 
-function control(arbiter: Arbiter, config: UsherConfig, log: Logger): MasterControl {
+function control(arbiter: Arbiter, config: UsherConfig, log: Logger, logs: MasterLogs): MasterControl {
   const a = arbiter;
   const signal = (sig: 'SIGHUP' | 'SIGTERM' | 'SIGQUIT'): void => a.enqueue(sig);
   let logging = !config.disableLogging;
@@ -150,22 +153,8 @@ function control(arbiter: Arbiter, config: UsherConfig, log: Logger): MasterCont
     removeWorker: () => { if (!a.shrink(1)) log.info('master-fifo -: one worker left, or a reload is under way'); },
     stop: () => signal('SIGTERM'),
     stopNow: () => signal('SIGQUIT'),
-    reopenLogs: () => {
-      const file = config.logto ?? daemonLog(config);
-      if (file === undefined) {
-        log.info('no log file to reopen (logging to stderr)');
-        return;
-      }
-      try {
-        logTo(file);
-      } catch (err) {
-        // After dropping root the folder may not be ours: keep the old file rather than stop.
-        log.warn('cannot reopen the log file; still writing to the old one', { file, error: (err as Error).message });
-        return;
-      }
-      a.broadcast({ type: 'reopen-logs' });
-      log.info('logs reopened', { file });
-    },
+    // The master is the only writer of the log files (children write to its pipe): reopening them is its own business.
+    reopenLogs: () => logs.reopen('master-fifo'),
     setRequestLogging: (enabled) => { logging = enabled; a.broadcast({ type: 'logging', enabled }); log.info(`request logging ${enabled ? 'on' : 'off'}`); },
     requestLogging: () => logging,
   };
@@ -189,12 +178,20 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
   const plan = planPrivileges(config);
   // uWSGI sets the umask first: the log file, sockets and pidfile are all created under it.
   if (plan.umask !== undefined && (daemon || daemonFile === undefined)) process.umask(plan.umask);
-  let logFd: number | undefined;
-  const logFile = config.logto ?? (daemon ? daemonFile : undefined);
-  if (logFile !== undefined) {
-    logTo(logFile);
-    logFd = openSync(logFile, 'a');
+  // Children write to a pipe the master reads: the master is the only writer of every log file.
+  const logs = startLogging(config, config.logto ?? (daemon ? daemonFile : undefined));
+  // The format is compiled here too, once, so an unknown variable warns once, not once per worker.
+  for (const w of compileAccessLog(accessLogSpec(config), 'master').warnings) log.warn(w);
+  try {
+    return await runWithLogs(config, log, logs, { daemonFile, daemon, launchCwd, plan });
+  } finally {
+    logs.close();
   }
+}
+
+async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o: { daemonFile: string | undefined; daemon: boolean; launchCwd: string; plan: PrivilegePlan }): Promise<number> {
+  const { daemonFile, daemon, launchCwd, plan } = o;
+  const logFd = logs.childFd;
   applyEnv(config.env);
   if (config.chdir !== undefined) {
     try {
@@ -224,7 +221,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
     if (plan.drop !== undefined) dropPrivileges(plan.drop, log);
     checkVacuum(config, created, log);
     arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined);
-    ctl = control(arbiter, config, log);
+    ctl = control(arbiter, config, log, logs);
     created.fifo?.open();
     stopStats = await startStats(config, arbiter, created.bound, log);
   } catch (err) {

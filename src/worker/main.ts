@@ -16,13 +16,15 @@ import { createUwsgiServer, type UwsgiServer } from './uwsgi-server.js';
 import { UsherError } from '../errors.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
 import { RequestTracker, TrackedResponse } from './requests.js';
+import { NodeAccessLog } from '../logging/node-access.js';
 
 const life = ChildLifecycle.boot<WorkerSpec>(SPEC_ENV.worker, WORKER_SPEC_KEYS, (s) => `worker ${s.id}`);
 const { spec, log } = life;
 
 const servers: net.Server[] = [];
 let stopping = false;
-const tracker = new RequestTracker(life, { maxRequests: spec.maxRequests, accessLog: !spec.disableLogging, isStopping: () => stopping, harakiri: spec.harakiri });
+const access = new NodeAccessLog(spec.accessLog, spec.id, `worker ${spec.id}`);
+const tracker = new RequestTracker(life, { maxRequests: spec.maxRequests, accessLog: access, isStopping: () => stopping, harakiri: spec.harakiri });
 
 /** How long keep-alive clients get, after a stop begins, to send one more request (answered with
  * `Connection: close`) before their idle connections are closed: a client in the middle of sending
@@ -118,7 +120,14 @@ async function main(): Promise<void> {
     }));
   });
   await Promise.all(listening);
-  life.ready({ stop });
+  life.ready({
+    stop,
+    onMasterMessage: (m) => {
+      if (m.type !== 'logging') return; // reopen-logs: the master writes the files, nothing here to reopen
+      access.enabled = m.enabled;
+      log.info(`request logging ${m.enabled ? 'enabled' : 'disabled'} by the master`);
+    },
+  });
 }
 
 main().catch((err: unknown) => {

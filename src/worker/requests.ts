@@ -18,11 +18,12 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ChildLifecycle } from '../child/lifecycle.js';
-import type { Logger } from '../log.js';
+import type { NodeAccessLog } from '../logging/node-access.js';
 
 export interface TrackerOptions {
   readonly maxRequests: number;
-  readonly accessLog: boolean;
+  /** The compiled access line (src/logging/), or null when no request can be logged. */
+  readonly accessLog: NodeAccessLog | null;
   /** While true, new requests are answered with `Connection: close`. */
   readonly isStopping: () => boolean;
   /** Seconds a request may run before it is cut (0 = off). */
@@ -32,18 +33,6 @@ export interface TrackerOptions {
 /** How often the harakiri timer looks (a request is cut between harakiri and harakiri + this). */
 const HARAKIRI_SWEEP_MS = 500;
 const GATEWAY_TIMEOUT = 'Gateway Timeout (harakiri)\n';
-
-/** What a completed request tells the access log. */
-function accessLine(log: Logger, req: http.IncomingMessage, res: TrackedResponse, ms: number): void {
-  const size = res.getHeader('content-length');
-  log.info(`${req.method} ${req.url} ${res.statusCode}`, {
-    bytes: typeof size === 'string' || typeof size === 'number' ? size : undefined,
-    ms: ms.toFixed(1),
-    addr: req.socket?.remoteAddress,
-    aborted: res.writableFinished && !res.cut ? undefined : true,
-    harakiri: res.cut ? true : undefined,
-  });
-}
 
 type Chunk = string | Uint8Array | null | undefined;
 
@@ -72,6 +61,8 @@ export class TrackedResponse extends http.ServerResponse {
   t0 = 0;
   /** Cut by harakiri: the app's further calls on this response are ignored. */
   cut = false;
+  /** Body bytes handed to the connection (the access line's size). */
+  bytes = 0;
   private counted = false;
 
   override writeHead(...args: unknown[]): this {
@@ -99,7 +90,11 @@ export class TrackedResponse extends http.ServerResponse {
     if (this.cut) return ignored(encoding, cb);
     const open = !this.writableEnded && !this.destroyed;
     const ok = super.write(chunk as string, encoding as BufferEncoding, cb as () => void);
-    if (open && this._hasBody && current) current.counters.tx += byteLength(chunk, encoding);
+    if (open && this._hasBody && current) {
+      const n = byteLength(chunk, encoding);
+      current.counters.tx += n;
+      this.bytes += n;
+    }
     return ok;
   }
 
@@ -110,7 +105,11 @@ export class TrackedResponse extends http.ServerResponse {
     }
     const open = !this.writableEnded && !this.destroyed;
     super.end(chunk as string, encoding as BufferEncoding, cb as () => void);
-    if (open && typeof chunk !== 'function' && this._hasBody && current) current.counters.tx += byteLength(chunk as Chunk, encoding);
+    if (open && typeof chunk !== 'function' && this._hasBody && current) {
+      const n = byteLength(chunk as Chunk, encoding);
+      current.counters.tx += n;
+      this.bytes += n;
+    }
     return this;
   }
 
@@ -210,7 +209,9 @@ export class RequestTracker {
     const c = this.counters;
     c.requests++;
     c.rtUs += Math.round(ms * 1000);
-    if (this.opts.accessLog) accessLine(this.life.log, res.req, res, ms);
+    if (!res.writableFinished && !res.cut) this.life.log.info('client went away mid-response', { method: res.req.method, url: res.req.url });
+    const access = this.opts.accessLog;
+    if (access !== null && access.active) access.finished(res.req, res, ms);
     const max = this.opts.maxRequests;
     if (max > 0 && c.requests >= max && !this.life.isStopping) this.life.recycle('max-requests', `${max} requests served`);
   }

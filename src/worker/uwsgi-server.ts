@@ -13,6 +13,7 @@ import net from 'node:net';
 import { UwsgiRequestParser, cgiToRequest, type UwsgiPacket, type CgiRequest } from '../protocol/index.js';
 import { UwsgiProtocolError, UsherError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { UWSGI_VARS } from '../logging/node-access.js';
 
 export interface UwsgiServerOptions {
   readonly bufferSize: number;
@@ -100,6 +101,7 @@ function dispatch(socket: net.Socket, packet: UwsgiPacket, listener: http.Reques
   req.httpVersionMajor = Number(major ?? 1);
   req.httpVersionMinor = Number(minor ?? 0);
   setRawHeaders(req, cgi.rawHeaders);
+  (req as http.IncomingMessage & { [UWSGI_VARS]?: ReadonlyMap<string, string> })[UWSGI_VARS] = packet.vars; // for the access line
 
   let remaining = cgi.contentLength;
   let draining = false;

@@ -83,7 +83,7 @@ test('master messages: `logging` toggles access lines, `reopen-logs` is accepted
   try {
     await r.waitMessage((m) => m.type === 'ready');
     await uwsgiRequest(r.target, 'GET', '/logged-1');
-    await r.waitStderr(/INFO .*GET \/logged-1 200/);
+    await r.waitStderr(/GET \/logged-1 => generated \d+ bytes in \d+ msecs \(HTTP\/1\.\d 200\)/);
     r.send({ type: 'logging', enabled: false });
     await r.waitStderr(/request logging disabled by the master/);
     await uwsgiRequest(r.target, 'GET', '/quiet');
@@ -91,7 +91,7 @@ test('master messages: `logging` toggles access lines, `reopen-logs` is accepted
     r.send({ type: 'logging', enabled: true });
     await r.waitStderr(/request logging enabled by the master/);
     await uwsgiRequest(r.target, 'GET', '/logged-2');
-    await r.waitStderr(/INFO .*GET \/logged-2 200/);
+    await r.waitStderr(/GET \/logged-2 => generated \d+ bytes in \d+ msecs \(HTTP\/1\.\d 200\)/);
     assert.doesNotMatch(r.stderr(), /\/quiet/, 'no access line while logging is off');
     assert.doesNotMatch(r.stderr(), /unknown message/, 'reopen-logs is a known message');
     r.send({ type: 'stop', reason: 'reload' });

@@ -1,0 +1,285 @@
+/**
+ * logging/writer: the master's single log writer (uWSGI's log-master). Every child's stdout and stderr
+ * is the write end of one pipe the master reads; the master writes what it reads, and its own lines,
+ * to the destinations: `logto`, `logger = file:/stdio`, and `req-logger` for access lines (children
+ * mark those with ACCESS_TAG when they go elsewhere). One writer per file means lines never
+ * interleave, a file can be reopened (`log-reopen`, `touch-logreopen`, a deleted file) or rotated
+ * (`log-maxsize`) without touching a worker, and no line is lost in a rotation (writes are serialised).
+ * A destination that fails (disk full) drops lines with a count, reported once it works again.
+ * Writes are synchronous and batched per read of the pipe (a file takes them at once; a full stderr
+ * pipe keeps them queued, capped, for a retry), so a rotation never races a write.
+ * Must not: wait on a slow destination, or render access lines (children do).
+ */
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, mkdtempSync, rmdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { UsherConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { formatLine, setLogSink } from '../log.js';
+import { subscribe } from '../master/events.js';
+import { ACCESS_TAG } from './spec.js';
+
+const MAX_QUEUED = 8 << 20;
+
+/** One destination: a file (reopened, rotated) or the master's stderr. */
+export class LogDestination {
+  private fd: number;
+  private size = 0;
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private writing = false;
+  private dropped = 0;
+  private ino = 0;
+  private rotating = false;
+
+  constructor(readonly option: string, readonly path: string | null, private readonly maxsize: number, private readonly backupname: string | undefined) {
+    this.fd = path === null ? 2 : this.open(path);
+  }
+
+  private open(path: string): number {
+    let fd: number;
+    try {
+      fd = openSync(path, 'a', 0o640);
+    } catch (err) {
+      throw new ConfigError('USHER_ERR_LOG_FILE', `${this.option}: cannot open ${path} for writing: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the folder exists and usher may write there`, { option: this.option });
+    }
+    const st = fstatSync(fd);
+    this.size = st.size;
+    this.ino = st.ino;
+    return fd;
+  }
+
+  /**
+   * Write now, synchronously: a regular file takes it at once (a full disk fails at once, and the lines
+   * are counted as lost); a pipe or terminal that is full (EAGAIN) keeps the rest queued for a retry.
+   */
+  write(data: string | Buffer): void {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    if (this.queue.length > 0) {
+      if (this.queued > MAX_QUEUED) { this.dropped += countLines(buf); return; }
+      this.queue.push(buf);
+      this.queued += buf.length;
+      return;
+    }
+    this.writeNow(buf);
+  }
+
+  private writeNow(data: Buffer): void {
+    let buf = data;
+    if (this.dropped > 0) {
+      buf = Buffer.concat([Buffer.from(formatLine('warn', 'master', 'log lines were lost: the destination was unwritable', { lost: this.dropped, [this.option]: this.path ?? 'stderr' })), buf]);
+      this.dropped = 0;
+    }
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += writeSync(this.fd, buf, off, buf.length - off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          this.queue.push(buf.subarray(off));
+          this.queued += buf.length - off;
+          if (!this.writing) {
+            this.writing = true;
+            setTimeout(() => this.retry(), 10).unref();
+          }
+        } else {
+          this.dropped += countLines(buf.subarray(off));
+        }
+        break;
+      }
+    }
+    this.size += off;
+    if (this.maxsize > 0 && this.size >= this.maxsize && !this.rotating) this.rotate();
+  }
+
+  private retry(): void {
+    this.writing = false;
+    const queued = Buffer.concat(this.queue);
+    this.queue = [];
+    this.queued = 0;
+    this.writeNow(queued);
+  }
+
+  /** Rename to FILE.<unix time> (or log-backupname) and start a new file, as uWSGI's log-maxsize. */
+  rotate(): void {
+    if (this.path === null) return;
+    this.rotating = true; // the new file's first line (reopened) must not rotate it again
+    try {
+      this.rotateNow();
+    } finally {
+      this.rotating = false;
+    }
+  }
+
+  private rotateNow(): void {
+    if (this.path === null) return;
+    let target = this.backupname ?? `${this.path}.${Math.floor(Date.now() / 1000)}`;
+    if (this.backupname === undefined) for (let i = 1; existsSync(target); i++) target = `${this.path}.${Math.floor(Date.now() / 1000)}.${i}`;
+    try {
+      renameSync(this.path, target);
+    } catch (err) {
+      this.write(formatLine('error', 'master', 'log rotation failed', { [this.option]: this.path, error: (err as Error).message }));
+      return;
+    }
+    this.reopen(`rotated to ${target}`);
+  }
+
+  /** Close and open the path again (logrotate moved it, or it was deleted). Lines queued meanwhile go to the new file. */
+  reopen(why: string): void {
+    if (this.path === null) return;
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'a', 0o640);
+    } catch (err) {
+      this.write(formatLine('error', 'master', 'cannot reopen the log file; still writing the old one', { [this.option]: this.path, error: (err as Error).message }));
+      return;
+    }
+    try { closeSync(this.fd); } catch { /* closed */ }
+    this.fd = fd;
+    const st = fstatSync(fd);
+    this.size = st.size;
+    this.ino = st.ino;
+    this.write(formatLine('info', 'master', 'log file reopened', { [this.option]: this.path, reason: why }));
+  }
+
+  /** The file was deleted or replaced under usher (no rotate hook): true when it should be reopened. */
+  moved(): boolean {
+    if (this.path === null) return false;
+    try {
+      return statSync(this.path).ino !== this.ino;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Write what a full pipe held back (at exit). */
+  flushSync(): void {
+    const buf = Buffer.concat(this.queue);
+    this.queue = [];
+    this.queued = 0;
+    for (let off = 0; off < buf.length;) {
+      try { off += writeSync(this.fd, buf, off, buf.length - off); } catch { return; }
+    }
+  }
+}
+
+function countLines(data: string | Buffer): number {
+  let n = 0;
+  const b = typeof data === 'string' ? Buffer.from(data) : data;
+  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+function destinations(config: UsherConfig, option: 'logger' | 'req-logger', list: readonly string[]): LogDestination[] {
+  return list.map((spec) => new LogDestination(option, spec === 'stdio' ? null : spec.slice('file:'.length), config.logMaxsize, config.logBackupname));
+}
+
+/** An anonymous pipe: a FIFO made in a private folder, both ends opened, the name removed at once. */
+function makePipe(): { readFd: number; writeFd: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'usher-log-'));
+  const path = join(dir, 'pipe');
+  try {
+    execFileSync('mkfifo', ['-m', '600', path]);
+    const readFd = openSync(path, 'r+');
+    // Non-blocking: a child whose write finds the pipe full keeps its lines and retries (src/log.ts)
+    // instead of stalling its event loop or its serving thread.
+    const writeFd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    return { readFd, writeFd };
+  } finally {
+    try { unlinkSync(path); } catch { /* not made */ }
+    rmdirSync(dir);
+  }
+}
+
+export interface MasterLogs {
+  /** The fd children get as stdout and stderr. */
+  readonly childFd: number;
+  reopen(why: string): void;
+  /** Read what the children left in the pipe, write everything, stop watching. */
+  close(): void;
+}
+
+/**
+ * Open every destination (`logFile`: logto, or daemonize's file; an unwritable file is a startup
+ * error naming its option), make the pipe,
+ * route the master's own lines to the writer, and watch for reopen triggers.
+ */
+export function startLogging(config: UsherConfig, logFile: string | undefined): MasterLogs {
+  const events = [
+    ...(logFile !== undefined ? [new LogDestination(config.logto !== undefined ? 'logto' : 'daemonize', logFile, config.logMaxsize, config.logBackupname)] : []),
+    ...destinations(config, 'logger', config.logger),
+  ];
+  if (events.length === 0) events.push(new LogDestination('stderr', null, 0, undefined));
+  const requests = config.reqLogger.length > 0 ? destinations(config, 'req-logger', config.reqLogger) : events;
+  const all = [...new Set([...events, ...requests])];
+  const toEvents = (data: string | Buffer): void => { for (const d of events) d.write(data); };
+  const toRequests = (data: string | Buffer): void => { for (const d of requests) d.write(data); };
+
+  const { readFd, writeFd } = makePipe();
+  const split = requests !== events;
+  let rest = '';
+  const feed = (chunk: Buffer): void => {
+    if (!split) { toEvents(chunk); return; }
+    const text = rest + chunk.toString('utf8');
+    const last = text.lastIndexOf('\n');
+    rest = text.slice(last + 1);
+    if (last === -1) return;
+    let ev = '';
+    let rq = '';
+    for (const line of text.slice(0, last).split('\n')) {
+      if (line.startsWith(ACCESS_TAG)) rq += line.slice(1) + '\n';
+      else ev += line + '\n';
+    }
+    if (ev !== '') toEvents(ev);
+    if (rq !== '') toRequests(rq);
+  };
+  const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
+  // Every read is written at once (one write per read: lines arrive in the children's batches).
+  reader.on('data', feed);
+  reader.on('error', () => { /* the pipe is ours; nothing to report to */ });
+
+  setLogSink({ write: toEvents, flushSync: () => { for (const d of all) d.flushSync(); } });
+
+  const reopen = (why: string): void => { for (const d of all) d.reopen(why); };
+  const touchFiles = config.touchLogreopen.map((p) => ({ path: p, mtime: mtimeOf(p) }));
+  const fileDests = all.filter((d) => d.path !== null);
+  // Once a second, as uWSGI's master: touched reopen files, and files deleted or moved under usher.
+  const poll = touchFiles.length + fileDests.length > 0 ? setInterval(() => {
+    let touched = false;
+    for (const t of touchFiles) {
+      const m = mtimeOf(t.path);
+      if (m !== t.mtime) { t.mtime = m; touched = touched || m !== 0; }
+    }
+    if (touched) { reopen('touch-logreopen'); return; }
+    for (const d of fileDests) if (d.moved()) d.reopen('the file was moved or deleted');
+  }, 1000) : undefined;
+  poll?.unref();
+  const unsubscribe = config.logReopen ? subscribe((e) => { if (e.type === 'reload-started') reopen('log-reopen on reload'); }) : () => undefined;
+
+  return {
+    childFd: writeFd,
+    reopen,
+    close(): void {
+      if (poll !== undefined) clearInterval(poll);
+      unsubscribe();
+      const chunk = Buffer.alloc(256 * 1024);
+      for (;;) {
+        let n = 0;
+        try { n = readSync(readFd, chunk, 0, chunk.length, null); } catch { break; }
+        if (n <= 0) break;
+        feed(Buffer.from(chunk.subarray(0, n)));
+      }
+      if (rest !== '') feed(Buffer.from('\n'));
+      reader.destroy();
+      try { closeSync(writeFd); } catch { /* closed */ }
+      for (const d of all) d.flushSync();
+      setLogSink(null);
+    },
+  };
+}
+
+function mtimeOf(path: string): number {
+  try { return statSync(path).mtimeMs; } catch { return 0; }
+}
