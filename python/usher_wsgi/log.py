@@ -283,7 +283,7 @@ def _compile_chunks(fmt, variables, warnings):
     return chunks
 
 
-def _uwsgi_line(micros):
+def _uwsgi_line(micros, memory=False):
     when = _per_second(_ctime)
     unit = 'micros' if micros else 'msecs'
 
@@ -293,7 +293,14 @@ def _uwsgi_line(micros):
                 '%d headers in %d bytes (%d switches on core %d)') % (
             f['pid'], f['req'], f['req'], f['addr'], f['user'], f['vars'], f['pktsize'], when(f), f['method'], f['uri'],
             f['rsize'], rt, unit, f['proto'], f['status'], f['headers'], f['hsize'], f['switches'], f['core'])
-    return line
+    if not memory:
+        return line
+
+    def with_memory(f):
+        # uWSGI's memory-report: the worker's address space and RSS after the request
+        return '%s {address space usage: %d bytes/%dMB} {rss usage: %d bytes/%dMB}' % (
+            line(f), f['vsz'], f['vsz'] // 1048576, f['rss'], f['rss'] // 1048576)
+    return with_memory
 
 
 def _field(s):
@@ -383,7 +390,8 @@ class AccessLog:
         elif spec.get('style') == 'usher':
             text = _usher_line(proc)
         else:
-            text = _uwsgi_line(spec.get('micros', False))
+            text = _uwsgi_line(spec.get('micros', False), spec.get('memoryReport', False))
+            self.needs_memory = bool(spec.get('memoryReport', False)) and spec.get('style') != 'usher'
         if is_json and not template:
             self.render = lambda f: text(f) + '\n'
         elif is_json:

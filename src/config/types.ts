@@ -83,6 +83,8 @@ export interface UsherConfig {
   /** `idle` (seconds without a request before the workers stop; 0 = off) and `die-on-idle`. */
   readonly idle: number;
   readonly dieOnIdle: boolean;
+  /** `memory-report`: memory figures at the end of uWSGI's request line. */
+  readonly memoryReport: boolean;
   readonly cheaper: number;
   readonly cheaperInitial: number;
   readonly cheaperStep: number;

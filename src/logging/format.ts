@@ -127,10 +127,13 @@ function compileChunks(fmt: string, vars: ReturnType<typeof variables>, warnings
 }
 
 /** uWSGI's default request line (core/logging.c, uwsgi_logit_simple). */
-function uwsgiLine(micros: boolean): (f: RequestFacts) => string {
+function uwsgiLine(micros: boolean, memory: boolean): (f: RequestFacts) => string {
   const when = perSecond(ctime);
   const unit = micros ? 'micros' : 'msecs';
-  return (f) => `[pid: ${f.pid}|app: 0|req: ${f.req}/${f.req}] ${f.addr} (${f.user}) {${f.vars} vars in ${f.pktsize} bytes} [${when(f)}] ${f.method} ${f.uri} => generated ${f.rsize} bytes in ${micros ? f.durUs : Math.floor(f.durUs / 1000)} ${unit} (${f.proto} ${f.status}) ${f.headers} headers in ${f.hsize} bytes (${f.switches} switches on core ${f.core})`;
+  const line = (f: RequestFacts): string => `[pid: ${f.pid}|app: 0|req: ${f.req}/${f.req}] ${f.addr} (${f.user}) {${f.vars} vars in ${f.pktsize} bytes} [${when(f)}] ${f.method} ${f.uri} => generated ${f.rsize} bytes in ${micros ? f.durUs : Math.floor(f.durUs / 1000)} ${unit} (${f.proto} ${f.status}) ${f.headers} headers in ${f.hsize} bytes (${f.switches} switches on core ${f.core})`;
+  if (!memory) return line;
+  // uWSGI's memory-report: the worker's address space and RSS after the request.
+  return (f) => `${line(f)} {address space usage: ${f.vsz} bytes/${Math.floor(f.vsz / 1048576)}MB} {rss usage: ${f.rss} bytes/${Math.floor(f.rss / 1048576)}MB}`;
 }
 
 const FIELD_QUOTE = /[\s"=]/;
@@ -220,7 +223,8 @@ export function compileAccessLog(spec: AccessLogSpec, proc: string): CompiledAcc
       };
     }
   } else {
-    text = spec.style === 'usher' ? usherLine(proc) : uwsgiLine(spec.micros);
+    text = spec.style === 'usher' ? usherLine(proc) : uwsgiLine(spec.micros, spec.memoryReport);
+    needsMemory = spec.style !== 'usher' && spec.memoryReport;
     uses = new Set(spec.style === 'usher' ? USHER_USES : UWSGI_USES);
   }
 

@@ -16,6 +16,8 @@ export interface AccessLogSpec {
   readonly strftime: string | null;
   /** `log-micros`: the default line says microseconds. */
   readonly micros: boolean;
+  /** `memory-report`: uWSGI's default line ends with the worker's address space and RSS. */
+  readonly memoryReport: boolean;
   /** Every request is logged (`disable-logging` off). */
   readonly enabled: boolean;
   /** With `disable-logging`, these still log (uWSGI's log-4xx, log-5xx, log-slow, log-big, log-zero). */
@@ -40,6 +42,7 @@ export function accessLogSpec(c: UsherConfig): AccessLogSpec {
     encoder: c.logEncoder ?? null,
     strftime: c.logDate ?? null,
     micros: c.logMicros,
+    memoryReport: c.memoryReport,
     enabled: !c.disableLogging,
     log4xx: c.log4xx,
     log5xx: c.log5xx,
@@ -53,6 +56,6 @@ export function accessLogSpec(c: UsherConfig): AccessLogSpec {
 
 /** A spec for tests and tools: uWSGI's default line, every request. */
 export const DEFAULT_ACCESS_LOG: AccessLogSpec = Object.freeze({
-  style: 'uwsgi', format: null, encoder: null, strftime: null, micros: false, enabled: true,
+  style: 'uwsgi', format: null, encoder: null, strftime: null, micros: false, memoryReport: false, enabled: true,
   log4xx: false, log5xx: false, slowMs: 0, bigBytes: 0, zero: false, xForwardedFor: false, tag: '',
 });

@@ -72,10 +72,10 @@ test('bad values: code, file, line and option', () => {
 });
 
 test('uWSGI options usher accepts (info) and the ones it does not do yet (warning by name)', () => {
-  const f = ini('[uwsgi]\nplugins = python3,http\nenable-threads = true\nhttp = :8080\napp = a.js\nharakiri-verbose = true\n');
+  const f = ini('[uwsgi]\nplugins = python3,http\nenable-threads = true\nhttp = :8080\napp = a.js\nspooler = /tmp/spool\n');
   try {
     const d = loadConfig(['--ini', f.file]).loaded!.diagnostics;
-    assert.deepEqual(d.map((x) => [x.level, x.option]), [['info', 'plugins'], ['info', 'enable-threads'], ['warn', 'harakiri-verbose']]);
+    assert.deepEqual(d.map((x) => [x.level, x.option]), [['info', 'plugins'], ['info', 'enable-threads'], ['warn', 'spooler']]);
   } finally { f.done(); }
 });
 

@@ -52,7 +52,8 @@ test('Django guestbook directly over http (seed mode 1, no front)', async (ctx) 
     assert.equal(list.status, 200);
     assert.match(await list.text(), /<h1>Guestbook<\/h1>/);
     await addEntryFlow(`http://${upstream}`, { tokenField: 'csrfmiddlewaretoken' });
-    await u.waitFor(/worker \d: POST \/ 302/, 5_000);
+    // uWSGI's request line, as usher writes it by default
+    await u.waitFor(/\] POST \/ => generated \d+ bytes in \d+ msecs \(HTTP\/1\.1 302\)/, 5_000);
   } finally {
     await u.stop();
   }

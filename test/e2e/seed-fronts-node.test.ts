@@ -105,7 +105,7 @@ for (const t of TOPOLOGIES) {
       }
       for (const re of logged) assert.match(access, re);
       assert.ok(existsSync(join(front.root, 'logs', 'guestbook_error.log')), 'the site error log is open');
-      await usher.waitFor(/worker \d+: POST \/submit 200/, 5_000);
+      await usher.waitFor(/\] POST \/submit => generated \d+ bytes in \d+ msecs \(HTTP\/1\.[01] 200\)/, 5_000); // uWSGI's request line
     } finally {
       await front?.stop();
       await usher?.stop();

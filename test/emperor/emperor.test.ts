@@ -121,7 +121,7 @@ test('vassals: add, touch, edit, corrupt, remove and kill -9 each do their part;
 
     // corrupt a running vassal's file: refused with its error, the running one and the others serve on
     mark = u.output().length;
-    writeFileSync(join(dir, 'wsgi.ini'), wsgiIni(pWsgi) + 'this is [not ini\n');
+    writeFileSync(join(dir, 'wsgi.ini'), wsgiIni(pWsgi) + 'processes = lots\n'); // a bad value: an error naming file and line
     const refused = await waitAfter(u, mark, /emperor: vassal config refused; the running instance keeps serving vassal=wsgi/);
     assert.match(refused, /wsgi\.ini:6/, 'names file and line');
     assert.equal((await get(pWsgi)).status, 200);

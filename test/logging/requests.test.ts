@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startUsherReady, tempDir, freePort } from '../helpers/usher.js';
+import { startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
 import { encodePacket } from '../../src/protocol/uwsgi.js';
 import { sendRaw, uwsgiRequest, uwsgiVars } from '../helpers/uwsgi-client.js';
 import { requireTool, startNginx } from '../helpers/fronts.js';
@@ -92,5 +92,23 @@ test('log-x-forwarded-for behind a real Nginx: %(addr) is the X-Forwarded-For it
     assert.equal(runs[1], 'ACCESS 127.0.0.1 /via-nginx 127.0.0.1');
   } finally {
     d.remove();
+  }
+});
+
+test('memory-report: uWSGI\'s request line ends with the worker\'s address space and RSS, from Node and Python workers', async (t) => {
+  if (!havePython(t)) return;
+  const MEM = /\] GET \/ok => generated .* \{address space usage: (\d+) bytes\/(\d+)MB\} \{rss usage: (\d+) bytes\/(\d+)MB\}$/m;
+  for (const app of [['--wsgi-file', PY_APP, '--python', PY], ['--app', join(REPO, 'test', 'fixtures', 'apps', 'echo.mjs')]]) {
+    const port = await freePort();
+    const u = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--memory-report', ...app]);
+    try {
+      await (await fetch(`http://127.0.0.1:${port}/ok`)).text();
+      await waitUntil(() => u.output(), (s) => MEM.test(s), `the memory figures (${app[0]})`);
+      const m = MEM.exec(u.output())!;
+      assert.ok(Number(m[3]) > 1024 * 1024, 'a real RSS');
+      assert.equal(Math.floor(Number(m[1]) / 1048576), Number(m[2]), 'MB is bytes / 2^20');
+    } finally {
+      await u.stop();
+    }
   }
 });

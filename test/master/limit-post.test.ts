@@ -49,7 +49,7 @@ test('Node worker (http-socket): 413 for a body over limit-post, with Content-Le
   const u = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--limit-post', String(LIMIT), '--app', ECHO]);
   try {
     await checkDirect(port, '/echo', 'node');
-    assert.match(u.output(), /request body over limit-post; answered 413 .*limit=65536/);
+    await u.waitFor(/request body over limit-post; answered 413 .*limit=65536/);
   } finally {
     await u.stop();
   }
@@ -61,7 +61,7 @@ test('HTTP router in front of Python workers: 413 before the request reaches a w
   const u = await startUsherReady(['--http', `127.0.0.1:${port}`, '--limit-post', String(LIMIT), '--wsgi-file', WSGI, '--python', PY]);
   try {
     await checkDirect(port, '/sum', 'router');
-    assert.match(u.output(), /router: request body over limit-post; answered 413/);
+    await u.waitFor(/router: request body over limit-post; answered 413/);
   } finally {
     await u.stop();
   }

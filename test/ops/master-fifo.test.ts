@@ -83,7 +83,7 @@ test('master-fifo l reopens the log file after logrotate moved it', async () => 
     await until(() => existsSync(log) && /master: ready/.test(readFileSync(log, 'utf8')));
     renameSync(log, `${log}.1`);
     writeFileSync(fifo, 'l');
-    await until(() => existsSync(log) && /master: logs reopened/.test(readFileSync(log, 'utf8')));
+    await until(() => existsSync(log) && /master: log file reopened/.test(readFileSync(log, 'utf8')));
     writeFileSync(fifo, 'q');
     await u.exited;
     assert.match(readFileSync(log, 'utf8'), /master: stopping gracefully/, 'the master writes to the new file');

@@ -68,8 +68,10 @@ for (const [runtime, app, file] of [
       assert.match(u.output(), /dropped privileges uid=33 gid=33 user=www-data/);
       assert.doesNotMatch(u.output(), /running as root/);
       assert.equal(readFileSync(pidfile, 'utf8').trim(), String(u.pid), 'the pidfile, written before dropping');
-      const kids = await childPids(u.pid);
-      assert.equal(kids.length, runtime === 'Python' ? 3 : 2, 'workers (and the router)');
+      // Node: 2 workers. Python: the router and the fork-server, whose children are the 2 workers.
+      const mine = await childPids(u.pid);
+      const kids = [...mine, ...(await Promise.all(mine.map((k) => childPids(k)))).flat()];
+      assert.equal(kids.length, runtime === 'Python' ? 4 : 2, 'workers (and the router and fork-server)');
       for (const pid of [u.pid, ...kids]) {
         assert.deepEqual(ids(pid), { uid: `${WWW} ${WWW} ${WWW} ${WWW}`, gid: `${WWW} ${WWW} ${WWW} ${WWW}`, groups: String(WWW) }, `pid ${pid}`);
       }

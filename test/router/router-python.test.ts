@@ -23,10 +23,13 @@ async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, tim
   }
 }
 
-function workerPids(masterPid: number): Promise<number[]> {
-  return childPids(masterPid).then((pids) => pids.filter((p) => {
-    try { return /usher_wsgi|usher worker/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')); } catch { return false; }
-  }));
+/** The Python workers: the master's children, or the fork-server's (the master's grandchildren). */
+async function workerPids(masterPid: number): Promise<number[]> {
+  const kids = await childPids(masterPid);
+  const all = [...kids, ...(await Promise.all(kids.map((k) => childPids(k)))).flat()];
+  return all.filter((p) => {
+    try { return /usher worker|usher_wsgi\/__main__/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')) && !/fork-server/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')); } catch { return false; }
+  });
 }
 
 test('router: a request that outlives harakiri kills one worker and is answered, never replayed on another', async () => {
@@ -99,7 +102,8 @@ test('router: after a worker is killed, its replacement gets a fair share of the
     let replacement: number | undefined;
     await waitUntil('the replacement worker to load the app', async () => {
       replacement = (await workerPids(u.pid)).find((p) => p !== survivor && p !== victim);
-      return replacement !== undefined && existsSync(join(ready.dir, `loaded-${replacement}`));
+      // Forked from the fork-server, it imports nothing itself: its `worker ready` line says it serves.
+      return replacement !== undefined && new RegExp(`worker ready id=\\d+ pid=${replacement}`).test(u.output());
     });
     // Fewer concurrent requests than the survivor's kept connections, for a few seconds.
     const pids = await run(2, 150, '/sleep/0.02');
