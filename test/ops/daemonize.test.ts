@@ -47,7 +47,7 @@ test('daemonize: the launcher exits 0, the master runs on in its own session, lo
     await until(() => existsSync(log) && /master: ready/.test(readFileSync(log, 'utf8')), '"ready" in the log file');
     const res = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(res.status, 200);
-    await until(() => /worker \d: GET \/ 200/.test(readFileSync(log, 'utf8')), 'the access line in the log file');
+    await until(() => /\] GET \/ => generated \d+ bytes in \d+ msecs \(HTTP\/1\.1 200\)/.test(readFileSync(log, 'utf8')), 'the access line in the log file');
     assert.doesNotMatch(u.output(), /master: ready/, 'nothing of the daemon on the launcher\'s terminal');
     process.kill(pid, 'SIGTERM');
     await until(() => !alive(pid), 'the daemon to stop');
