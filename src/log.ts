@@ -2,8 +2,8 @@
  * log: one line per event, the same shape in every usher process (and in the Python runner):
  *   2026-11-24T01:47:00.123Z INFO  master: worker spawned id=1 pid=4242
  * A short message, then key=value fields (values with spaces or quotes are JSON-quoted).
- * In a child, lines (events and access lines alike) are queued and written in batches of whole lines
- * (every 20 ms, or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
+ * In a child, lines are queued and written in batches of whole lines (event lines on the next turn of the loop, access lines
+ * every 20 ms or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
  * master's non-blocking log pipe: a batch is atomic, so lines of many workers never interleave
  * mid-line, and a full pipe never blocks the event loop; while it stays full the queue is capped,
  * lines beyond it are dropped and counted, and the count is logged once writing works again. In the master, lines go to its log writer
@@ -67,13 +67,14 @@ export function formatLine(level: LogLevel, proc: string, msg: string, fields?: 
 const BATCH_MS = 20;
 const BATCH_CHARS = 32768;
 
-function enqueue(line: string): void {
+/** Event lines go out on the next turn of the event loop; access lines (`batch`) wait for their batch. */
+function enqueue(line: string, batch = false): void {
   if (sink !== null) { sink.write(line); return; }
   if (pendingChars > MAX_PENDING) { dropped++; return; }
   pending.push(line);
   pendingChars += line.length;
   if (blocked) return; // the retry timer writes it
-  if (pendingChars >= BATCH_CHARS) {
+  if (!batch || pendingChars >= BATCH_CHARS) {
     if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
   } else if (batchTimer === undefined) {
     batchTimer = setTimeout(flush, BATCH_MS);
@@ -155,6 +156,11 @@ export function flushSync(): void {
 /** Pass a line through as it is (an access line, a Python worker's own formatted line). */
 export function writeRaw(line: string): void {
   enqueue(line.endsWith('\n') ? line : line + '\n');
+}
+
+/** An access line (ends with a newline): written with the next batch, within 20 ms. */
+export function writeAccess(line: string): void {
+  enqueue(line, true);
 }
 
 export interface Logger {

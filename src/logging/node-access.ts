@@ -11,7 +11,7 @@
 import type http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { writeRaw } from '../log.js';
+import { writeAccess } from '../log.js';
 import { emptyFacts, type RequestFacts } from './facts.js';
 import { compileAccessLog, type CompiledAccessLog } from './format.js';
 import type { AccessLogSpec } from './spec.js';
@@ -145,7 +145,7 @@ export class NodeAccessLog {
     current = r;
     const line = this.compiled.render(f);
     current = null;
-    writeRaw(this.tag === '' ? line : this.tag + line);
+    writeAccess(this.tag === '' ? line : this.tag + line);
   }
 
   /** rss and vsz, read at most once a second. */

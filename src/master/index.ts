@@ -154,7 +154,7 @@ function control(arbiter: Arbiter, config: UsherConfig, log: Logger, logs: Maste
     stop: () => signal('SIGTERM'),
     stopNow: () => signal('SIGQUIT'),
     // The master is the only writer of the log files (children write to its pipe): reopening them is its own business.
-    reopenLogs: () => logs.reopen('master-fifo'),
+    reopenLogs: () => { logs.reopen('master-fifo'); log.info('logs reopened', { by: 'master-fifo' }); },
     setRequestLogging: (enabled) => { logging = enabled; a.broadcast({ type: 'logging', enabled }); log.info(`request logging ${enabled ? 'on' : 'off'}`); },
     requestLogging: () => logging,
   };
