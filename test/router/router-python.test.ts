@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, freePort, childPids, tempDir, REPO } from '../helpers/usher.js';
 import { CONTRACT_VERSION, SPEC_ENV, type ChildCounters, type RouterSpec } from '../../src/ipc.js';
