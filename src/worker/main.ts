@@ -54,9 +54,14 @@ function stop(): void {
     const res = r as TrackedResponse;
     if (!res.headersSent) res.shouldKeepAlive = false;
   }
-  for (const s of servers) if (!(s instanceof http.Server)) (s as UwsgiServer).closeIdleConnections();
-  const httpServers = servers.filter((s): s is http.Server => s instanceof http.Server);
-  if (httpServers.length > 0) setInterval(() => { for (const s of httpServers) s.closeIdleConnections(); }, KEEPALIVE_GRACE_MS).unref();
+  // Kept connections (the router's uwsgi ones, clients' HTTP ones) are not closed at once: a request
+  // may be on its way on one right now, and closing under it loses it (the router sees the connection
+  // end with no answer: a 502). Until the sweep, a request on one is answered and that connection then
+  // closed; the router retires its kept connections within a second of their connect anyway.
+  const sweep = (): void => {
+    for (const s of servers) (s as http.Server | UwsgiServer).closeIdleConnections();
+  };
+  setInterval(sweep, KEEPALIVE_GRACE_MS).unref();
 }
 
 /**

@@ -8,18 +8,14 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, tempDir, freePort, childPids, REPO } from '../helpers/usher.js';
+import { havePython } from '../helpers/python-runner.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
 
 const PY = '/usr/bin/python3';
 const APPS = join(REPO, 'test', 'fixtures', 'apps');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function requirePython(ctx: { skip: (m: string) => void }): boolean {
-  if (existsSync(PY)) return true;
-  if (process.env.CI === 'true') throw new Error(`${PY} is missing (CI must install python3)`);
-  ctx.skip(`${PY} is missing`);
-  return false;
-}
+const requirePython = havePython;
 
 test('WSGI app behind the uwsgi socket and over http: PEP 3333 without a single validator AssertionError', async (ctx) => {
   if (!requirePython(ctx)) return;

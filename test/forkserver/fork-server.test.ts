@@ -5,18 +5,14 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
+import { havePython } from '../helpers/python-runner.js';
 import { treePids } from '../helpers/memory.js';
 
 const PY = '/usr/bin/python3';
 const APP = join(REPO, 'test', 'fixtures', 'apps', 'wsgi_forkserver.py');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function requirePython(ctx: { skip: (m: string) => void }): boolean {
-  if (existsSync(PY)) return true;
-  if (process.env.CI === 'true') throw new Error(`${PY} is missing (CI must install python3)`);
-  ctx.skip(`${PY} is missing`);
-  return false;
-}
+const requirePython = havePython;
 
 const lines = (path: string): string[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
 

@@ -4,21 +4,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsherReady, tempDir, REPO } from '../helpers/usher.js';
+import { havePython } from '../helpers/python-runner.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
 import { rollup, sharedFraction, type Rollup } from '../helpers/memory.js';
 
 const PY = '/usr/bin/python3';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function requirePython(ctx: { skip: (m: string) => void }): boolean {
-  if (existsSync(PY)) return true;
-  if (process.env.CI === 'true') throw new Error(`${PY} is missing (CI must install python3)`);
-  ctx.skip(`${PY} is missing`);
-  return false;
-}
+const requirePython = havePython;
 
 /** usher on a uwsgi socket, warmed up; each worker's smaps_rollup. */
 async function workersAfterWarmUp(extra: string[], env: NodeJS.ProcessEnv = {}): Promise<Rollup[]> {
