@@ -4,9 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsherReady, tempDir, freePort, REPO, type UsherProc } from '../helpers/usher.js';
+import { haveDjango } from '../helpers/python-runner.js';
 import { addEntryFlow } from '../helpers/guestbook-flow.js';
 import { startNginx, startApache, seedNginxHttp, seedNginxSocket, seedApacheHttp, seedApacheSocket, requireTool, type Front } from '../helpers/fronts.js';
 
@@ -15,16 +15,7 @@ const PROJECT = join(REPO, 'examples', 'django-guestbook');
 const tmp = tempDir('usher-django-');
 const env = { GUESTBOOK_DB: join(tmp.dir, 'db.sqlite3'), DJANGO_STATIC_ROOT: join(tmp.dir, 'static') };
 
-function djangoAvailable(): boolean {
-  try {
-    execFileSync(PY, ['-c', 'import django'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env.CI === 'true') throw new Error('Django is missing for /usr/bin/python3 (apt-get install python3-django)');
-    return false;
-  }
-}
-const HAVE_DJANGO = existsSync(PY) && djangoAvailable();
+const HAVE_DJANGO = haveDjango();
 
 before(() => {
   if (!HAVE_DJANGO) return;

@@ -5,9 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsher, tempDir, freePort, REPO, type UsherProc } from '../helpers/usher.js';
+import { haveDjango } from '../helpers/python-runner.js';
 import { descendants, survivors, waitGone, type ProcId } from './proc-tree.js';
 import { tyrantFlags } from '../../src/emperor/vassal.js';
 import { findOption } from '../../src/config/options.js';
@@ -17,16 +18,7 @@ const DJANGO = join(REPO, 'examples', 'django-guestbook');
 const tmp = tempDir('usher-emperor-');
 const DB = join(tmp.dir, 'gb.sqlite3');
 
-function djangoAvailable(): boolean {
-  try {
-    execFileSync(PY, ['-c', 'import django'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env.CI === 'true') throw new Error('Django is missing for /usr/bin/python3 (apt-get install python3-django)');
-    return false;
-  }
-}
-const HAVE_DJANGO = existsSync(PY) && djangoAvailable();
+const HAVE_DJANGO = haveDjango();
 
 before(() => {
   if (HAVE_DJANGO) execFileSync(PY, ['manage.py', 'migrate', '--noinput', '-v0'], { cwd: DJANGO, env: { ...process.env, GUESTBOOK_DB: DB } });

@@ -4,6 +4,7 @@
  * Lets a test read the contract messages (ready, heartbeat, exiting) and send the master's. No side
  * effects on import.
  */
+import { execFileSync } from 'node:child_process';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -22,6 +23,18 @@ export function havePython(ctx: { skip: (m: string) => void }): boolean {
   if (process.env.CI === 'true') throw new Error(`${PY} is missing (CI must install python3)`);
   ctx.skip(`${PY} is missing`);
   return false;
+}
+
+/** True when Debian's python3 has Django; its absence is a failure under CI=true. */
+export function haveDjango(): boolean {
+  if (!existsSync(PY)) return false;
+  try {
+    execFileSync(PY, ['-c', 'import django'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    if (process.env.CI === 'true') throw new Error('Django is missing for /usr/bin/python3 (apt-get install python3-django)');
+    return false;
+  }
 }
 
 /** A complete spec for one worker on fd 4 (every WORKER_SPEC_KEYS key), with overrides. */
