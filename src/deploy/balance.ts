@@ -14,7 +14,7 @@ export interface BalancerOptions {
   /** Where the front listens: `80`, `127.0.0.1:8080`. */
   readonly listen: string;
   readonly serverName: string;
-  /** HAProxy's health check path (usher's readiness endpoint is not built yet: `/` by default). */
+  /** The health check path: `/` by default; the hosts' `ready-path` also tells a draining host. */
   readonly checkPath: string;
   /** Seconds to open a connection to a host before trying the next. */
   readonly connectTimeoutS: number;

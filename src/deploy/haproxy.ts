@@ -2,8 +2,8 @@
  * deploy/haproxy: renders a complete haproxy.cfg balancing N usher hosts with active health checks
  * (a GET on a path every second: a host that fails twice is out, two passes bring it back), retries of
  * requests that could not reach a host, and redispatch to another host. A pure function.
- * Until usher's readiness endpoint exists (200 while serving, 503 while draining) the check asks `/`
- * (or --check-path): it tells a dead host, not a draining one.
+ * The check asks `/` unless --check-path names the hosts' `ready-path` (200 while serving, 503 while
+ * draining): `/` tells a dead host, only `ready-path` tells a draining one before it stops.
  * Must not: install, reload or probe anything.
  */
 import type { BalancerOptions } from './balance.js';

@@ -88,7 +88,7 @@ export function findEmperorRequest(argv: readonly string[], env: NodeJS.ProcessE
     for (const e of f.entries) {
       if (e.key === 'emperor') { spec = e.value ?? ''; at = { file: e.file, line: e.line }; }
       else if (e.key === 'emperor-tyrant') tyrant = e.value === undefined || BOOL[e.value.toLowerCase()] === true;
-      else if (e.key.startsWith('emperor-stats')) warnings.push(`${e.file}:${e.line}: ${e.key}: the stats server is not built yet; not yet`);
+      else if (e.key.startsWith('emperor-stats')) warnings.push(`${e.file}:${e.line}: ${e.key}: the emperor has no stats server of its own yet (give each vassal its own stats); not yet`);
       else if (!EMPEROR_KEYS.has(e.key)) others.push(`${e.file}:${e.line}: ${e.key}`);
     }
   }
@@ -101,7 +101,7 @@ export function findEmperorRequest(argv: readonly string[], env: NodeJS.ProcessE
   }
   if (spec === undefined) return undefined;
   if (flagValue(argv, 'emperor-tyrant').found) tyrant = true;
-  if (flagValue(argv, 'emperor-stats').found) warnings.push('--emperor-stats: the stats server is not built yet; not yet');
+  if (flagValue(argv, 'emperor-stats').found) warnings.push('--emperor-stats: the emperor has no stats server of its own yet (give each vassal its own stats); not yet');
   const cliOthers = argv.filter((a, i) => a.startsWith('--') && !/^--(emperor|ini)/.test(a) && argv[i - 1] !== '--ini');
   others = [...others, ...cliOthers.map((a) => `command line: ${a}`)];
   for (const o of others) warnings.push(`${o}: ignored in emperor mode (options belong in the vassals' own ini files)`);

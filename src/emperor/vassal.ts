@@ -11,7 +11,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, formatConfigError } from '../config/index.js';
-import { findOption } from '../config/options.js';
 import { ConfigError, UsherError } from '../errors.js';
 import { writeRaw, type Logger } from '../log.js';
 import { EMPEROR_FD_ENV } from './parent-watch.js';
@@ -50,9 +49,8 @@ export function checkVassalConfig(path: string): Check {
 }
 
 /** emperor-tyrant: the flags that make a vassal run as its file's owner, or why it may not run. */
-export function tyrantFlags(f: Pick<VassalFile, 'uid' | 'gid'>, uidImplemented = findOption('uid')?.status === 'implemented'): { flags: string[] } | { refused: string } {
+export function tyrantFlags(f: Pick<VassalFile, 'uid' | 'gid'>): { flags: string[] } | { refused: string } {
   if (f.uid === 0 || f.gid === 0) return { refused: `owned by root (uid=${f.uid} gid=${f.gid}): tyrant mode never runs a vassal as root; chown the file to the app's user` };
-  if (!uidImplemented) return { refused: 'emperor-tyrant needs the uid/gid options, which usher does not implement yet (not yet)' };
   return { flags: [`--uid=${f.uid}`, `--gid=${f.gid}`] };
 }
 

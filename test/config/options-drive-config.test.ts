@@ -20,3 +20,10 @@ test('every implemented option with a field is in the resolved config, with its 
   assert.deepEqual(Object.keys(config).filter((k) => !known.has(k)), []);
   assert.ok(Object.isFrozen(config));
 });
+
+test('each option name and alias is in the table once, so an implemented option cannot also say "not yet"', () => {
+  const names = OPTIONS.flatMap((d) => [d.name, ...(d.aliases ?? [])]);
+  const seen = new Set<string>();
+  const twice = names.filter((n) => (seen.has(n) ? true : (seen.add(n), false)));
+  assert.deepEqual(twice, []);
+});

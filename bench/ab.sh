@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A/B cost of one usher setting: alternated rounds of the same Node hello app on --http-socket with two
+# sets of flags, each round a fixed `wrk -t1 -c64 -d5s`, reporting for each side the median requests/s
+# and the median CPU time per request of usher's whole process tree (utime + stime from /proc, summed
+# over every process in usher's session, which is its own: usher starts under setsid, as a systemd unit
+# would). CPU per request is the steady figure on a shared machine; requests/s is what users see.
+#
+# Usage: bench/ab.sh [-r RUNS] [-R USHER_ROOT] [-w PATH] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'
+#   {DIR} in flags is the round's temp folder, {PORT2} a second free port (e.g. for --stats).
+#   -w PATH: while wrk runs, a monitoring agent fetches http://127.0.0.1:{PORT2}PATH once a second
+#            (only on sides whose flags use {PORT2}).
+# Examples: bench/log-cost.sh (log on vs off); bench/stats-cost.sh (stats on vs off).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=5
+WATCH=''
+while getopts 'r:R:w:' o; do
+  case $o in r) RUNS=$OPTARG ;; R) ROOT=$OPTARG ;; w) WATCH=$OPTARG ;; *) exit 2 ;; esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 4 ] || { echo "usage: $0 [-r RUNS] [-R USHER_ROOT] [-w PATH] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "$0: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+TICK=$(getconf CLK_TCK)
+
+cpu_of_session() {  # utime+stime ticks of every process in session $1 (fields after the last ')')
+  local total=0 p
+  for p in $(ps -s "$1" -o pid= 2>/dev/null); do
+    if [ -r "/proc/$p/stat" ]; then
+      read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat")
+      total=$((total + f[11] + f[12]))
+    fi
+  done
+  echo "$total"
+}
+
+one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
+  local port=$((20000 + RANDOM % 20000)) port2=$((40000 + RANDOM % 20000)) dir flags poller=''
+  dir=$(mktemp -d)
+  flags=${1//\{DIR\}/$dir}
+  flags=${flags//\{PORT2\}/$port2}
+  # shellcheck disable=SC2086  # flags are words on purpose
+  setsid node "$ROOT/bin/usher.js" --http-socket "127.0.0.1:$port" --app "$ROOT/bench/apps/hello.mjs" --logto "$dir/usher.log" $flags >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 300); do grep -q 'master: ready' "$dir/usher.log" 2>/dev/null && break; sleep 0.1; done
+  wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
+  if [ -n "$WATCH" ] && [[ $1 == *'{PORT2}'* ]]; then
+    (for _ in $(seq 6); do curl -s -o /dev/null "http://127.0.0.1:$port2$WATCH" || true; sleep 1; done) &
+    poller=$!
+  fi
+  local before after out reqs rps
+  before=$(cpu_of_session $pid)
+  out=$(wrk -t1 -c64 -d5s "http://127.0.0.1:$port/")
+  after=$(cpu_of_session $pid)
+  [ -n "$poller" ] && wait "$poller" 2>/dev/null || true
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  kill -TERM $pid; wait $pid 2>/dev/null || true
+  rm -rf "$dir"
+  awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICK" -v rps="$rps" 'BEGIN { printf "%.1f %d %.0f\n", t / hz * 1e6 / r, r, rps }'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+# A and B alternate (and which goes first alternates too), so a busy moment of the machine hits both alike.
+for i in $(seq "$RUNS"); do
+  if [ $((i % 2)) -eq 1 ]; then order="A B"; else order="B A"; fi
+  for side in $order; do
+    if [ "$side" = A ]; then echo "$1 $(one "$2")"; else echo "$3 $(one "$4")"; fi
+  done
+done | tee "$out" >&2
+for name in "$1" "$3"; do
+  cpu=$(awk -v m="$name" '$1 == m && $3 > 0 { print $2 }' "$out" | median)
+  rps=$(awk -v m="$name" '$1 == m && $3 > 0 { print $4 }' "$out" | median)
+  echo "$name: median $cpu us CPU/request, $rps requests/s over $RUNS runs"
+done
+awk -v a="$1" -v b="$3" '
+  $1 == a { ca[++na] = $2; ra[na] = $4 } $1 == b { cb[++nb] = $2; rb[nb] = $4 }
+  function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+    return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
+  END { printf "%s vs %s: CPU/request %+.1f %%, requests/s %+.1f %%\n", a, b, (med(ca, na) / med(cb, nb) - 1) * 100, (med(ra, na) / med(rb, nb) - 1) * 100 }' "$out"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Throughput and CPU per request of usher's process tree with the stats server on (`--stats` with
+# `--stats-http`, fetched once a second as a monitoring agent would) vs off, for the Node hello app on
+# --http-socket with the default access log. Usage: bench/stats-cost.sh [RUNS] [PROCESSES]. See bench/ab.sh.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+P="--processes ${2:-1}"
+exec "$HERE/ab.sh" -r "${1:-5}" -w /metrics stats-on "$P --stats 127.0.0.1:{PORT2} --stats-http" stats-off "$P"
