@@ -91,3 +91,30 @@ test('log-backupname: each log-maxsize rotation renames the log to that one name
     d.remove();
   }
 });
+
+test('log-date sets %(ftime) (strftime), log-micros gives the default line in microseconds', async () => {
+  const port = await freePort();
+  const dated = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--app', NODE_APP, '--log-date', '%d/%m/%Y %H:%M:%S', '--log-format', 'ACCESS %(ftime) %(uri)']);
+  try {
+    assert.equal(await get(port, '/dated'), 200);
+    const out = await waitUntil(() => dated.output(), (s) => s.includes(' /dated'), 'the dated line');
+    const m = /^ACCESS (\d\d)\/(\d\d)\/(\d{4}) \d\d:\d\d:\d\d \/dated$/m.exec(out);
+    assert.ok(m, out);
+    const now = new Date();
+    assert.equal(Number(m[3]), now.getFullYear());
+    assert.equal(Number(m[2]), now.getMonth() + 1);
+  } finally {
+    await dated.stop();
+  }
+  const port2 = await freePort();
+  const micros = await startUsherReady(['--http-socket', `127.0.0.1:${port2}`, '--app', NODE_APP, '--log-micros']);
+  try {
+    assert.equal(await get(port2, '/slow/30'), 200);
+    const out = await waitUntil(() => micros.output(), (s) => s.includes('GET /slow/30'), 'the access line');
+    const m = /GET \/slow\/30 => generated 6 bytes in (\d+) micros \(HTTP\/1\.1 200\)/.exec(out);
+    assert.ok(m, out);
+    assert.ok(Number(m[1]) >= 30_000, 'a 30 ms response is at least 30000 µs');
+  } finally {
+    await micros.stop();
+  }
+});
