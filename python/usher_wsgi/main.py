@@ -10,6 +10,7 @@ the connection (as Nginx and Apache expect). Only usher's own router asks (modif
 connection: then the body is framed by Content-Length or chunked, and the connection serves again.
 The unread part of a request body is drained before closing, so the proxy never sees a reset.
 """
+import importlib
 import os
 import time
 import signal
@@ -26,11 +27,14 @@ from .server import Worker
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+_IMPORTLIB_DIR = os.path.dirname(importlib.__file__) + os.sep
+
+
 def _app_frames(tb):
     """The app's frames only: the runner's own and the import machinery's say nothing to its author."""
     while tb is not None:
         f = tb.tb_frame.f_code.co_filename
-        if not (f.startswith(PACKAGE_DIR + os.sep) or f.startswith('<frozen')):
+        if not (f.startswith(PACKAGE_DIR + os.sep) or f.startswith('<frozen') or f.startswith(_IMPORTLIB_DIR)):
             break
         tb = tb.tb_next
     return tb
