@@ -37,6 +37,7 @@ test('static options from an ini become the StaticSpec, in uWSGI\'s order, paths
     'static-expires-type = text/css=3600',
     'static-expires-type-mtime = image/png=86400',
     'static-expires-uri = ^/static/ 60',
+    'static-expires-uri-mtime = ^/media/ 30',
     'static-expires = \\.js$ 120',
     'static-expires-mtime = \\.woff2$ 31536000',
     '',
@@ -57,7 +58,7 @@ test('static options from an ini become the StaticSpec, in uWSGI\'s order, paths
     assert.equal(spec.gzipAll, false);
     assert.deepEqual(spec.mimefiles, ['/etc/mime.types']);
     assert.deepEqual(spec.expires.map((r) => [r.on, r.match, r.seconds, r.fromMtime]), [
-      ['file', '\\.js$', 120, false], ['file', '\\.woff2$', 31536000, true], ['uri', '^/static/', 60, false],
+      ['file', '\\.js$', 120, false], ['file', '\\.woff2$', 31536000, true], ['uri', '^/static/', 60, false], ['uri', '^/media/', 30, true],
       ['type', 'text/css', 3600, false], ['type', 'image/png', 86400, true],
     ]);
     assert.ok(!loaded!.diagnostics.some((d) => d.option?.startsWith('static') || d.option === 'check-static'), 'no warning for options usher does');
