@@ -76,7 +76,7 @@ for i in $(seq "$RUNS"); do
   done
 done | tee "$out" >&2
 for name in "$1" "$3"; do
-  awk -v n="$name" '$1 == n { m[++k] = $2; r[k] = $3; w[k] = $4; q[k] = $6 }
+  awk -v n="$name" '$1 == n && $5 > 0 { m[++k] = $2; r[k] = $3; w[k] = $4; q[k] = $6 }
     function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
       return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
     END { printf "%s: median us CPU/request: router %.1f, workers %.1f, master %.1f; %.0f requests/s (%d runs)\n", n, med(r, k), med(w, k), med(m, k), med(q, k), k }' "$out"
