@@ -1,10 +1,9 @@
-"""server: the serving loop: accept (or take a kept connection), read the head, build the environ, run
-the app, answer, then keep or close the connection; harakiri's watchdog. Must not: parse the uwsgi
-bytes itself (codec), build response bytes (wsgi), or talk to the master (main owns the channel).
+"""server: the serving loop: accept (or take a kept connection), read the head, run the app, answer,
+then keep or close the connection; the live counters and harakiri's watchdog. Must not: parse the
+uwsgi bytes itself (codec), build the environ (environ) or response bytes (wsgi), gather the access
+line's facts (facts), or talk to the master (main owns the channel).
 """
 import itertools
-import os
-import re
 import select
 import socket
 import _socket
@@ -13,22 +12,18 @@ import time
 from socket import SOCK_STREAM
 from time import monotonic
 
-from . import static
+from . import environ, static
 from .codec import KEEPALIVE_MODIFIER2, IdleClose, ProtocolError, recv_head
+from .environ import DRAIN_TIMEOUT_S
+from .facts import AccessFacts, Sent
 from .log import AccessLog, ErrorStream
 from .wsgi import STATUS_TEXT, BodyTimeout, FileWrapper, Input, Response, SpecError, buffer_body, simple_response
 
-DRAIN_TIMEOUT_S = 10.0
-MAX_CONTENT_LENGTH = 2 ** 53 - 1
 ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
 # Listening sockets are shared by every thread of every worker process, each waiting in its own epoll:
 # EPOLLEXCLUSIVE wakes one of those epolls per new connection instead of all of them (each would try
 # accept() and all but one get EAGAIN). A thread that still loses the race just gets EAGAIN.
 LISTEN_IN = select.EPOLLIN | getattr(select, 'EPOLLEXCLUSIVE', 0)
-# An HTTP token (RFC 9110): what a REQUEST_METHOD must be.
-# The usual ones skip the regex.
-COMMON_METHODS = frozenset(('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'))
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
 class Worker:
@@ -60,9 +55,7 @@ class Worker:
         self.errors = ErrorStream(log)
         # Access lines: the format compiled once (the master already warned about it).
         self.access = AccessLog(cfg.access_log, 'worker %s' % cfg.id)
-        self.req_count = itertools.count(1)
-        self.pid = os.getpid()
-        self.mem = [0.0, 0, 0]  # when read, rss, vsz
+        self.facts = AccessFacts(self.access, log, cfg.id)
         # The wsgi.* keys every environ gets; a request's vars can't override them (run_app).
         self.wsgi_fixed = {
             'wsgi.version': (1, 0),
@@ -222,8 +215,9 @@ class Worker:
     def run_app(self, conn, vars_, pending, keep, index):
         started = monotonic()
         method = vars_.get('REQUEST_METHOD')
-        if method not in COMMON_METHODS and (not method or not _TOKEN.match(method)):
-            self.log('WARN', 'bad uwsgi packet', status=400, reason='bad REQUEST_METHOD %s' % ascii(method[:64]) if method else 'no REQUEST_METHOD in the uwsgi vars')
+        bad = environ.bad_method(method)
+        if bad is not None:
+            self.log('WARN', 'bad uwsgi packet', status=400, reason=bad)
             simple_response(conn, 400, 'Bad Request')
             return False
         if self.ready_path is not None and (method == 'GET' or method == 'HEAD') and \
@@ -237,43 +231,39 @@ class Worker:
                 return served
         # The request's vars override the CGI defaults; nothing overrides the wsgi.* keys.
         env = {**self.cgi_defaults, **vars_, **self.wsgi_fixed}
-        cl = env.get('CONTENT_LENGTH')
-        if cl:
-            # ASCII digits only (isdigit() alone passes '²' or '٣', which int() refuses or reads), and at
-            # most 2**53 - 1, the largest the Node worker takes too: no sign, space, NUL, underscore.
-            if not (cl.isdigit() and cl.isascii()) or len(cl) > 16 or int(cl) > MAX_CONTENT_LENGTH:
-                self.log('WARN', 'bad uwsgi packet', status=400, reason='bad CONTENT_LENGTH %s' % ascii(cl[:64]))
-                simple_response(conn, 400, 'Bad Request')
-                return False
-            length = int(cl)
-            if self.cfg.limit_post and length > self.cfg.limit_post:
-                self.log('WARN', 'request body over limit-post; answered 413', uri=vars_.get('REQUEST_URI', ''), limit=self.cfg.limit_post, size=length)
-                simple_response(conn, 413, 'Request Entity Too Large (limit-post)')
-                # read and drop the body before closing: a front still sending it would see a reset (502)
-                Input(conn, pending, length, self.cfg).drain(monotonic() + DRAIN_TIMEOUT_S)
-                return False
-        else:
-            length = 0
-            if cl is not None:  # Nginx's uwsgi_params send it empty: PEP 3333 says absent
-                del env['CONTENT_LENGTH']
-        if not env.get('CONTENT_TYPE', True):
-            del env['CONTENT_TYPE']
-        if 'PATH_INFO' not in env:
-            uri = env.get('REQUEST_URI', '/')
-            env['PATH_INFO'] = uri.split('?', 1)[0][len(env['SCRIPT_NAME']):]
-        if 'QUERY_STRING' not in env:
-            env['QUERY_STRING'] = ''
-        https = env.get('HTTPS')
-        scheme = env.get('REQUEST_SCHEME') or env.get('UWSGI_SCHEME')
-        if (https and https.lower() in ('on', '1')) or (scheme and scheme.lower() == 'https'):
-            env['wsgi.url_scheme'] = 'https'
+        length = environ.body_length(conn, env, vars_, pending, self.cfg, self.log)
+        if length is None:
+            return False  # answered (400, 413)
+        environ.complete(env)
         inp = env['wsgi.input'] = Input(conn, pending, length, self.cfg)
         res = Response(conn, method == 'HEAD', keep and not self.stopping.is_set())
         uri = env.get('REQUEST_URI') or env['PATH_INFO']
         self.starts[index] = started
         if self.harakiri:
             self.what[index] = (method, uri)
+        aborted = self.call_app(conn, env, inp, res, length, uri, index)
+        if not aborted and inp.remaining > 0:
+            inp.drain(monotonic() + DRAIN_TIMEOUT_S)
+            if inp.remaining > 0:
+                res.keep = False
+        elapsed = monotonic() - started
         st = self.stats[index]
+        st[0] += 1
+        st[1] += res.written
+        st[3] += int(elapsed * 1000000)
+        acc = self.access
+        if self.logging or acc.selective:
+            status = int(res.status[:3]) if res.status else 0
+            dur_us = int(elapsed * 1000000)
+            if self.logging or acc.selected(status, dur_us, res.written):
+                self.facts.line(env, vars_, res, status, dur_us, length, index, aborted)
+        if self.max_requests and next(self.served) >= self.max_requests:
+            self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
+        return res.keep and not aborted and not self.stopping.is_set()
+
+    def call_app(self, conn, env, inp, res, length, uri, index):
+        """Run the app and send what it returns; True when the client went away mid-response. An app
+        that fails gets a 500 (if nothing was sent yet) and the connection is not kept."""
         result = None
         aborted = False
         buffered = None
@@ -304,14 +294,14 @@ class Worker:
             inp.remaining = 0  # nothing to drain: the peer is not sending
         except SpecError as e:
             self.log('ERROR', 'the app broke PEP 3333: %s' % e, uri=uri)
-            st[2] += 1
+            self.stats[index][2] += 1
             if not res.sent:
                 res.status = '500 Internal Server Error'
                 simple_response(conn, 500, 'Internal Server Error')
             res.keep = False
         except Exception:
             self.log.traceback('the app raised an exception', uri=uri)
-            st[2] += 1
+            self.stats[index][2] += 1
             if not res.sent:
                 res.status = '500 Internal Server Error'
                 simple_response(conn, 500, 'Internal Server Error')
@@ -324,63 +314,8 @@ class Worker:
                     result.close()
                 except Exception:
                     self.log.traceback('the app\'s iterable failed in close()', uri=uri)
-        if not aborted and inp.remaining > 0:
-            inp.drain(monotonic() + DRAIN_TIMEOUT_S)
-            if inp.remaining > 0:
-                res.keep = False
-        elapsed = monotonic() - started
-        st[0] += 1
-        st[1] += res.written
-        st[3] += int(elapsed * 1000000)
-        acc = self.access
-        if self.logging or acc.selective:
-            status = int(res.status[:3]) if res.status else 0
-            dur_us = int(elapsed * 1000000)
-            if self.logging or acc.selected(status, dur_us, res.written):
-                self.access_line(env, vars_, res, status, dur_us, length, index, aborted)
-        if self.max_requests and next(self.served) >= self.max_requests:
-            self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
-        return res.keep and not aborted and not self.stopping.is_set()
+        return aborted
 
-    def access_line(self, env, vars_, res, status, dur_us, length, index, aborted):
-        """Fill the request facts (src/logging/facts.ts) and write the compiled line."""
-        acc = self.access
-        get = env.get
-        addr = get('REMOTE_ADDR', '')
-        if acc.x_forwarded_for:
-            addr = get('HTTP_X_FORWARDED_FOR') or addr
-        pktsize = 0
-        if acc.needs_pktsize:
-            for k, v in vars_.items():
-                pktsize += len(k) + len(v) + 4
-        rss = vsz = 0
-        if acc.needs_memory:
-            rss, vsz = self.memory()
-        f = {
-            'addr': addr, 'user': _text(get('REMOTE_USER', '')), 'method': get('REQUEST_METHOD', ''),
-            'uri': _text(get('REQUEST_URI') or env['PATH_INFO']), 'proto': get('SERVER_PROTOCOL', ''), 'status': status,
-            'rsize': res.written, 'hsize': res.hsize, 'headers': res.hcount,
-            'cl': length, 'referer': _text(get('HTTP_REFERER', '')), 'uagent': _text(get('HTTP_USER_AGENT', '')),
-            'host': _text(get('HTTP_HOST', '')), 'startUs': int(time.time() * 1000000) - dur_us, 'durUs': dur_us,
-            'pid': self.pid, 'wid': self.cfg.id, 'core': index, 'switches': 1, 'vars': len(vars_), 'pktsize': pktsize,
-            'rss': rss, 'vsz': vsz, 'req': next(self.req_count), 'aborted': aborted, 'env': env,
-        }
-        self.log.raw(acc.tag + acc.render(f))
-
-    def memory(self):
-        """(rss, vsz) in bytes, read from /proc at most once a second."""
-        m = self.mem
-        now = monotonic()
-        if now - m[0] >= 1.0:
-            try:
-                with open('/proc/self/statm') as fh:
-                    fields = fh.read().split()
-                page = os.sysconf('SC_PAGE_SIZE')
-                m[1], m[2] = int(fields[1]) * page, int(fields[0]) * page
-            except (OSError, ValueError, IndexError):
-                pass
-            m[0] = now
-        return m[1], m[2]
     def serve_static(self, conn, method, vars_, keep, index, started):
         """A static file, if the request maps to one: counted and logged as any request. None: not static."""
         k = keep and not self.stopping.is_set() and vars_.get('CONTENT_LENGTH', '') in ('', '0')
@@ -397,7 +332,7 @@ class Worker:
         code = int(str(status)[:3])
         if self.logging or (self.access.selective and self.access.selected(code, dur_us, sent)):
             env = vars_ if 'PATH_INFO' in vars_ else dict(vars_, PATH_INFO='')
-            self.access_line(env, vars_, _Sent(sent), code, dur_us, 0, index, not complete)
+            self.facts.line(env, vars_, Sent(sent), code, dur_us, 0, index, not complete)
         if self.max_requests and next(self.served) >= self.max_requests:
             self.recycle('max-requests', 'served %d requests (max-requests %d)' % (self.max_requests, self.max_requests))
         return k and complete and not self.stopping.is_set()
@@ -411,22 +346,3 @@ class Worker:
                 return what[0], what[1], now - start
         return None
 
-
-def _text(s):
-    """A var as the client's UTF-8 text (the codec decodes vars as latin-1, byte for byte)."""
-    if s.isascii():
-        return s
-    try:
-        return s.encode('latin-1').decode('utf-8', 'replace')
-    except UnicodeEncodeError:
-        return s
-
-
-class _Sent:
-    """What the access line reads of a response, for a static file (its head is the static module's)."""
-    __slots__ = ('written', 'hsize', 'hcount')
-
-    def __init__(self, written):
-        self.written = written
-        self.hsize = 0
-        self.hcount = 0

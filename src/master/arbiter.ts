@@ -2,23 +2,26 @@
  * master/arbiter: the master process's supervisor (gunicorn's arbiter, uWSGI's master). It spawns the
  * HTTP routers and the workers on the sockets bound by master/sockets, watches their heartbeats
  * (SIGABRT, then SIGKILL, for a child that goes silent), reacts to every exit by table
- * (master/exits.ts), reloads gracefully on SIGHUP (a whole new generation, or one worker at a time for a
- * chain reload), replaces workers one at a time when asked to recycle them (lifetime, memory), and
- * grows or shrinks the pool between `cheaper` and `processes`. Signals come through master/signals
- * (handlers only enqueue). Everything that happens is published on master/events.
+ * (master/exits.ts), and reloads gracefully on SIGHUP (a whole new generation, or one worker at a time
+ * for a chain reload). Signals come through master/signals (handlers only enqueue). Beside it:
+ * master/pool (how many workers run, recycling asked for by the monitor), master/replacer (one at a
+ * time replacements), master/shutdown (draining and stopping). Everything that happens is published on
+ * master/events.
  * Must not: bind sockets, parse requests, or load app code.
  */
 import type { Logger } from '../log.js';
-import { flushSync } from '../log.js';
 import { TIMING, isChildMessage, type ChildCounters, type ChildMessage, type ExitReason } from '../ipc.js';
-import { publish, type ChildRole, type DeathReason } from './events.js';
+import { publish, type ChildRole } from './events.js';
 import { classifyExit } from './exits.js';
 import { ChildTable, type Child, type ChildView, type SpawnPlan } from './children.js';
 import { Replacer } from './replacer.js';
 import { SignalQueue, type SignalName } from './signals.js';
 import type { LoadFailure } from './forkserver.js';
+import { Shutdown } from './shutdown.js';
+import { WorkerPool } from './pool.js';
 
 export type { ChildView } from './children.js';
+export type { RecycleReason } from './pool.js';
 
 export interface ArbiterPlan extends SpawnPlan {
   /** `processes`: the most workers that run. */
@@ -35,27 +38,23 @@ export interface ArbiterPlan extends SpawnPlan {
   readonly heartbeatMaxMs?: number;
 }
 
-export type RecycleReason = Extract<DeathReason, 'lifetime' | 'rss' | 'recycled'>;
-
 export class Arbiter {
   private readonly children: ChildTable;
   private readonly signals = new SignalQueue({
     SIGHUP: () => this.handleHup(),
-    SIGTERM: () => this.handleTerm('SIGTERM'),
-    SIGINT: () => this.handleTerm('SIGINT'),
-    SIGQUIT: () => this.handleQuit(),
+    SIGTERM: () => this.shutdown.term('SIGTERM'),
+    SIGINT: () => this.shutdown.term('SIGINT'),
+    SIGQUIT: () => this.shutdown.quit(),
   });
   private generation = 1;
   private state: 'starting' | 'running' | 'reloading' | 'stopping' = 'starting';
-  private exitCode = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private resolveDone: ((code: number) => void) | undefined;
-  private forceTimer: NodeJS.Timeout | undefined;
-  private drainTimer: NodeJS.Timeout | undefined;
+  /** Draining, stopping, and the end of run() (master/shutdown). */
+  private readonly shutdown: Shutdown;
   /** A generation whose first worker is loading the app alone; the others start once it is ready. */
   private canaryGeneration: number | undefined;
-  /** Worker slots 1..active run; the others are "cheap" (`cheaper`). */
-  private active: number;
+  /** How many worker slots run, and the changes asked for by cheaper, idle and the monitor (master/pool). */
+  readonly pool: WorkerPool;
   /** Replacing workers one at a time (recycling, chain reload). */
   private readonly replacer: Replacer;
   readonly startedAt = Date.now();
@@ -65,7 +64,17 @@ export class Arbiter {
   constructor(private readonly plan: ArbiterPlan, private readonly log: Logger, private readonly onReady: () => void) {
     this.heartbeatMs = Math.min(plan.heartbeatMaxMs ?? TIMING.HEARTBEAT_INTERVAL_MS, Math.max(200, Math.floor(plan.heartbeatTimeoutMs / 4)));
     this.children = new ChildTable(plan, this.heartbeatMs, log);
-    this.active = plan.initialWorkers;
+    this.shutdown = new Shutdown({
+      children: this.children,
+      log,
+      drainMs: plan.drainMs,
+      reloadMercyMs: plan.reloadMercyMs,
+      isStopping: () => this.state === 'stopping',
+      enterStopping: () => {
+        this.state = 'stopping';
+        if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      },
+    });
     this.replacer = new Replacer({
       children: this.children,
       log,
@@ -74,11 +83,22 @@ export class Arbiter {
       canSpawn: () => this.state !== 'stopping',
       chainDone: (retired) => { if (this.state === 'reloading') this.reloadFinished(retired); },
     });
+    this.pool = new WorkerPool({
+      children: this.children,
+      replacer: this.replacer,
+      log,
+      processes: plan.processes,
+      workerFds: plan.workerFds,
+      isRunning: () => this.state === 'running',
+      workers: () => this.workers(),
+      spawnWorker: (id) => this.spawn('worker', id, this.generation),
+      retire: (c, reason) => this.retire(c, reason),
+    }, plan.initialWorkers);
   }
 
   /** Runs until usher stops; resolves with the process exit code. */
   run(): Promise<number> {
-    const done = new Promise<number>((resolve) => { this.resolveDone = resolve; });
+    const done = this.shutdown.done();
     this.signals.listen();
     for (let id = 1; id <= this.plan.routers; id++) this.spawn('router', id, this.generation);
     this.startGeneration(this.generation);
@@ -101,10 +121,6 @@ export class Arbiter {
   /** Every live child, copied, for stats, metrics and the monitor. */
   snapshot(): ChildView[] {
     return this.children.snapshot();
-  }
-
-  get activeWorkers(): number {
-    return this.active;
   }
 
   get isRunning(): boolean {
@@ -130,58 +146,6 @@ export class Arbiter {
     this.replacer.enqueue(old, 'chain reload', true);
   }
 
-  /** Replace a worker gracefully: its replacement starts, and it stops once that one is ready. One at a time. */
-  recycle(pid: number, reason: RecycleReason, detail: string): void {
-    const c = this.children.get(pid);
-    if (c === undefined || c.state !== 'ready' || c.replacedBy !== undefined || this.replacer.isQueued(pid)) return;
-    this.log.info('recycling worker', { id: c.id, pid, reason, detail });
-    c.announced = reason === 'recycled' ? undefined : reason;
-    this.replacer.enqueue([c], reason, false);
-  }
-
-  /** `evil-reload-on-*`: kill at once, as uWSGI does (the worker may be past helping); it is respawned. */
-  kill(pid: number, reason: string, detail: string): void {
-    const c = this.children.get(pid);
-    if (c === undefined || c.state === 'stopping') return;
-    this.log.warn('killing worker', { id: c.id, pid, reason, detail });
-    c.proc.kill('SIGKILL');
-  }
-
-  /** Start `n` more workers, up to `processes` (cheaper). Returns how many were started. */
-  grow(n: number): number {
-    if (this.state !== 'running') return 0;
-    const to = Math.min(this.plan.processes, this.active + n);
-    const added = to - this.active;
-    for (let id = this.active + 1; id <= to; id++) this.spawn('worker', id, this.generation);
-    this.active = to;
-    if (added > 0) this.log.info('cheaper: more workers', { added, workers: this.active });
-    return added;
-  }
-
-  /** The fds the workers accept on (the master watches their queues while idle). */
-  get workerFds(): readonly number[] {
-    return this.plan.workerFds;
-  }
-
-  /** `idle`: retire every worker until a connection waits; returns how many were retired. */
-  sleepWorkers(): number {
-    if (this.state !== 'running') return 0;
-    const all = this.workers().filter((c) => c.state !== 'stopping');
-    this.active = 0;
-    for (const c of all) this.retire(c, 'idle');
-    return all.length;
-  }
-
-  /** Retire the highest worker slot, not below `min` (cheaper). */
-  shrink(min: number): boolean {
-    if (this.state !== 'running' || this.active <= min) return false;
-    const victim = this.workers().find((c) => c.id === this.active && c.state !== 'stopping');
-    this.active--;
-    this.log.info('cheaper: fewer workers', { retired: victim?.pid, workers: this.active });
-    if (victim) this.retire(victim, 'cheaper');
-    return true;
-  }
-
   private workers(): Child[] {
     return [...this.children.all()].filter((c) => c.role === 'worker' && c.generation === this.generation);
   }
@@ -205,8 +169,7 @@ export class Arbiter {
   private spawnFailed(role: ChildRole, id: number, err: Error): void {
     const hint = this.plan.runtime.kind === 'python' ? `; check \`python\`/\`home\` (interpreter: ${this.plan.runtime.interpreter})` : '';
     this.log.error(`cannot start ${role}`, { id, code: 'USHER_ERR_WORKER_BOOT', error: `${err.message}${hint}` });
-    this.exitCode = 1;
-    this.beginStop('a worker could not be started', true);
+    this.shutdown.fail('a worker could not be started');
   }
 
   private onMessage(child: Child, m: ChildMessage): void {
@@ -243,7 +206,7 @@ export class Arbiter {
     child.state = 'stopping';
     this.log.info(`${child.role} is recycling itself; starting its replacement`, { id: child.id, pid: child.pid, reason, detail });
     if (this.state === 'stopping' || child.replacedBy !== undefined) return;
-    if (child.role === 'worker' && (child.generation < this.generation || child.id > this.active)) return;
+    if (child.role === 'worker' && (child.generation < this.generation || child.id > this.pool.active)) return;
     this.respawnSlot(child, 0);
   }
 
@@ -259,14 +222,14 @@ export class Arbiter {
       forks.load(generation, (failure) => this.generationLoaded(generation, failure));
       return;
     }
-    this.canaryGeneration = this.active > 1 ? generation : undefined;
+    this.canaryGeneration = this.pool.active > 1 ? generation : undefined;
     this.spawn('worker', 1, generation);
   }
 
   private generationLoaded(generation: number, failure: LoadFailure | undefined): void {
     if (this.state === 'stopping' || generation !== this.generation) return;
     if (failure === undefined) {
-      for (let id = 1; id <= this.active; id++) this.spawn('worker', id, generation);
+      for (let id = 1; id <= this.pool.active; id++) this.spawn('worker', id, generation);
       return;
     }
     const verdict = classifyExit(failure.code, failure.signal, { retiring: false, starting: true, unresponsive: false, announced: undefined, mustStart: true });
@@ -277,8 +240,7 @@ export class Arbiter {
       return;
     }
     this.log.error(`${verdict.message}; stopping usher instead of respawning`, { ...fields, code: verdict.reason === 'app-load' ? 'USHER_ERR_APP_LOAD' : 'USHER_ERR_WORKER_BOOT' });
-    this.exitCode = 1;
-    this.beginStop(`fork-server ${verdict.reason} failure`, true);
+    this.shutdown.fail(`fork-server ${verdict.reason} failure`);
   }
 
   private allReady(generation: number): boolean {
@@ -289,7 +251,7 @@ export class Arbiter {
       if (c.role === 'router') routers++;
       else if (c.generation === generation) workers++;
     }
-    return routers >= this.plan.routers && workers >= this.active;
+    return routers >= this.plan.routers && workers >= this.pool.active;
   }
 
   private afterReady(child: Child): void {
@@ -297,12 +259,12 @@ export class Arbiter {
     if (child.role === 'worker') this.replacer.onReady(child);
     if (child.role === 'worker' && child.generation === this.canaryGeneration) {
       this.canaryGeneration = undefined;
-      this.log.info('app loaded; starting the other workers', { generation: child.generation, workers: this.active - 1 });
-      for (let id = 2; id <= this.active; id++) this.spawn('worker', id, child.generation);
+      this.log.info('app loaded; starting the other workers', { generation: child.generation, workers: this.pool.active - 1 });
+      for (let id = 2; id <= this.pool.active; id++) this.spawn('worker', id, child.generation);
     }
     if (this.state === 'starting' && this.allReady(this.generation)) {
       this.state = 'running';
-      publish({ type: 'ready', workers: this.active, generation: this.generation });
+      publish({ type: 'ready', workers: this.pool.active, generation: this.generation });
       this.onReady();
     } else if (this.state === 'reloading' && !this.replacer.inChain && child.role === 'worker' && this.allReady(this.generation)) {
       // The new generation serves: retire the old one gracefully.
@@ -336,7 +298,7 @@ export class Arbiter {
     if (this.state === 'stopping') {
       this.log.info(`${child.role} exited`, fields);
       publish({ type: 'died', role: child.role, id: child.id, pid: child.pid, reason: 'stopped', code, signal, respawn: false });
-      if (this.children.size === 0) this.finish();
+      if (this.children.size === 0) this.shutdown.finish();
       return;
     }
     this.replacer.onExit(child);
@@ -344,7 +306,7 @@ export class Arbiter {
       retiring: child.state === 'stopping', starting: child.state === 'starting', unresponsive: child.unresponsive, announced: child.announced,
       mustStart: this.state === 'starting' || (this.state === 'reloading' && child.generation === this.generation),
     });
-    const stale = child.role === 'worker' && (child.generation < this.generation || child.id > this.active);
+    const stale = child.role === 'worker' && (child.generation < this.generation || child.id > this.pool.active);
     const respawn = stale ? 'none' : verdict.respawn;
     publish({ type: 'died', role: child.role, id: child.id, pid: child.pid, reason: verdict.reason, code, signal, respawn: respawn === 'now' || respawn === 'backoff' });
     if (respawn === 'stop-usher') {
@@ -355,8 +317,7 @@ export class Arbiter {
       }
       const errorCode = verdict.reason === 'app-load' ? 'USHER_ERR_APP_LOAD' : 'USHER_ERR_WORKER_BOOT';
       this.log.error(`${verdict.message}; stopping usher instead of respawning`, { role: child.role, ...fields, reason: verdict.reason, code: errorCode });
-      this.exitCode = 1;
-      this.beginStop(`${child.role} ${verdict.reason} failure`, true);
+      this.shutdown.fail(`${child.role} ${verdict.reason} failure`);
       return;
     }
     this.log[verdict.level](`${child.role} ${verdict.message}`, { ...fields, reason: verdict.reason });
@@ -368,7 +329,7 @@ export class Arbiter {
     this.children.countRespawn(child.role, child.id);
     const generation = child.role === 'worker' ? this.generation : child.generation;
     const go = (): void => {
-      if (this.state === 'stopping' || (child.role === 'worker' && child.id > this.active)) return;
+      if (this.state === 'stopping' || (child.role === 'worker' && child.id > this.pool.active)) return;
       this.spawn(child.role, child.id, generation);
     };
     if (delay === 0) go();
@@ -405,72 +366,8 @@ export class Arbiter {
     this.generation++;
     this.state = 'reloading';
     this.replacer.clear(); // the new generation replaces everyone
-    this.log.info('reloading: starting a new generation of workers', { generation: this.generation, workers: this.active });
+    this.log.info('reloading: starting a new generation of workers', { generation: this.generation, workers: this.pool.active });
     publish({ type: 'reload-started', generation: this.generation });
     this.startGeneration(this.generation);
-  }
-
-  private handleTerm(sig: string): void {
-    if (this.drainTimer !== undefined) {
-      this.log.warn(`second ${sig} while draining: stopping gracefully now`);
-      clearTimeout(this.drainTimer);
-      this.drainTimer = undefined;
-      this.beginStop(sig, false);
-      return;
-    }
-    if (this.plan.drainMs > 0 && this.state !== 'stopping') {
-      // Draining first: load balancers see the readiness path fail and move traffic away while it is
-      // still served; then the usual graceful stop.
-      this.log.info('draining: the readiness path answers 503; stopping after drain-time', { reason: sig, drain_s: this.plan.drainMs / 1000 });
-      publish({ type: 'stopping', reason: `${sig} (draining)`, graceful: true });
-      for (const c of this.children.all()) if (c.proc.connected) c.proc.send({ type: 'drain' });
-      this.drainTimer = setTimeout(() => { this.drainTimer = undefined; this.beginStop(sig, false); }, this.plan.drainMs);
-      return;
-    }
-    if (this.state === 'stopping') {
-      this.log.warn(`second ${sig}: stopping now`);
-      this.killAll();
-      return;
-    }
-    this.beginStop(sig, false);
-  }
-
-  private handleQuit(): void {
-    if (this.state !== 'stopping') this.beginStop('SIGQUIT', true);
-    this.killAll();
-  }
-
-  private beginStop(reason: string, brutal: boolean): void {
-    if (this.state === 'stopping') return;
-    this.state = 'stopping';
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.log.info(brutal ? 'stopping' : 'stopping gracefully', { reason, children: this.children.size, mercy_s: this.plan.reloadMercyMs / 1000 });
-    publish({ type: 'stopping', reason, graceful: !brutal });
-    if (this.children.size === 0) {
-      this.finish();
-      return;
-    }
-    for (const c of this.children.all()) {
-      c.state = 'stopping';
-      if (c.killTimer) clearTimeout(c.killTimer);
-      c.proc.kill(brutal ? 'SIGKILL' : 'SIGTERM');
-    }
-    this.forceTimer = setTimeout(() => {
-      this.log.warn('children did not stop within reload-mercy; killing them', { left: this.children.size, mercy_s: this.plan.reloadMercyMs / 1000 });
-      this.killAll();
-    }, this.plan.reloadMercyMs);
-  }
-
-  private killAll(): void {
-    for (const c of this.children.all()) c.proc.kill('SIGKILL');
-  }
-
-  private finish(): void {
-    if (this.forceTimer) clearTimeout(this.forceTimer);
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.children.close();
-    publish({ type: 'stopped', code: this.exitCode });
-    flushSync();
-    this.resolveDone?.(this.exitCode);
   }
 }

@@ -37,7 +37,7 @@ export class IdleWatch {
       this.sleeping = true;
       return;
     }
-    const retired = this.arbiter.sleepWorkers();
+    const retired = this.arbiter.pool.sleep();
     this.sleeping = true;
     this.log.info('idle: no request for a while; workers stopped until a connection waits', { idle_s: this.idleS, retired });
     this.poll = setInterval(() => void this.checkQueue(), WAKE_POLL_MS);
@@ -49,7 +49,7 @@ export class IdleWatch {
   }
 
   private async checkQueue(): Promise<void> {
-    this.inodes ??= (await Promise.all(this.arbiter.workerFds.map((fd) => socketInode(fd)))).filter((i): i is string => i !== undefined);
+    this.inodes ??= (await Promise.all(this.arbiter.pool.workerFds.map((fd) => socketInode(fd)))).filter((i): i is string => i !== undefined);
     const [tcp, unix] = await Promise.all([tcpListenQueues(), unixListenQueues()]);
     const waiting = this.inodes.some((i) => (tcp.get(i) ?? 0) > 0 || (unix?.get(i)?.queue ?? 0) > 0);
     if (!waiting || !this.sleeping) return;
@@ -58,7 +58,7 @@ export class IdleWatch {
     this.sleeping = false;
     this.lastActivity = Date.now();
     this.signature = '';
-    const started = this.arbiter.grow(this.wakeWorkers);
+    const started = this.arbiter.pool.grow(this.wakeWorkers);
     this.log.info('idle: a connection waits; workers started', { workers: started });
   }
 }

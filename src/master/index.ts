@@ -149,8 +149,8 @@ function control(arbiter: Arbiter, config: UsherConfig, log: Logger, logs: Maste
   return {
     reload: (reason) => { log.info('reload requested', { by: reason }); signal('SIGHUP'); },
     chainReload: (reason) => { log.info('chain reload requested', { by: reason }); a.chainReload(); },
-    addWorker: () => { if (a.grow(1) === 0) log.info('master-fifo +: already at processes', { processes: config.processes }); },
-    removeWorker: () => { if (!a.shrink(1)) log.info('master-fifo -: one worker left, or a reload is under way'); },
+    addWorker: () => { if (a.pool.grow(1) === 0) log.info('master-fifo +: already at processes', { processes: config.processes }); },
+    removeWorker: () => { if (!a.pool.shrink(1)) log.info('master-fifo -: one worker left, or a reload is under way'); },
     stop: () => signal('SIGTERM'),
     stopNow: () => signal('SIGQUIT'),
     // The master is the only writer of the log files (children write to its pipe): reopening them is its own business.

@@ -75,7 +75,7 @@ export class Monitor {
     if (c.maxWorkerLifetime > 0) {
       const limit = c.maxWorkerLifetime + (w.id - 1) * c.maxWorkerLifetimeDelta;
       if (ageS > limit) {
-        this.arbiter.recycle(w.pid, 'lifetime', `ran ${Math.floor(ageS)} s (max-worker-lifetime ${limit} s)`);
+        this.arbiter.pool.recycle(w.pid, 'lifetime', `ran ${Math.floor(ageS)} s (max-worker-lifetime ${limit} s)`);
         return;
       }
     }
@@ -84,8 +84,8 @@ export class Monitor {
     if (mem === undefined) return;
     const rssMiB = mem.rss / MiB;
     const vszMiB = mem.vsz / MiB;
-    if (c.evilReloadOnRss > 0 && rssMiB >= c.evilReloadOnRss) return this.arbiter.kill(w.pid, 'evil-reload-on-rss', `rss ${rssMiB.toFixed(1)} MiB ≥ ${c.evilReloadOnRss} MiB`);
-    if (c.evilReloadOnAs > 0 && vszMiB >= c.evilReloadOnAs) return this.arbiter.kill(w.pid, 'evil-reload-on-as', `address space ${vszMiB.toFixed(1)} MiB ≥ ${c.evilReloadOnAs} MiB`);
+    if (c.evilReloadOnRss > 0 && rssMiB >= c.evilReloadOnRss) return this.arbiter.pool.kill(w.pid, 'evil-reload-on-rss', `rss ${rssMiB.toFixed(1)} MiB ≥ ${c.evilReloadOnRss} MiB`);
+    if (c.evilReloadOnAs > 0 && vszMiB >= c.evilReloadOnAs) return this.arbiter.pool.kill(w.pid, 'evil-reload-on-as', `address space ${vszMiB.toFixed(1)} MiB ≥ ${c.evilReloadOnAs} MiB`);
     if (ageS < c.minWorkerLifetime) return;
     const over = c.reloadOnRss > 0 && rssMiB >= c.reloadOnRss ? `rss ${rssMiB.toFixed(1)} MiB ≥ reload-on-rss ${c.reloadOnRss} MiB`
       : c.reloadOnAs > 0 && vszMiB >= c.reloadOnAs ? `address space ${vszMiB.toFixed(1)} MiB ≥ reload-on-as ${c.reloadOnAs} MiB` : undefined;
@@ -94,7 +94,7 @@ export class Monitor {
       return;
     }
     if (this.isFutile(w, over, Date.now())) return;
-    this.arbiter.recycle(w.pid, 'rss', over);
+    this.arbiter.pool.recycle(w.pid, 'rss', over);
   }
 
   /**
@@ -119,8 +119,8 @@ export class Monitor {
   private runCheaper(workers: ChildView[]): void {
     const spare = this.spare!;
     const busy = workers.map((w) => w.counters.inflight > 0);
-    const decision = spare.decide(busy, this.arbiter.activeWorkers < this.config.processes, this.arbiter.activeWorkers > this.config.cheaper);
-    if (decision === 'grow') this.arbiter.grow(this.config.cheaperStep);
-    else if (decision === 'shrink') this.arbiter.shrink(this.config.cheaper);
+    const decision = spare.decide(busy, this.arbiter.pool.active < this.config.processes, this.arbiter.pool.active > this.config.cheaper);
+    if (decision === 'grow') this.arbiter.pool.grow(this.config.cheaperStep);
+    else if (decision === 'shrink') this.arbiter.pool.shrink(this.config.cheaper);
   }
 }
