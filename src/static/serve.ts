@@ -20,22 +20,33 @@ const ignore = (): void => undefined;
 const defaultLog = createLogger('static');
 
 type ServedDecision = Exclude<StaticDecision, { kind: 'pass' }>;
+const DONE = Promise.resolve();
 
-/** Send a decision (anything but 'pass'). Resolves when the response is finished or aborted; never rejects. */
+/**
+ * Send a decision (anything but 'pass'). Resolves once the whole response is handed to node:http (a
+ * streamed file: sent, or cut); never rejects.
+ * Headers go to writeHead as the resolver's [name, value] pairs, which node:http takes as they are.
+ */
 export function serveStatic(d: ServedDecision, req: IncomingMessage, res: ServerResponse, log: Logger = defaultLog): Promise<void> {
   if (d.kind === 'respond') {
-    res.writeHead(d.status, d.headers.flat());
+    res.writeHead(d.status, d.headers);
     res.end(req.method === 'HEAD' ? undefined : d.body);
-    return Promise.resolve();
+    return DONE;
   }
   if (d.head || d.length === 0) {
-    res.writeHead(d.status, d.headers.flat());
+    res.writeHead(d.status, d.headers);
     res.end();
-    closeSync(d.fd);
-    return Promise.resolve();
+    if (d.fd >= 0) closeSync(d.fd);
+    return DONE;
+  }
+  if (d.body !== undefined) {
+    // The file's bytes, kept by static/cache: no fd, no read.
+    res.writeHead(d.status, d.headers);
+    res.end(d.start === 0 && d.length === d.body.length ? d.body : d.body.subarray(d.start, d.start + d.length));
+    return DONE;
   }
   if (d.length <= SMALL && !res.destroyed) return sendSmall(d, res, log);
-  res.writeHead(d.status, d.headers.flat());
+  res.writeHead(d.status, d.headers);
   return pump(d, res, log);
 }
 
@@ -63,11 +74,9 @@ function sendSmall(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResp
     res.destroy(); // never a body shorter than its Content-Length
     return Promise.resolve();
   }
-  res.writeHead(d.status, d.headers.flat());
-  return new Promise((resolve) => {
-    res.on('close', () => resolve());
-    res.end(body, () => resolve());
-  });
+  res.writeHead(d.status, d.headers);
+  res.end(body);
+  return DONE;
 }
 
 /**
@@ -150,46 +159,59 @@ function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse,
 
 export type StaticHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
+type Attempt = (req: IncomingMessage, res: ServerResponse) => Promise<void> | undefined;
+
+/**
+ * Look a request up and start its answer, synchronously (the lookups are): undefined when it is not a
+ * static file, else a promise of the end of the response.
+ */
+function attempt(spec: StaticSpec, log: Logger): Attempt {
+  const resolver = new StaticResolver(spec);
+  // An explicit mimefile that cannot be read is worth a warning; a machine without /etc/mime.types is not.
+  for (const f of resolver.mime.unreadable) (spec.mimefiles.length > 0 ? log.warn : log.info)('mimefile unreadable', { path: f });
+  if (resolver.mime.sources.length === 0) log.info('no mimefile readable; using the built-in MIME table', { types: resolver.mime.types.size });
+  return (req, res) => {
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    let d: StaticDecision;
+    try {
+      d = resolver.resolve({ method, target: req.url ?? '/', headers: req.headers as Record<string, string | undefined> });
+    } catch (err) {
+      // Not a refusal the resolver knows (EMFILE, EIO...): answer 500 rather than let a worker crash.
+      log.error('static lookup failed', { uri: req.url, error: (err as Error).message });
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '22' }).end('Internal Server Error\n');
+      return DONE;
+    }
+    if (d.kind === 'pass') return undefined;
+    if (d.kind === 'respond' && d.status !== 304) log.warn('static request refused', { status: d.status, reason: d.reason, uri: req.url });
+    return serveStatic(d, req, res, log);
+  };
+}
+
 /**
  * The hook for Node workers and the HTTP router: `if (await handler(req, res)) return;` before the app
  * (or the upstream) sees the request. Resolves true when it answered. Not GET/HEAD, outside every
  * mapping, or no such file: false, and the request is untouched.
  */
 export function createStaticHandler(spec: StaticSpec, log: Logger = defaultLog): StaticHandler {
-  const resolver = new StaticResolver(spec);
-  // An explicit mimefile that cannot be read is worth a warning; a machine without /etc/mime.types is not.
-  for (const f of resolver.mime.unreadable) (spec.mimefiles.length > 0 ? log.warn : log.info)('mimefile unreadable', { path: f });
-  if (resolver.mime.sources.length === 0) log.info('no mimefile readable; using the built-in MIME table', { types: resolver.mime.types.size });
+  const tryStatic = attempt(spec, log);
   return async (req, res) => {
-    const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD') return false;
-    let d: StaticDecision;
-    try {
-      d = await resolver.resolve({ method, target: req.url ?? '/', headers: req.headers as Record<string, string | undefined> });
-    } catch (err) {
-      // Not a refusal the resolver knows (EMFILE, EIO...): answer 500 rather than let a worker crash.
-      log.error('static lookup failed', { uri: req.url, error: (err as Error).message });
-      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '22' }).end('Internal Server Error\n');
-      return true;
-    }
-    if (d.kind === 'pass') return false;
-    if (d.kind === 'respond' && d.status !== 304) log.warn('static request refused', { status: d.status, reason: d.reason, uri: req.url });
-    await serveStatic(d, req, res, log);
+    const sent = tryStatic(req, res);
+    if (sent === undefined) return false;
+    await sent;
     return true;
   };
 }
 
 /**
  * The one-line hook: a listener that tries static files first and hands everything else to `next`
- * (the app in a Node worker, the forwarder in the HTTP router). No spec: `next` itself, no cost.
+ * (the app in a Node worker, the forwarder in the HTTP router), in the same turn. No spec: `next`
+ * itself, no cost.
  */
 export function staticFirst(spec: StaticSpec | null | undefined, next: (req: IncomingMessage, res: ServerResponse) => void, log: Logger = defaultLog): (req: IncomingMessage, res: ServerResponse) => void {
   if (spec === null || spec === undefined) return next;
-  const handler = createStaticHandler(spec, log);
+  const tryStatic = attempt(spec, log);
   return (req, res) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next(req, res);
-    void handler(req, res).then((served) => {
-      if (!served) next(req, res);
-    });
+    if (tryStatic(req, res) === undefined) next(req, res);
   };
 }
