@@ -149,7 +149,7 @@ export class StaticResolver {
         const hit = this.fromCache(candidate, req);
         if (hit !== undefined) return hit;
         probe = this.openSafe(candidate, root, true);
-        if (probe.kind === 'file' && probe.direct && !this.skipped(probe.path) && !this.gzipEligible(probe.path)) return this.remember(candidate, probe, req);
+        if (this.cache !== undefined && probe.kind === 'file' && probe.direct && !this.skipped(probe.path) && !this.gzipEligible(probe.path)) return this.remember(this.cache, candidate, probe, req);
       }
       if (probe.kind === 'missing') continue;
       if (probe.kind === 'refused') return refusal(probe.status, probe.reason);
@@ -206,24 +206,24 @@ export class StaticResolver {
       }
     }
     if (!ok) return undefined;
-    return this.withBody(candidate, e, fd, req);
+    return this.withBody(cache, candidate, e, fd, req);
   }
 
   /** Store what the full lookup found for a candidate, then answer from it. */
-  private remember(candidate: string, f: Found, req: StaticRequest): StaticDecision {
+  private remember(cache: FileCache, candidate: string, f: Found, req: StaticRequest): StaticDecision {
     const meta: FileMeta = { path: f.path, size: f.size, mtime: f.mtime, type: mimeTypeFor(this.mime, f.path), etag: makeEtag(f.mtime, f.size, undefined), lastModified: httpDate(f.mtime) };
     const entry: CacheEntry = { id: f.id, meta, body: undefined };
-    this.cache!.set(candidate, entry);
-    return this.withBody(candidate, entry, f.fd, req);
+    cache.set(candidate, entry);
+    return this.withBody(cache, candidate, entry, f.fd, req);
   }
 
   /** Answer from an open fd, keeping the file's bytes first if the cache wants them (then the fd is closed). */
-  private withBody(candidate: string, e: CacheEntry, fd: number, req: StaticRequest): StaticDecision {
-    if (!this.cache!.wantsBody(e.id, BigInt(Date.now()) * 1_000_000n)) return this.decide(e.meta, req, fd, undefined);
+  private withBody(cache: FileCache, candidate: string, e: CacheEntry, fd: number, req: StaticRequest): StaticDecision {
+    if (!cache.wantsBody(e.id, BigInt(Date.now()) * 1_000_000n)) return this.decide(e.meta, req, fd, undefined);
     const body = readWhole(fd, e.meta.size);
     if (body === undefined) return this.decide(e.meta, req, fd, undefined); // shrank: serve (and fail) as before
     closeSync(fd);
-    this.cache!.set(candidate, { id: e.id, meta: e.meta, body });
+    cache.set(candidate, { id: e.id, meta: e.meta, body });
     return this.decide(e.meta, req, -1, body);
   }
 
