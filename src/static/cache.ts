@@ -54,7 +54,7 @@ export interface CacheEntry {
   readonly id: FileIdentity;
   readonly meta: FileMeta;
   /** The whole file, when small and settled (see the module comment). */
-  body: Buffer | undefined;
+  readonly body: Buffer | undefined;
 }
 
 export class FileCache {
@@ -83,9 +83,5 @@ export class FileCache {
   /** May a file of this identity keep its bytes now (small, settled, and room left)? */
   wantsBody(id: FileIdentity, nowNs: bigint): boolean {
     return id.size <= BigInt(SMALL_MAX) && id.ctimeNs + RACY_NS < nowNs && id.mtimeNs < nowNs && this.bytes + Number(id.size) <= TOTAL_BYTES;
-  }
-
-  get heldBytes(): number {
-    return this.bytes;
   }
 }
