@@ -27,12 +27,14 @@ function put(path: string, body: string): void {
   utimesSync(path, MTIME, MTIME);
 }
 
-function get(port: number, path: string): Promise<{ status: number; body: string; etag: string | undefined }> {
+interface Got { status: number; body: string; etag: string | undefined; length: string | undefined }
+
+function get(port: number, path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Got> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('latin1'), etag: res.headers.etag }));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('latin1'), etag: res.headers.etag, length: res.headers['content-length'] }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -66,6 +68,7 @@ test('static cache: a changed file is served fresh on the next request, new or s
   put(join(root, 'settled.txt'), 'A'.repeat(100));
   put(join(root, 'one.txt'), 'O'.repeat(100));
   put(join(root, 'two.txt'), 'T'.repeat(100));
+  put(join(root, 'digits.txt'), '0123456789'.repeat(10));
   symlinkSync('one.txt', join(root, 'link.txt'));
   // Let these settle past the cache's racy window (ctime older than RACY_NS), so their bytes are kept.
   await sleep(Number(RACY_NS / 1_000_000n) + 200);
@@ -74,6 +77,14 @@ test('static cache: a changed file is served fresh on the next request, new or s
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   try {
+    // From kept bytes: the same answers as from disk (206, HEAD, 304).
+    const whole = await get(port, '/static/digits.txt');
+    assert.equal(whole.body, '0123456789'.repeat(10));
+    const part = await get(port, '/static/digits.txt', { headers: { range: 'bytes=12-15' } });
+    assert.deepEqual([part.status, part.body, part.length], [206, '2345', '4']);
+    const head = await get(port, '/static/digits.txt', { method: 'HEAD' });
+    assert.deepEqual([head.status, head.body, head.length], [200, '', '100']);
+    assert.equal((await get(port, '/static/digits.txt', { headers: { 'if-none-match': whole.etag! } })).status, 304);
     put(join(root, 'fresh.txt'), 'A'.repeat(100)); // new: looked up by stat, read from disk each time
     await changesAreSeen(root, port, 'fresh.txt');
     await changesAreSeen(root, port, 'settled.txt');
