@@ -1,41 +1,56 @@
 /**
- * static/serve: writes a static decision to a node:http response. The body is streamed from the fd
- * the resolver opened through a ring of four 64 KiB buffers, reused only once the socket has
- * written them, so memory per response is fixed whatever the file size or the client's speed.
- * Node has no sendfile(2): bytes pass through user space, unlike the Python worker's os.sendfile. Exactly the promised Content-Length is sent; if the file shrinks mid-send the
- * connection is destroyed instead of ending a response short (which would desync a kept-alive client).
- * Must not: decide anything (static/resolve does) or buffer a whole file.
+ * static/serve: writes a static decision to a node:http response. A file whose bytes static/cache
+ * keeps is answered from them; a small one is read whole; a larger one is streamed from the fd the
+ * resolver opened through at most RING buffers of CHUNK bytes, each read into again only once the
+ * socket has written it, so memory per response is fixed whatever the file size or the client's speed.
+ * Node has no sendfile(2): bytes pass through user space, unlike the Python worker's os.sendfile.
+ * Exactly the promised Content-Length is sent; if the file shrinks mid-send the connection is
+ * destroyed instead of ending a response short (which would desync a kept-alive client).
+ * Must not: decide anything (static/resolve does) or buffer a whole file larger than SMALL.
  */
-import { close, closeSync, read, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLogger, type Logger } from '../log.js';
 import { StaticResolver, type StaticDecision } from './resolve.js';
 import type { StaticSpec } from './spec.js';
 
-const CHUNK = 64 * 1024;
-const RING = 4;
+/** Bytes read and written at a time, and how many such pieces one response may have on their way. */
+const CHUNK = 256 * 1024;
+const RING = 2;
+/** Chunk buffers kept for the next responses once written (the rest go to the GC). */
+const SPARE = 4;
 /** Files up to this size are read at once, synchronously (see sendSmall). */
 const SMALL = 64 * 1024;
-const ignore = (): void => undefined;
 const defaultLog = createLogger('static');
 
 type ServedDecision = Exclude<StaticDecision, { kind: 'pass' }>;
+const DONE = Promise.resolve();
 
-/** Send a decision (anything but 'pass'). Resolves when the response is finished or aborted; never rejects. */
+/**
+ * Send a decision (anything but 'pass'). Resolves once the whole response is handed to node:http (a
+ * streamed file: sent, or cut); never rejects.
+ * Headers go to writeHead as the resolver's [name, value] pairs, which node:http takes as they are.
+ */
 export function serveStatic(d: ServedDecision, req: IncomingMessage, res: ServerResponse, log: Logger = defaultLog): Promise<void> {
   if (d.kind === 'respond') {
-    res.writeHead(d.status, d.headers.flat());
+    res.writeHead(d.status, d.headers);
     res.end(req.method === 'HEAD' ? undefined : d.body);
-    return Promise.resolve();
+    return DONE;
   }
   if (d.head || d.length === 0) {
-    res.writeHead(d.status, d.headers.flat());
+    res.writeHead(d.status, d.headers);
     res.end();
-    closeSync(d.fd);
-    return Promise.resolve();
+    if (d.fd >= 0) closeSync(d.fd);
+    return DONE;
+  }
+  if (d.body !== undefined) {
+    // The file's bytes, kept by static/cache: no fd, no read.
+    res.writeHead(d.status, d.headers);
+    res.end(d.start === 0 && d.length === d.body.length ? d.body : d.body.subarray(d.start, d.start + d.length));
+    return DONE;
   }
   if (d.length <= SMALL && !res.destroyed) return sendSmall(d, res, log);
-  res.writeHead(d.status, d.headers.flat());
+  res.writeHead(d.status, d.headers);
   return pump(d, res, log);
 }
 
@@ -63,92 +78,129 @@ function sendSmall(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResp
     res.destroy(); // never a body shorter than its Content-Length
     return Promise.resolve();
   }
-  res.writeHead(d.status, d.headers.flat());
-  return new Promise((resolve) => {
-    res.on('close', () => resolve());
-    res.end(body, () => resolve());
-  });
+  res.writeHead(d.status, d.headers);
+  res.end(body);
+  return DONE;
+}
+
+/** Spare chunk buffers, shared by every response of the process (bounded: see SPARE). */
+const spare: Buffer[] = [];
+
+function takeChunk(): Buffer {
+  return spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+}
+
+function giveChunk(b: Buffer): void {
+  if (spare.length < SPARE) spare.push(b);
 }
 
 /**
- * Read the file into a fixed ring of buffers and hand each to the socket; a buffer is reused only
- * once the socket says it is written. So at most RING x CHUNK bytes are held per response, whatever
- * the file size and however slow the client, without waiting on the garbage collector.
+ * Read the file, synchronously, into at most RING chunk buffers and hand each to the socket; a buffer
+ * is read into again only once the socket says it is written. So at most RING x CHUNK bytes are held
+ * per response, whatever the file size and however slow the client. Reads are synchronous for the
+ * reason small files and lookups are (a page-cache copy costs less than two thread-pool hand-offs;
+ * measured: a third of the CPU of a 1 MiB response went to them); on a cold disk a read blocks the
+ * worker, as Nginx's do without aio.
  */
 function pump(d: Extract<ServedDecision, { kind: 'file' }>, res: ServerResponse, log: Logger): Promise<void> {
   if (res.destroyed) {
     // The client left while the file was being looked up: 'close' has fired already, so close the fd here.
-    close(d.fd, ignore);
-    return Promise.resolve();
+    closeSync(d.fd);
+    return DONE;
   }
   return new Promise((resolve) => {
-    // Buffers are made on demand, up to RING, and no larger than the body: a small file costs one small buffer.
-    const size = Math.min(CHUNK, d.length);
-    const free: Buffer[] = [];
-    let made = 0;
     let pos = d.start;
     let remaining = d.length;
-    let reading = false;
+    let writing = 0;
     let finished = false;
     const finish = (whole: boolean): void => {
       if (finished) return;
       finished = true;
-      close(d.fd, ignore);
+      closeSync(d.fd);
       if (whole) res.end(() => resolve());
       else {
         res.destroy(); // never end short of the Content-Length: the client must see a cut, not a response
         resolve();
       }
     };
-    const next = (): void => {
-      if (finished || reading) return;
-      if (remaining === 0) return finish(true);
-      let buf = free.pop();
-      if (buf === undefined && made < RING) {
-        buf = Buffer.allocUnsafeSlow(size);
-        made++;
-      }
-      if (buf === undefined) return; // every buffer is on its way to the client: wait for one
-      const chunk = buf;
-      reading = true;
-      // The callback form with the raw fd: no promise per chunk, so a long send makes little garbage.
-      read(d.fd, chunk, 0, Math.min(size, remaining), pos, (err, bytesRead) => {
-        reading = false;
-        if (finished) return;
-        if (err) {
-          log.warn('file read failed mid-send; connection closed', { path: d.path, error: err.message });
+    const fill = (): void => {
+      while (!finished && writing < RING) {
+        if (remaining === 0) return finish(true);
+        const chunk = takeChunk();
+        let n: number;
+        try {
+          n = readSync(d.fd, chunk, 0, Math.min(CHUNK, remaining), pos);
+        } catch (err) {
+          giveChunk(chunk);
+          log.warn('file read failed mid-send; connection closed', { path: d.path, error: (err as Error).message });
           return finish(false);
         }
-        if (bytesRead === 0) {
+        if (n === 0) {
+          giveChunk(chunk);
           log.warn('file shrank while being sent; connection closed', { path: d.path, promised: d.length, sent: d.length - remaining });
           return finish(false);
         }
-        pos += bytesRead;
-        remaining -= bytesRead;
+        pos += n;
+        remaining -= n;
+        writing++;
+        const done = (err?: Error | null): void => {
+          writing--;
+          // A buffer goes back for reuse only once written; one whose write failed is left to the GC.
+          if (err) return finish(false);
+          giveChunk(chunk);
+          fill();
+        };
         if (remaining === 0) {
-          // The last piece goes out with the end of the response (one write fewer for small files).
+          // The last piece goes out with the end of the response (one write fewer).
           finished = true;
-          close(d.fd, ignore);
-          res.end(chunk.subarray(0, bytesRead), () => resolve());
+          closeSync(d.fd);
+          res.end(chunk.subarray(0, n), () => {
+            giveChunk(chunk);
+            resolve();
+          });
           return;
         }
-        res.write(chunk.subarray(0, bytesRead), (err) => {
-          free.push(chunk);
-          if (err) finish(false);
-          else next();
-        });
-        next();
-      });
+        res.write(chunk.subarray(0, n), done);
+      }
     };
     res.on('close', () => {
       if (!res.writableFinished) finish(false);
       resolve(); // the response is over either way (an end() callback may never come on a cut connection)
     });
-    next();
+    fill();
   });
 }
 
 export type StaticHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+type Attempt = (req: IncomingMessage, res: ServerResponse) => Promise<void> | undefined;
+
+/**
+ * Look a request up and start its answer, synchronously (the lookups are): undefined when it is not a
+ * static file, else a promise of the end of the response.
+ */
+function attempt(spec: StaticSpec, log: Logger): Attempt {
+  const resolver = new StaticResolver(spec);
+  // An explicit mimefile that cannot be read is worth a warning; a machine without /etc/mime.types is not.
+  for (const f of resolver.mime.unreadable) (spec.mimefiles.length > 0 ? log.warn : log.info)('mimefile unreadable', { path: f });
+  if (resolver.mime.sources.length === 0) log.info('no mimefile readable; using the built-in MIME table', { types: resolver.mime.types.size });
+  return (req, res) => {
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    let d: StaticDecision;
+    try {
+      d = resolver.resolve({ method, target: req.url ?? '/', headers: req.headers as Record<string, string | undefined> });
+    } catch (err) {
+      // Not a refusal the resolver knows (EMFILE, EIO...): answer 500 rather than let a worker crash.
+      log.error('static lookup failed', { uri: req.url, error: (err as Error).message });
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '22' }).end('Internal Server Error\n');
+      return DONE;
+    }
+    if (d.kind === 'pass') return undefined;
+    if (d.kind === 'respond' && d.status !== 304) log.warn('static request refused', { status: d.status, reason: d.reason, uri: req.url });
+    return serveStatic(d, req, res, log);
+  };
+}
 
 /**
  * The hook for Node workers and the HTTP router: `if (await handler(req, res)) return;` before the app
@@ -156,40 +208,24 @@ export type StaticHandler = (req: IncomingMessage, res: ServerResponse) => Promi
  * mapping, or no such file: false, and the request is untouched.
  */
 export function createStaticHandler(spec: StaticSpec, log: Logger = defaultLog): StaticHandler {
-  const resolver = new StaticResolver(spec);
-  // An explicit mimefile that cannot be read is worth a warning; a machine without /etc/mime.types is not.
-  for (const f of resolver.mime.unreadable) (spec.mimefiles.length > 0 ? log.warn : log.info)('mimefile unreadable', { path: f });
-  if (resolver.mime.sources.length === 0) log.info('no mimefile readable; using the built-in MIME table', { types: resolver.mime.types.size });
+  const tryStatic = attempt(spec, log);
   return async (req, res) => {
-    const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD') return false;
-    let d: StaticDecision;
-    try {
-      d = await resolver.resolve({ method, target: req.url ?? '/', headers: req.headers as Record<string, string | undefined> });
-    } catch (err) {
-      // Not a refusal the resolver knows (EMFILE, EIO...): answer 500 rather than let a worker crash.
-      log.error('static lookup failed', { uri: req.url, error: (err as Error).message });
-      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '22' }).end('Internal Server Error\n');
-      return true;
-    }
-    if (d.kind === 'pass') return false;
-    if (d.kind === 'respond' && d.status !== 304) log.warn('static request refused', { status: d.status, reason: d.reason, uri: req.url });
-    await serveStatic(d, req, res, log);
+    const sent = tryStatic(req, res);
+    if (sent === undefined) return false;
+    await sent;
     return true;
   };
 }
 
 /**
  * The one-line hook: a listener that tries static files first and hands everything else to `next`
- * (the app in a Node worker, the forwarder in the HTTP router). No spec: `next` itself, no cost.
+ * (the app in a Node worker, the forwarder in the HTTP router), in the same turn. No spec: `next`
+ * itself, no cost.
  */
 export function staticFirst(spec: StaticSpec | null | undefined, next: (req: IncomingMessage, res: ServerResponse) => void, log: Logger = defaultLog): (req: IncomingMessage, res: ServerResponse) => void {
   if (spec === null || spec === undefined) return next;
-  const handler = createStaticHandler(spec, log);
+  const tryStatic = attempt(spec, log);
   return (req, res) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next(req, res);
-    void handler(req, res).then((served) => {
-      if (!served) next(req, res);
-    });
+    if (tryStatic(req, res) === undefined) next(req, res);
   };
 }

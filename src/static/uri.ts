@@ -33,6 +33,20 @@ export function decodeTarget(target: string): DecodedTarget {
   const q = target.indexOf('?');
   const raw = q < 0 ? target : target.slice(0, q);
   if (!raw.startsWith('/')) return { ok: false, reason: 'not-a-path' };
+  return checkSegments(plainAscii(raw) ? raw : decodeBytes(raw));
+}
+
+/** Printable ASCII without `%` or `\`: decodes to itself, so the byte-by-byte pass can be skipped. */
+function plainAscii(raw: string): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x25 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** Percent-decode, then strict UTF-8; a refusal instead when a byte or the encoding is not allowed. */
+function decodeBytes(raw: string): string | DecodedTarget {
   const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {
     let c = raw.charCodeAt(i);
@@ -48,12 +62,15 @@ export function decodeTarget(target: string): DecodedTarget {
     if (c < 0x20 || c === 0x7f || c === 0x5c) return { ok: false, reason: 'bad-char' };
     bytes.push(c);
   }
-  let text: string;
   try {
-    text = utf8.decode(Uint8Array.from(bytes));
+    return utf8.decode(Uint8Array.from(bytes));
   } catch {
     return { ok: false, reason: 'bad-utf8' };
   }
+}
+
+function checkSegments(text: string | DecodedTarget): DecodedTarget {
+  if (typeof text !== 'string') return text;
   const segments = text.split('/').filter((s) => s !== '');
   for (const s of segments) {
     if (s === '.' || s === '..') return { ok: false, reason: 'traversal' };

@@ -29,7 +29,7 @@ async function normalize(d: StaticDecision, dir: string): Promise<Normal> {
   if (d.kind === 'pass') return { pass: d.reason };
   const headers = Object.fromEntries(d.headers);
   if (d.kind === 'respond') return { status: d.status, headers, reason: d.reason };
-  closeSync(d.fd);
+  if (d.fd >= 0) closeSync(d.fd); // -1: the bytes came from the resolver's cache
   const file = d.path.startsWith(`${dir}/`) ? relative(dir, d.path) : d.path;
   return { status: d.status, headers, file, start: d.start, length: d.length, head: d.head };
 }
