@@ -5,7 +5,6 @@ packets, or log (SpecError and BodyTimeout are raised for the server to report).
 """
 import io
 import os
-import tempfile
 import time
 
 from .codec import arm_timeout
@@ -113,6 +112,9 @@ def buffer_body(inp, length, limit):
     `limit` bytes, else a temporary file on disk (TMPDIR), as uWSGI does. Raises BodyTimeout."""
     if length <= limit:
         return io.BytesIO(inp.read(length))
+    # Imported here, not at the top: tempfile pulls in shutil, random and the compressors (~0.5 MB in
+    # every fork-server, for a path most apps never take); the first big body pays the import once.
+    import tempfile
     f = tempfile.TemporaryFile(prefix='usher-body-')
     try:
         while True:

@@ -9,8 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { UsherConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { describeSocket, parseAddress, type BoundSocket } from '../master/sockets.js';
-import { StatsCollector, type StatsSource } from './collector.js';
-import { startStatsServer } from './server.js';
+import type { StatsSource } from './collector.js';
 
 /** How often children beat when stats are on: counters and `busy` at most this old. */
 export const STATS_HEARTBEAT_MS = 1000;
@@ -36,6 +35,9 @@ export async function startStats(config: UsherConfig, source: StatsSource, bound
     log.warn('stats listen on every interface: anyone who can reach this port sees pids, paths, sockets and traffic; bind 127.0.0.1 or a unix socket', { stats: config.stats });
   }
   const sockets = bound.map((s) => ({ name: describeSocket(s), proto: s.kind === 'uwsgi' ? 'uwsgi' as const : 'http' as const, fd: s.fd, unix: s.path !== undefined }));
+  // The collector, the servers and the dashboard page load only when stats are on: a master without
+  // `stats` neither parses nor keeps them (less heap in the master).
+  const [{ StatsCollector }, { startStatsServer }] = await Promise.all([import('./collector.js'), import('./server.js')]);
   const collector = new StatsCollector(source, sockets, config.processes, config.listen, log);
   await collector.start();
   let server;

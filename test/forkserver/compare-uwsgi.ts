@@ -7,6 +7,9 @@
  *   node dist/test/forkserver/compare-uwsgi.js [hello|django] [usher-extra-args...]
  *   STARTUP_RUNS=7 node dist/test/forkserver/compare-uwsgi.js django   (time to ready only, alternating
  *   usher and uWSGI, min and median: on a loaded machine single runs say little)
+ *   SETTLE_MS=15000 node dist/test/forkserver/compare-uwsgi.js hello   (memory read 15 s after the warm-up
+ *   instead of 1 s: the Node master's V8 gives its young generation back ~6-16 s after start, about
+ *   2.5 MB; 1 s shows the start-up peak, 15 s the steady state)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -50,7 +53,7 @@ async function run(name: string, proc: ChildProcess, readyRe: RegExp, startupOnl
     return Math.max(readyMs, firstMs);
   }
   for (let i = 0; i < 25; i++) await Promise.all(Array.from({ length: 8 }, () => uwsgiRequest(sock, 'GET', '/')));
-  await sleep(1000);
+  await sleep(Number(process.env.SETTLE_MS ?? 1000));
   const { total, each } = treeMemory(proc.pid!);
   const master = rollup(proc.pid!)!;
   const workers = [...each.entries()].filter(([pid]) => pid !== proc.pid);
