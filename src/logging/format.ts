@@ -6,7 +6,7 @@
  *   log-format  uWSGI's %(var) format (empty values render `-`, unknown variables `-` plus one warning)
  * and, with `log-encoder = json`, one JSON object per line. Control characters (and C1 controls,
  * U+2028/U+2029) in the rendered line are escaped as \xHH, so a request can never forge a line.
- * python/usher_wsgi/log.py mirrors this file; test/fixtures/logging/ holds both to the same output.
+ * python/usher_wsgi/access_log.py mirrors this file; test/fixtures/logging/ holds both to the same output.
  * Must not: write anything, read the clock, or look at process state (facts come in filled).
  */
 import type { RequestFacts } from './facts.js';

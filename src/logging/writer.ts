@@ -24,8 +24,8 @@ import { ACCESS_TAG } from './spec.js';
 const MAX_QUEUED = 8 << 20;
 /** One read of the children's pipe takes up to this much (a pipe holds 64 KB unless enlarged). */
 const READ_BYTES = 256 * 1024;
-/** A read this large means the pipe is filling up: read again at once rather than pause. */
-const PIPE_HALF = 32 * 1024;
+/** A read this large means the pipe (64 KB) is filling up: read again at once rather than pause. */
+const PIPE_FILLING = 48 * 1024;
 /** How long the master leaves the pipe alone after a small read (lines wait at most this much longer). */
 const READ_PAUSE_MS = 10;
 
@@ -246,7 +246,8 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
   // one buffer reused for every read. After a read that left the pipe far from full, the master stops
   // watching it for READ_PAUSE_MS: the children's writes meanwhile wake nobody (a woken master costs a
   // context switch on both sides, per 4 KB write), and the next read takes them all at once. A read
-  // that found the pipe half full or more reads again at once, so a busy log is never held back.
+  // that found the pipe three quarters full reads again at once, so a busy log is not held back (and
+  // should the pipe fill, children keep their lines and retry: src/log.ts).
   const readBuf = Buffer.allocUnsafe(READ_BYTES);
   let resumeTimer: NodeJS.Timeout | undefined;
   const resume = (): void => { resumeTimer = undefined; reader.resume(); };
@@ -258,7 +259,7 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
       buffer: readBuf,
       callback: (n: number): boolean => {
         feed(readBuf.subarray(0, n));
-        if (n >= PIPE_HALF || closed) return true;
+        if (n >= PIPE_FILLING || closed) return true;
         resumeTimer = setTimeout(resume, READ_PAUSE_MS);
         return false; // stop reading (the socket pauses) until resume()
       },
