@@ -11,8 +11,8 @@ import { tempDir, freePort } from '../helpers/usher.js';
 import { NODE_APP, readOr, startUsherLogging, waitUntil } from './helpers.js';
 
 test('Node access lines over many batches: whole, in order, each once, non-ASCII as UTF-8', async () => {
-  const dir = tempDir();
-  const log = join(dir, 'usher.log');
+  const d = tempDir();
+  const log = join(d.dir, 'usher.log');
   const port = await freePort();
   const u = await startUsherLogging(['--http-socket', `127.0.0.1:${port}`, '--app', NODE_APP, '--logto', log,
     '--log-format', 'ACCESS %(uri) %(uagent)'], log);
@@ -30,5 +30,6 @@ test('Node access lines over many batches: whole, in order, each once, non-ASCII
     assert.ok(readFileSync(log).includes(Buffer.from('caf\xc3\xa9-', 'latin1')), 'é is written as UTF-8');
   } finally {
     await u.stop();
+    d.remove();
   }
 });
