@@ -2,8 +2,8 @@
  * log: one line per event, the same shape in every usher process (and in the Python runner):
  *   2026-11-24T01:47:00.123Z INFO  master: worker spawned id=1 pid=4242
  * A short message, then key=value fields (values with spaces or quotes are JSON-quoted).
- * In a child, lines are queued and written in batches of whole lines (event lines on the next turn of the loop, access lines
- * every 20 ms or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
+ * In a child, lines are queued (encoded into one reused buffer as they come) and written in batches of whole lines (event
+ * lines on the next turn of the loop, access lines every 20 ms or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
  * master's non-blocking log pipe: a batch is atomic, so lines of many workers never interleave
  * mid-line, and a full pipe never blocks the event loop; while it stays full the queue is capped,
  * lines beyond it are dropped and counted, and the count is logged once writing works again. In the master, lines go to its log writer

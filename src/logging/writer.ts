@@ -6,13 +6,16 @@
  * interleave, a file can be reopened (`log-reopen`, `touch-logreopen`, a deleted file) or rotated
  * (`log-maxsize`) without touching a worker, and no line is lost in a rotation (writes are serialised).
  * A destination that fails (disk full) drops lines with a count, reported once it works again.
- * Writes are synchronous and batched per read of the pipe (a file takes them at once; a full stderr
+ * Writes are synchronous and batched per read of the pipe (read up to 10 ms late, so one read takes many
+ * children's writes and passes them on as one Buffer, with no per-line work unless req-logger splits
+ * access lines from events; a file takes them at once; a full stderr
  * pipe keeps them queued, capped, for a retry), so a rotation never races a write.
  * Must not: wait on a slow destination, or render access lines (children do).
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
@@ -24,9 +27,9 @@ import { ACCESS_TAG } from './spec.js';
 const MAX_QUEUED = 8 << 20;
 /** One read of the children's pipe takes up to this much (a pipe holds 64 KB unless enlarged). */
 const READ_BYTES = 256 * 1024;
-/** A read this large means the pipe (64 KB) is filling up: read again at once rather than pause. */
-const PIPE_FILLING = 48 * 1024;
-/** How long the master leaves the pipe alone after a small read (lines wait at most this much longer). */
+/** What the master lets gather in the pipe between reads: a quarter of it, so a burst has room. */
+const GATHER_BYTES = 16 * 1024;
+/** The longest the master leaves the pipe alone (lines wait at most this much longer). */
 const READ_PAUSE_MS = 10;
 
 /** One destination: a file (reopened, rotated) or the master's stderr. */
@@ -243,13 +246,15 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
     if (rq !== '') toRequests(rq);
   };
   // Every read is written at once (one write per read: lines arrive in the children's batches), from
-  // one buffer reused for every read. After a read that left the pipe far from full, the master stops
-  // watching it for READ_PAUSE_MS: the children's writes meanwhile wake nobody (a woken master costs a
-  // context switch on both sides, per 4 KB write), and the next read takes them all at once. A read
-  // that found the pipe three quarters full reads again at once, so a busy log is not held back (and
-  // should the pipe fill, children keep their lines and retry: src/log.ts).
+  // one buffer reused for every read. After a read, the master stops watching the pipe for as long as
+  // the children take, at the rate just seen, to write GATHER_BYTES (at most READ_PAUSE_MS): their
+  // writes meanwhile wake nobody (a woken master costs a context switch on both sides, per 4 KB
+  // write), and the next read takes them all at once. At a rate that would gather that much within a
+  // millisecond it reads on at once, so a busy log is not held back (and should the pipe fill anyway,
+  // children keep their lines and retry: src/log.ts).
   const readBuf = Buffer.allocUnsafe(READ_BYTES);
   let resumeTimer: NodeJS.Timeout | undefined;
+  let lastRead = performance.now();
   const resume = (): void => { resumeTimer = undefined; reader.resume(); };
   // `onread` (one caller-owned buffer, pausing by returning false) is read by net.Socket's constructor
   // too, though @types/node lists it for connect() only.
@@ -259,8 +264,11 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
       buffer: readBuf,
       callback: (n: number): boolean => {
         feed(readBuf.subarray(0, n));
-        if (n >= PIPE_FILLING || closed) return true;
-        resumeTimer = setTimeout(resume, READ_PAUSE_MS);
+        const now = performance.now();
+        const pause = Math.min(READ_PAUSE_MS, (now - lastRead) * GATHER_BYTES / n);
+        lastRead = now;
+        if (pause < 1 || closed) return true;
+        resumeTimer = setTimeout(resume, pause);
         return false; // stop reading (the socket pauses) until resume()
       },
     },
