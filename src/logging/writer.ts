@@ -15,7 +15,6 @@
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
@@ -27,9 +26,9 @@ import { ACCESS_TAG } from './spec.js';
 const MAX_QUEUED = 8 << 20;
 /** One read of the children's pipe takes up to this much (a pipe holds 64 KB unless enlarged). */
 const READ_BYTES = 256 * 1024;
-/** What the master lets gather in the pipe between reads: a quarter of it, so a burst has room. */
-const GATHER_BYTES = 16 * 1024;
-/** The longest the master leaves the pipe alone (lines wait at most this much longer). */
+/** A read this large means the pipe (64 KB) is filling up: read again at once rather than pause. */
+const PIPE_HALF = 32 * 1024;
+/** How long the master leaves the pipe alone after a small read (lines wait at most this much longer). */
 const READ_PAUSE_MS = 10;
 
 /** One destination: a file (reopened, rotated) or the master's stderr. */
@@ -246,15 +245,13 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
     if (rq !== '') toRequests(rq);
   };
   // Every read is written at once (one write per read: lines arrive in the children's batches), from
-  // one buffer reused for every read. After a read, the master stops watching the pipe for as long as
-  // the children take, at the rate just seen, to write GATHER_BYTES (at most READ_PAUSE_MS): their
-  // writes meanwhile wake nobody (a woken master costs a context switch on both sides, per 4 KB
-  // write), and the next read takes them all at once. At a rate that would gather that much within a
-  // millisecond it reads on at once, so a busy log is not held back (and should the pipe fill anyway,
-  // children keep their lines and retry: src/log.ts).
+  // one buffer reused for every read. After a read that left the pipe far from full, the master stops
+  // watching it for READ_PAUSE_MS: the children's writes meanwhile wake nobody (a woken master costs a
+  // context switch on both sides, per 4 KB write), and the next read takes them all at once. A read
+  // that found the pipe half full or more reads again at once, so a busy log is not held back (and
+  // should the pipe fill anyway, children keep their lines and retry: src/log.ts).
   const readBuf = Buffer.allocUnsafe(READ_BYTES);
   let resumeTimer: NodeJS.Timeout | undefined;
-  let lastRead = performance.now();
   const resume = (): void => { resumeTimer = undefined; reader.resume(); };
   // `onread` (one caller-owned buffer, pausing by returning false) is read by net.Socket's constructor
   // too, though @types/node lists it for connect() only.
@@ -264,11 +261,8 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
       buffer: readBuf,
       callback: (n: number): boolean => {
         feed(readBuf.subarray(0, n));
-        const now = performance.now();
-        const pause = Math.min(READ_PAUSE_MS, (now - lastRead) * GATHER_BYTES / n);
-        lastRead = now;
-        if (pause < 1 || closed) return true;
-        resumeTimer = setTimeout(resume, pause);
+        if (n >= PIPE_HALF || closed) return true;
+        resumeTimer = setTimeout(resume, READ_PAUSE_MS);
         return false; // stop reading (the socket pauses) until resume()
       },
     },
