@@ -2,8 +2,8 @@
  * log: one line per event, the same shape in every usher process (and in the Python runner):
  *   2026-11-24T01:47:00.123Z INFO  master: worker spawned id=1 pid=4242
  * A short message, then key=value fields (values with spaces or quotes are JSON-quoted).
- * In a child, lines are queued and written in batches of whole lines (event lines on the next turn of the loop, access lines
- * every 20 ms or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
+ * In a child, lines are queued (encoded into one reused buffer as they come) and written in batches of whole lines (event
+ * lines on the next turn of the loop, access lines every 20 ms or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
  * master's non-blocking log pipe: a batch is atomic, so lines of many workers never interleave
  * mid-line, and a full pipe never blocks the event loop; while it stays full the queue is capped,
  * lines beyond it are dropped and counted, and the count is logged once writing works again. In the master, lines go to its log writer
@@ -25,8 +25,13 @@ const MAX_PENDING = 1 << 20;
 
 let outFd = 2;
 let minRank = LEVEL_RANK.info;
-let pending: string[] = [];
-let pendingChars = 0;
+/**
+ * The queue: lines are encoded into this buffer as they come (not kept as strings to be joined and
+ * encoded per batch), so a line is garbage at once and a batch is written from it as it is.
+ */
+const QUEUE_BYTES = 64 * 1024;
+let queue = Buffer.allocUnsafe(QUEUE_BYTES);
+let queued = 0;
 let flushScheduled = false;
 let dropped = 0;
 /** The master's writer, when this process is the master. */
@@ -65,20 +70,34 @@ export function formatLine(level: LogLevel, proc: string, msg: string, fields?: 
 
 /** Lines wait this long to be written together (or until a batch is full): one write per batch, not per line. */
 const BATCH_MS = 20;
-const BATCH_CHARS = 32768;
+const BATCH_BYTES = 32768;
 
 /** Event lines go out on the next turn of the event loop; access lines (`batch`) wait for their batch. */
 function enqueue(line: string, batch = false): void {
   if (sink !== null) { sink.write(line); return; }
-  if (pendingChars > MAX_PENDING) { dropped++; return; }
-  pending.push(line);
-  pendingChars += line.length;
+  if (queued > MAX_PENDING) { dropped++; return; }
+  // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4).
+  if (queued + line.length * 3 > queue.length) grow(queued + line.length * 3);
+  queued += queue.write(line, queued);
   if (blocked) return; // the retry timer writes it
-  if (!batch || pendingChars >= BATCH_CHARS) {
+  if (!batch || queued >= BATCH_BYTES) {
     if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
   } else if (batchTimer === undefined) {
     batchTimer = setTimeout(flush, BATCH_MS);
   }
+}
+
+/** A larger queue (the pipe is full, or one line is very long): what is queued moves along. */
+function grow(need: number): void {
+  const next = Buffer.allocUnsafe(Math.max(need, queue.length * 2));
+  queue.copy(next, 0, 0, queued);
+  queue = next;
+}
+
+/** The queue is empty: a queue grown while the pipe was full goes back to its usual size. */
+function emptied(): void {
+  queued = 0;
+  if (queue.length > QUEUE_BYTES * 4) queue = Buffer.allocUnsafe(QUEUE_BYTES);
 }
 
 function countLines(buf: Buffer, from: number, to: number): number {
@@ -88,18 +107,29 @@ function countLines(buf: Buffer, from: number, to: number): number {
 }
 
 /** Where the next write ends: whole lines, at most PIPE_BUF bytes (a longer line goes alone). */
-function chunkEnd(buf: Buffer, off: number): number {
-  if (buf.length - off <= PIPE_BUF) return buf.length;
+function chunkEnd(buf: Buffer, off: number, len: number): number {
+  if (len - off <= PIPE_BUF) return len;
   const nl = buf.lastIndexOf(10, off + PIPE_BUF - 1);
   if (nl >= off) return nl + 1;
   const next = buf.indexOf(10, off + PIPE_BUF);
-  return next === -1 ? buf.length : next + 1;
+  return next === -1 || next >= len ? len : next + 1;
 }
 
 let batchTimer: NodeJS.Timeout | undefined;
 /** The pipe was full (EAGAIN): what is left waits for the retry timer. */
 let blocked = false;
 let reported = 0;
+
+/** Lines were lost: the count goes first in the queue, written with the next batch. */
+function reportDropped(): void {
+  const warn = Buffer.from(formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }));
+  reported = dropped;
+  const next = Buffer.allocUnsafe(Math.max(queue.length, warn.length + queued));
+  warn.copy(next, 0);
+  queue.copy(next, warn.length, 0, queued);
+  queue = next;
+  queued += warn.length;
+}
 
 /**
  * Write the queue now, synchronously: the log pipe is non-blocking (the master opens it so), so a
@@ -109,48 +139,43 @@ function flush(): void {
   flushScheduled = false;
   if (batchTimer !== undefined) { clearTimeout(batchTimer); batchTimer = undefined; }
   blocked = false;
-  if (pending.length === 0) return;
-  let data = pending.join('');
-  pending = [];
-  pendingChars = 0;
-  if (dropped > reported) {
-    data = formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }) + data;
-    reported = dropped;
-  }
-  const buf = Buffer.from(data);
+  if (queued === 0) return;
+  if (dropped > reported) reportDropped();
+  const buf = queue;
+  const len = queued;
   let off = 0;
-  while (off < buf.length) {
-    const end = chunkEnd(buf, off);
+  while (off < len) {
+    const end = chunkEnd(buf, off, len);
     try {
       off += writeSync(outFd, buf, off, end - off);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
         // Keep the rest (whole lines) first in the queue; try again shortly.
-        const rest = buf.subarray(off).toString();
-        pending.unshift(rest);
-        pendingChars += rest.length;
+        buf.copyWithin(0, off, len);
+        queued = len - off;
         blocked = true;
         setTimeout(flush, 5).unref();
         return;
       }
-      dropped += countLines(buf, off, buf.length);
-      return;
+      dropped += countLines(buf, off, len);
+      break;
     }
   }
+  emptied();
 }
 
 /** Write everything queued, synchronously: call before process.exit(). */
 export function flushSync(): void {
   if (sink !== null) { sink.flushSync(); return; }
   if (batchTimer !== undefined) { clearTimeout(batchTimer); batchTimer = undefined; }
-  if (pending.length === 0) return;
-  const buf = Buffer.from(pending.join(''));
-  pending = [];
-  pendingChars = 0;
-  for (let off = 0; off < buf.length;) {
-    const end = chunkEnd(buf, off);
-    try { off += writeSync(outFd, buf, off, end - off); } catch { dropped += countLines(buf, off, buf.length); return; }
+  if (queued === 0) return;
+  const buf = queue;
+  const len = queued;
+  for (let off = 0; off < len;) {
+    const end = chunkEnd(buf, off, len);
+    try { off += writeSync(outFd, buf, off, end - off); } catch { dropped += countLines(buf, off, len); break; }
   }
+  emptied();
 }
 
 /** Pass a line through as it is (an access line, a Python worker's own formatted line). */

@@ -6,7 +6,7 @@
  *   log-format  uWSGI's %(var) format (empty values render `-`, unknown variables `-` plus one warning)
  * and, with `log-encoder = json`, one JSON object per line. Control characters (and C1 controls,
  * U+2028/U+2029) in the rendered line are escaped as \xHH, so a request can never forge a line.
- * python/usher_wsgi/log.py mirrors this file; test/fixtures/logging/ holds both to the same output.
+ * python/usher_wsgi/access_log.py mirrors this file; test/fixtures/logging/ holds both to the same output.
  * Must not: write anything, read the clock, or look at process state (facts come in filled).
  */
 import type { RequestFacts } from './facts.js';
@@ -49,9 +49,14 @@ function perSecond(fn: (d: Date) => string): (f: RequestFacts) => string {
 
 const dash = (s: string): string => (s === '' ? '-' : s);
 
-/** uWSGI's %(...) variables. Text ones render `-` when empty; numeric ones are numbers in JSON. */
-function variables(ftime: (f: RequestFacts) => string): Record<string, { get: Getter; numeric: boolean }> {
-  const text = (get: (f: RequestFacts) => string) => ({ get: (f: RequestFacts) => dash(get(f)), numeric: false });
+/**
+ * uWSGI's %(...) variables. Text ones render `-` when empty; numeric ones are numbers in JSON.
+ * Text values come out through `esc`: escapeLine for a text line, which is then escaped field by field,
+ * the same as escaping it whole (escapeLine maps each character alone) without scanning the numbers;
+ * as they are for JSON values (jsonString escapes them).
+ */
+function variables(ftime: (f: RequestFacts) => string, esc: (s: string) => string): Record<string, { get: Getter; numeric: boolean }> {
+  const text = (get: (f: RequestFacts) => string) => ({ get: (f: RequestFacts) => esc(dash(get(f))), numeric: false });
   const num = (get: (f: RequestFacts) => number) => ({ get, numeric: true });
   return {
     addr: text((f) => f.addr), user: text((f) => f.user), method: text((f) => f.method), uri: text((f) => f.uri),
@@ -108,16 +113,16 @@ export function parseFormat(fmt: string): { lit: string | null; name: string | n
   return out;
 }
 
-function compileChunks(fmt: string, vars: ReturnType<typeof variables>, warnings: string[]): Chunk[] {
+function compileChunks(fmt: string, vars: ReturnType<typeof variables>, esc: (s: string) => string, warnings: string[]): Chunk[] {
   const chunks: Chunk[] = [];
   for (const p of parseFormat(fmt)) {
-    if (p.lit !== null) { chunks.push({ lit: p.lit, get: null, key: '', numeric: false }); continue; }
+    if (p.lit !== null) { chunks.push({ lit: esc(p.lit), get: null, key: '', numeric: false }); continue; }
     const name = p.name as string;
     const v = vars[name];
     if (v !== undefined) { chunks.push({ lit: null, get: v.get, key: name, numeric: v.numeric }); continue; }
     if (name.startsWith('var.') && name.length > 4) {
       const cgi = name.slice(4);
-      chunks.push({ lit: null, get: (f) => dash(varOf(f, cgi) ?? ''), key: name, numeric: false });
+      chunks.push({ lit: null, get: (f) => esc(dash(varOf(f, cgi) ?? '')), key: name, numeric: false });
       continue;
     }
     warnings.push(`log-format: unknown variable %(${name}); it renders as "-"`);
@@ -126,11 +131,11 @@ function compileChunks(fmt: string, vars: ReturnType<typeof variables>, warnings
   return chunks;
 }
 
-/** uWSGI's default request line (core/logging.c, uwsgi_logit_simple). */
+/** uWSGI's default request line (core/logging.c, uwsgi_logit_simple). Text fields are escaped one by one. */
 function uwsgiLine(micros: boolean, memory: boolean): (f: RequestFacts) => string {
   const when = perSecond(ctime);
   const unit = micros ? 'micros' : 'msecs';
-  const line = (f: RequestFacts): string => `[pid: ${f.pid}|app: 0|req: ${f.req}/${f.req}] ${f.addr} (${f.user}) {${f.vars} vars in ${f.pktsize} bytes} [${when(f)}] ${f.method} ${f.uri} => generated ${f.rsize} bytes in ${micros ? f.durUs : Math.floor(f.durUs / 1000)} ${unit} (${f.proto} ${f.status}) ${f.headers} headers in ${f.hsize} bytes (${f.switches} switches on core ${f.core})`;
+  const line = (f: RequestFacts): string => `[pid: ${f.pid}|app: 0|req: ${f.req}/${f.req}] ${escapeLine(f.addr)} (${escapeLine(f.user)}) {${f.vars} vars in ${f.pktsize} bytes} [${when(f)}] ${escapeLine(f.method)} ${escapeLine(f.uri)} => generated ${f.rsize} bytes in ${micros ? f.durUs : Math.floor(f.durUs / 1000)} ${unit} (${escapeLine(f.proto)} ${f.status}) ${f.headers} headers in ${f.hsize} bytes (${f.switches} switches on core ${f.core})`;
   if (!memory) return line;
   // uWSGI's memory-report: the worker's address space and RSS after the request.
   return (f) => `${line(f)} {address space usage: ${f.vsz} bytes/${Math.floor(f.vsz / 1048576)}MB} {rss usage: ${f.rss} bytes/${Math.floor(f.rss / 1048576)}MB}`;
@@ -139,12 +144,13 @@ function uwsgiLine(micros: boolean, memory: boolean): (f: RequestFacts) => strin
 const FIELD_QUOTE = /[\s"=]/;
 const field = (s: string): string => (s === '' || FIELD_QUOTE.test(s) ? jsonString(s) : s);
 
-/** usher's own shape: the same as every event line (src/log.ts). */
-function usherLine(proc: string): (f: RequestFacts) => string {
+/** usher's own shape: the same as every event line (src/log.ts). Text fields are escaped one by one. */
+function usherLine(name: string): (f: RequestFacts) => string {
+  const proc = escapeLine(name);
   return (f) => {
     const tenths = Math.floor((f.durUs + 50) / 100);
     const iso = new Date(Math.floor((f.startUs + f.durUs) / 1000)).toISOString();
-    return `${iso} INFO  ${proc}: ${f.method} ${f.uri} ${f.status} bytes=${f.rsize} ms=${Math.floor(tenths / 10)}.${tenths % 10} addr=${field(f.addr)}${f.aborted ? ' aborted=true' : ''}`;
+    return `${iso} INFO  ${proc}: ${escapeLine(f.method)} ${escapeLine(f.uri)} ${f.status} bytes=${f.rsize} ms=${Math.floor(tenths / 10)}.${tenths % 10} addr=${escapeLine(field(f.addr))}${f.aborted ? ' aborted=true' : ''}`;
   };
 }
 
@@ -190,19 +196,22 @@ export function compileAccessLog(spec: AccessLogSpec, proc: string): CompiledAcc
   }
   // %(ftime): log-date's strftime (uWSGI also wants log-format-strftime; usher needs log-date only).
   const ftime = perSecond(strf ?? ltime);
-  const vars = variables(ftime);
 
   const json = spec.encoder !== null && /^json\b/.test(spec.encoder);
   const template = json ? (spec.encoder as string).slice(4).trim() : '';
+  const keyedJson = json && template === '';
+  const esc = keyedJson ? (s: string): string => s : escapeLine;
+  const vars = variables(ftime, esc);
+  /** The line without its newline, escaped (text variables and literals are, numbers need not be). */
   let text: (f: RequestFacts) => string;
   let needsMemory = false;
   let uses: Set<string>;
-  if (spec.format !== null || (json && template === '')) {
+  if (spec.format !== null || keyedJson) {
     const fmt = spec.format ?? DEFAULT_JSON_VARS.map((v) => `%(${v})`).join(' ');
-    const chunks = compileChunks(fmt, vars, warnings);
+    const chunks = compileChunks(fmt, vars, esc, warnings);
     needsMemory = chunks.some((c) => ['rss', 'vsz', 'rssM', 'vszM'].includes(c.key));
     uses = new Set(chunks.filter((c) => c.get !== null).map((c) => (c.key.startsWith('var.') ? 'env' : c.key)));
-    if (json && template === '') {
+    if (keyedJson) {
       const seen = new Set<string>();
       const keyed = chunks.filter((c) => c.get !== null && !seen.has(c.key) && seen.add(c.key));
       const heads = keyed.map((c, i) => (i === 0 ? '{' : ',') + jsonString(c.key) + ':');
@@ -229,11 +238,11 @@ export function compileAccessLog(spec: AccessLogSpec, proc: string): CompiledAcc
   }
 
   let render: (f: RequestFacts) => string;
-  if (json && template === '') render = (f) => text(f) + '\n';
+  if (keyedJson) render = (f) => text(f) + '\n';
   else if (json) {
     const tpl = compileTemplate(template, warnings);
-    render = (f) => tpl(escapeLine(text(f)), f) + '\n';
-  } else render = (f) => escapeLine(text(f)) + '\n';
+    render = (f) => tpl(text(f), f) + '\n';
+  } else render = (f) => text(f) + '\n';
   if (spec.encoder !== null && !json) warnings.push(`log-encoder = ${spec.encoder}: usher has the json encoder only; lines stay text`);
 
   const active = spec.enabled || spec.log4xx || spec.log5xx || spec.slowMs > 0 || spec.bigBytes > 0 || spec.zero;

@@ -86,6 +86,8 @@ export class NodeAccessLog {
   private readonly needUser: boolean;
   private readonly tag: string;
   private memAt = -Infinity;
+  /** performance.timeOrigin, read once (a getter). */
+  private readonly origin = performance.timeOrigin;
   private served = 0;
   /** Every request is logged; the master may switch it (master fifo). */
   enabled: boolean;
@@ -119,10 +121,10 @@ export class NodeAccessLog {
     f.addr = (this.spec.xForwardedFor ? header(req, 'x-forwarded-for') : '') || (req.socket?.remoteAddress ?? '');
     f.method = req.method ?? '';
     f.uri = req.url ?? '';
-    f.proto = `HTTP/${req.httpVersion}`;
+    f.proto = req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`;
     f.status = status;
     f.rsize = res.bytes;
-    f.startUs = Math.floor((performance.timeOrigin + res.t0) * 1000);
+    f.startUs = Math.floor((this.origin + res.t0) * 1000);
     f.durUs = durUs;
     f.req = this.served;
     f.aborted = !res.writableFinished || res.cut;

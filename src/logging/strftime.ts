@@ -1,7 +1,7 @@
 /**
  * logging/strftime: the strftime forms uWSGI's `log-date` and `%(ftime)` accept, compiled once into a
  * list of parts, rendered in local time (the TZ environment variable) with the C locale's names, the
- * way glibc's strftime does. The Python runner has the same table (python/usher_wsgi/log.py), so a
+ * way glibc's strftime does. The Python runner has the same table (python/usher_wsgi/strftime.py), so a
  * format renders the same in both; test/fixtures/logging holds them to it.
  * Must not: allocate per call beyond the output string, or depend on the process's locale.
  */

@@ -6,7 +6,9 @@
  * interleave, a file can be reopened (`log-reopen`, `touch-logreopen`, a deleted file) or rotated
  * (`log-maxsize`) without touching a worker, and no line is lost in a rotation (writes are serialised).
  * A destination that fails (disk full) drops lines with a count, reported once it works again.
- * Writes are synchronous and batched per read of the pipe (a file takes them at once; a full stderr
+ * Writes are synchronous and batched per read of the pipe (read up to 10 ms late, so one read takes many
+ * children's writes and passes them on as one Buffer, with no per-line work unless req-logger splits
+ * access lines from events; a file takes them at once; a full stderr
  * pipe keeps them queued, capped, for a retry), so a rotation never races a write.
  * Must not: wait on a slow destination, or render access lines (children do).
  */
@@ -22,6 +24,12 @@ import { subscribe } from '../master/events.js';
 import { ACCESS_TAG } from './spec.js';
 
 const MAX_QUEUED = 8 << 20;
+/** One read of the children's pipe takes up to this much (a pipe holds 64 KB unless enlarged). */
+const READ_BYTES = 256 * 1024;
+/** A read this large means the pipe (64 KB) is filling up: read again at once rather than pause. */
+const PIPE_HALF = 32 * 1024;
+/** How long the master leaves the pipe alone after a small read (lines wait at most this much longer). */
+const READ_PAUSE_MS = 10;
 
 /** One destination: a file (reopened, rotated) or the master's stderr. */
 export class LogDestination {
@@ -59,7 +67,7 @@ export class LogDestination {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     if (this.queue.length > 0) {
       if (this.queued > MAX_QUEUED) { this.dropped += countLines(buf); return; }
-      this.queue.push(buf);
+      this.queue.push(typeof data === 'string' ? buf : Buffer.from(buf)); // the caller's buffer is reused
       this.queued += buf.length;
       return;
     }
@@ -78,7 +86,7 @@ export class LogDestination {
         off += writeSync(this.fd, buf, off, buf.length - off);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-          this.queue.push(buf.subarray(off));
+          this.queue.push(Buffer.from(buf.subarray(off))); // a copy: the caller's buffer is reused
           this.queued += buf.length - off;
           if (!this.writing) {
             this.writing = true;
@@ -220,6 +228,7 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
   const { readFd, writeFd } = makePipe();
   const split = requests !== events;
   let rest = '';
+  let closed = false;
   const feed = (chunk: Buffer): void => {
     if (!split) { toEvents(chunk); return; }
     const text = rest + chunk.toString('utf8');
@@ -235,9 +244,29 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
     if (ev !== '') toEvents(ev);
     if (rq !== '') toRequests(rq);
   };
-  const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
-  // Every read is written at once (one write per read: lines arrive in the children's batches).
-  reader.on('data', feed);
+  // Every read is written at once (one write per read: lines arrive in the children's batches), from
+  // one buffer reused for every read. After a read that left the pipe far from full, the master stops
+  // watching it for READ_PAUSE_MS: the children's writes meanwhile wake nobody (a woken master costs a
+  // context switch on both sides, per 4 KB write), and the next read takes them all at once. A read
+  // that found the pipe half full or more reads again at once, so a busy log is not held back (and
+  // should the pipe fill anyway, children keep their lines and retry: src/log.ts).
+  const readBuf = Buffer.allocUnsafe(READ_BYTES);
+  let resumeTimer: NodeJS.Timeout | undefined;
+  const resume = (): void => { resumeTimer = undefined; reader.resume(); };
+  // `onread` (one caller-owned buffer, pausing by returning false) is read by net.Socket's constructor
+  // too, though @types/node lists it for connect() only.
+  const reader = new net.Socket(<net.SocketConstructorOpts & { onread: net.OnReadOpts }>{
+    fd: readFd, readable: true, writable: false,
+    onread: {
+      buffer: readBuf,
+      callback: (n: number): boolean => {
+        feed(readBuf.subarray(0, n));
+        if (n >= PIPE_HALF || closed) return true;
+        resumeTimer = setTimeout(resume, READ_PAUSE_MS);
+        return false; // stop reading (the socket pauses) until resume()
+      },
+    },
+  });
   reader.on('error', () => { /* the pipe is ours; nothing to report to */ });
 
   setLogSink({ write: toEvents, flushSync: () => { for (const d of all) d.flushSync(); } });
@@ -262,6 +291,8 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
     childFd: writeFd,
     reopen,
     close(): void {
+      closed = true;
+      if (resumeTimer !== undefined) clearTimeout(resumeTimer);
       if (poll !== undefined) clearInterval(poll);
       unsubscribe();
       const chunk = Buffer.alloc(256 * 1024);

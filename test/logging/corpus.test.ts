@@ -1,7 +1,7 @@
 /**
  * One fixture corpus (test/fixtures/logging/corpus.json: request facts -> expected line, per access-log
  * spec) replayed against the TypeScript compiler (src/logging/format.ts) and the Python one
- * (python/usher_wsgi/log.py, run with Debian's /usr/bin/python3): a line renders the same from a Node
+ * (python/usher_wsgi/access_log.py, run with Debian's /usr/bin/python3): a line renders the same from a Node
  * worker, a Python worker or any other usher process. Times are fixed in the facts and TZ=UTC.
  */
 import { test } from 'node:test';
