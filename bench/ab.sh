@@ -5,20 +5,29 @@
 # over every process in usher's session, which is its own: usher starts under setsid, as a systemd unit
 # would). CPU per request is the steady figure on a shared machine; requests/s is what users see.
 #
-# Usage: bench/ab.sh [-r RUNS] [-R USHER_ROOT] [-w PATH] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'
+# Usage: bench/ab.sh [-r RUNS] [-R USHER_ROOT] [-w PATH] [-p PAUSE_MS] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'
 #   {DIR} in flags is the round's temp folder, {PORT2} a second free port (e.g. for --stats).
 #   -w PATH: while wrk runs, a monitoring agent fetches http://127.0.0.1:{PORT2}PATH once a second
 #            (only on sides whose flags use {PORT2}).
+#   -p PAUSE_MS: each of wrk's 64 connections waits PAUSE_MS between requests (wrk's delay() hook), so
+#            both sides serve about the same rate below saturation. At saturation CPU per request falls
+#            as the rate rises (more events per wake-up), so on a busy machine the side that happened to
+#            get more CPU looks cheaper; a paced load compares a fixed cost at one rate.
 # Examples: bench/log-cost.sh (log on vs off); bench/stats-cost.sh (stats on vs off).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=5
 WATCH=''
-while getopts 'r:R:w:' o; do
-  case $o in r) RUNS=$OPTARG ;; R) ROOT=$OPTARG ;; w) WATCH=$OPTARG ;; *) exit 2 ;; esac
+WRK_SCRIPT=()
+while getopts 'r:R:w:p:' o; do
+  case $o in
+    r) RUNS=$OPTARG ;; R) ROOT=$OPTARG ;; w) WATCH=$OPTARG ;;
+    p) lua=$(mktemp --suffix=.lua); echo "function delay() return $OPTARG end" >"$lua"; WRK_SCRIPT=(-s "$lua") ;;
+    *) exit 2 ;;
+  esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 4 ] || { echo "usage: $0 [-r RUNS] [-R USHER_ROOT] [-w PATH] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'" >&2; exit 2; }
+[ $# -eq 4 ] || { echo "usage: $0 [-r RUNS] [-R USHER_ROOT] [-w PATH] [-p PAUSE_MS] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "$0: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 TICK=$(getconf CLK_TCK)
 
@@ -49,7 +58,7 @@ one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
   fi
   local before after out reqs rps
   before=$(cpu_of_session $pid)
-  out=$(wrk -t1 -c64 -d5s "http://127.0.0.1:$port/")
+  out=$(wrk -t1 -c64 -d5s "${WRK_SCRIPT[@]}" "http://127.0.0.1:$port/")
   after=$(cpu_of_session $pid)
   [ -n "$poller" ] && wait "$poller" 2>/dev/null || true
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -76,7 +85,7 @@ for name in "$1" "$3"; do
   echo "$name: median $cpu us CPU/request, $rps requests/s over $RUNS runs"
 done
 awk -v a="$1" -v b="$3" '
-  $1 == a { ca[++na] = $2; ra[na] = $4 } $1 == b { cb[++nb] = $2; rb[nb] = $4 }
+  $3 > 0 && $1 == a { ca[++na] = $2; ra[na] = $4 } $3 > 0 && $1 == b { cb[++nb] = $2; rb[nb] = $4 }
   function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
     return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
   END { printf "%s vs %s: CPU/request %+.1f %%, requests/s %+.1f %%\n", a, b, (med(ca, na) / med(cb, nb) - 1) * 100, (med(ra, na) / med(rb, nb) - 1) * 100 }' "$out"
