@@ -7,9 +7,13 @@
  *    by inode as well. uWSGI reads TCP the same way (tcp_info) and unix queues only with a patched
  *    kernel; usher reports both.
  *  - Memory of a child: VmRSS and VmSize from /proc/PID/status, in bytes (uWSGI's rss and vsz).
+ * The once-a-second reads of /proc are synchronous: /proc never waits on a disk, and each async
+ * readFile is four trips through libuv's thread pool (open, fstat, read, close), whose thread wake-ups
+ * cost the master ~10 ms of CPU a second with stats on.
  * Must not: write anything, or fail a stats request when /proc or ss is unavailable (null instead).
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 
 export interface QueueDepth {
@@ -33,7 +37,7 @@ export async function tcpListenQueues(): Promise<Map<string, number>> {
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch {
       continue; // no IPv6 on this machine
     }
@@ -88,7 +92,7 @@ export interface Memory {
 /** RSS and virtual size of a process, in bytes; null when it is gone. */
 export async function processMemory(pid: number): Promise<Memory | null> {
   try {
-    const text = await readFile(`/proc/${pid}/status`, 'utf8');
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
     return { rss: kb('VmRSS'), vsz: kb('VmSize') };
   } catch {
