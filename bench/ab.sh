@@ -16,6 +16,8 @@
 # Examples: bench/log-cost.sh (log on vs off); bench/stats-cost.sh (stats on vs off).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 RUNS=5
 WATCH=''
 WRK_SCRIPT=()
@@ -68,24 +70,16 @@ one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
   awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICK" -v rps="$rps" 'BEGIN { printf "%.1f %d %.0f\n", t / hz * 1e6 / r, r, rps }'
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { awk "$AWK_MED"' { v[NR] = $1 } END { printf "%.1f", med(v, NR) }'; }
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-# A and B alternate (and which goes first alternates too), so a busy moment of the machine hits both alike.
-for i in $(seq "$RUNS"); do
-  if [ $((i % 2)) -eq 1 ]; then order="A B"; else order="B A"; fi
-  for side in $order; do
-    if [ "$side" = A ]; then echo "$1 $(one "$2")"; else echo "$3 $(one "$4")"; fi
-  done
-done | tee "$out" >&2
+alternate "$RUNS" "$1" "$2" "$3" "$4" >"$out"
 for name in "$1" "$3"; do
   cpu=$(awk -v m="$name" '$1 == m && $3 > 0 { print $2 }' "$out" | median)
   rps=$(awk -v m="$name" '$1 == m && $3 > 0 { print $4 }' "$out" | median)
   echo "$name: median $cpu us CPU/request, $rps requests/s over $RUNS runs"
 done
-awk -v a="$1" -v b="$3" '
+awk -v a="$1" -v b="$3" "$AWK_MED"'
   $3 > 0 && $1 == a { ca[++na] = $2; ra[na] = $4 } $3 > 0 && $1 == b { cb[++nb] = $2; rb[nb] = $4 }
-  function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-    return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
   END { printf "%s vs %s: CPU/request %+.1f %%, requests/s %+.1f %%\n", a, b, (med(ca, na) / med(cb, nb) - 1) * 100, (med(ra, na) / med(rb, nb) - 1) * 100 }' "$out"

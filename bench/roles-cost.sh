@@ -12,6 +12,8 @@
 #      get more CPU looks cheaper; a paced load compares the two at one rate.
 # Example: bench/roles-cost.sh old /work/wt/old-2edfa1d new "$PWD"
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 RUNS=5
 PAUSE=''
 while getopts 'r:p:' o; do case $o in r) RUNS=$OPTARG ;; p) PAUSE=$OPTARG ;; *) exit 2 ;; esac; done
@@ -69,15 +71,9 @@ one() {  # $1 root; prints "master_us router_us worker_us requests rps"
 out=$(mktemp)
 trap 'rm -f "$out" ${script:+"$script"}' EXIT
 echo "name master_us router_us workers_us requests rps" >&2
-for i in $(seq "$RUNS"); do
-  if [ $((i % 2)) -eq 1 ]; then order="A B"; else order="B A"; fi
-  for side in $order; do
-    if [ "$side" = A ]; then echo "$1 $(one "$2")"; else echo "$3 $(one "$4")"; fi
-  done
-done | tee "$out" >&2
+alternate "$RUNS" "$1" "$2" "$3" "$4" >"$out"
 for name in "$1" "$3"; do
-  awk -v n="$name" '$1 == n && $5 > 0 { m[++k] = $2; r[k] = $3; w[k] = $4; q[k] = $6 }
-    function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-      return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
+  awk -v n="$name" "$AWK_MED"'
+    $1 == n && $5 > 0 { m[++k] = $2; r[k] = $3; w[k] = $4; q[k] = $6 }
     END { printf "%s: median us CPU/request: router %.1f, workers %.1f, master %.1f; %.0f requests/s (%d runs)\n", n, med(r, k), med(w, k), med(m, k), med(q, k), k }' "$out"
 done

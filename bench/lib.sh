@@ -1,0 +1,18 @@
+# Shared by bench/ab.sh and bench/roles-cost.sh (sourced): the alternated rounds and the median.
+
+# alternate RUNS NAME_A ARG_A NAME_B ARG_B: RUNS rounds of the caller's `one ARG`, A and B alternating
+# (and which goes first alternating too, so a busy moment of the machine hits both alike); each result
+# is one line "NAME <what one printed>", on stdout and stderr.
+alternate() {
+  local i side order
+  for i in $(seq "$1"); do
+    if [ $((i % 2)) -eq 1 ]; then order="A B"; else order="B A"; fi
+    for side in $order; do
+      if [ "$side" = A ]; then echo "$2 $(one "$3")"; else echo "$4 $(one "$5")"; fi
+    done
+  done | tee /dev/stderr
+}
+
+# An awk function: the median of x[1..n] (sorts x in place).
+AWK_MED='function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+  return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }'
