@@ -25,6 +25,7 @@ export const TOTAL_BYTES = 4 * 1024 * 1024;
 export const MAX_ENTRIES = 2048;
 /** A file's bytes are kept only if its ctime is at least this far in the past (2 s, in ns). */
 export const RACY_NS = 2_000_000_000n;
+const SMALL_MAX_N = BigInt(SMALL_MAX);
 
 export interface FileIdentity {
   readonly dev: bigint;
@@ -81,7 +82,9 @@ export class FileCache {
   }
 
   /** May a file of this identity keep its bytes now (small, settled, and room left)? */
-  wantsBody(id: FileIdentity, nowNs: bigint): boolean {
-    return id.size <= BigInt(SMALL_MAX) && id.ctimeNs + RACY_NS < nowNs && id.mtimeNs < nowNs && this.bytes + Number(id.size) <= TOTAL_BYTES;
+  wantsBody(id: FileIdentity): boolean {
+    if (id.size > SMALL_MAX_N || this.bytes + Number(id.size) > TOTAL_BYTES) return false; // big files: no clock read per request
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    return id.ctimeNs + RACY_NS < nowNs && id.mtimeNs < nowNs;
   }
 }

@@ -221,7 +221,7 @@ export class StaticResolver {
 
   /** Answer from an open fd, keeping the file's bytes first if the cache wants them (then the fd is closed). */
   private withBody(cache: FileCache, candidate: string, e: CacheEntry, fd: number, req: StaticRequest): StaticDecision {
-    if (!cache.wantsBody(e.id, BigInt(Date.now()) * 1_000_000n)) return this.decide(e.meta, req, fd, undefined);
+    if (!cache.wantsBody(e.id)) return this.decide(e.meta, req, fd, undefined);
     const body = readWhole(fd, e.meta.size);
     if (body === undefined) return this.decide(e.meta, req, fd, undefined); // shrank: serve (and fail) as before
     closeSync(fd);
