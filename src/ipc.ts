@@ -12,7 +12,7 @@ import type { AccessLogSpec } from './logging/spec.js';
 import type { StaticSpec } from './static/spec.js';
 
 /** Bump when a spec key, a message or an exit code changes meaning. */
-export const CONTRACT_VERSION = 2;
+export const CONTRACT_VERSION = 3;
 
 /**
  * Reserved exit codes. The master reacts to each by table (master/exits.ts): app-load and boot
@@ -65,9 +65,25 @@ export interface ChildCounters {
   readonly rtUs: number;
   /** Requests cut by harakiri while the worker served on (Node workers; a Python worker's harakiri is its exit). */
   readonly harakiri: number;
+  /** Completed requests by status class: [1xx, 2xx, 3xx, 4xx, 5xx] (a status outside 100-599 counts in none). */
+  readonly codes: readonly number[];
+  /**
+   * Completed requests by response time, one count per bucket of RT_BUCKETS_US (a request falls in the
+   * first bucket whose bound it does not exceed), plus a last one for slower requests: not cumulative,
+   * so a request costs one increment; the master sums them into Prometheus' cumulative `le` buckets.
+   */
+  readonly rtHist: readonly number[];
 }
 
-export const COUNTER_KEYS = ['requests', 'inflight', 'oldest', 'tx', 'exceptions', 'rtUs', 'harakiri'] as const satisfies readonly (keyof ChildCounters)[];
+/**
+ * Upper bounds (µs) of the response-time histogram: Prometheus' default buckets (5 ms to 10 s), the
+ * ones dashboards and alert rules written for client libraries expect.
+ */
+export const RT_BUCKETS_US = [5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000] as const;
+/** How many status classes `codes` has (1xx to 5xx). */
+export const STATUS_CLASSES = 5;
+
+export const COUNTER_KEYS = ['requests', 'inflight', 'oldest', 'tx', 'exceptions', 'rtUs', 'harakiri', 'codes', 'rtHist'] as const satisfies readonly (keyof ChildCounters)[];
 
 /** Why a child is exiting on purpose: said before it exits, so the master logs it by name. */
 export type ExitReason = 'max-requests' | 'harakiri' | 'lifetime' | 'rss' | 'stop';
@@ -208,6 +224,8 @@ export const CONTRACT = Object.freeze({
   workerSpecKeys: WORKER_SPEC_KEYS,
   routerSpecKeys: ROUTER_SPEC_KEYS,
   counterKeys: COUNTER_KEYS,
+  rtBucketsUs: RT_BUCKETS_US,
+  statusClasses: STATUS_CLASSES,
   childMessages: CHILD_MESSAGE_TYPES,
   masterMessages: MASTER_MESSAGE_TYPES,
   specEnv: SPEC_ENV,

@@ -4,7 +4,7 @@ Run `npm run build` after changing src/ipc.ts; test/contract/contract-drift.test
 file is stale.
 """
 
-CONTRACT_VERSION = 2
+CONTRACT_VERSION = 3
 
 # Reserved exit codes (the master reacts to each by table).
 EXIT_OK = 0
@@ -25,7 +25,11 @@ WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "t
 ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging", "heartbeatMs", "httpTimeout", "static", "readyPath", "limitPost")
 
 # Live counters sent with every heartbeat and with `exiting`.
-COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs", "harakiri")
+COUNTER_KEYS = ("requests", "inflight", "oldest", "tx", "exceptions", "rtUs", "harakiri", "codes", "rtHist")
+# Upper bounds (microseconds) of the response-time histogram (`rtHist` has one more, for slower requests).
+RT_BUCKETS_US = (5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000)
+# Status classes counted in `codes` (1xx to 5xx).
+STATUS_CLASSES = 5
 
 # Message types each way.
 CHILD_MESSAGES = ("ready", "heartbeat", "app-error", "exiting")

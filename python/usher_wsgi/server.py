@@ -9,10 +9,12 @@ import socket
 import _socket
 import threading
 import time
+from bisect import bisect_left
 from socket import SOCK_STREAM
 from time import monotonic
 
 from . import environ, static
+from .contract import RT_BUCKETS_US, STATUS_CLASSES
 from .codec import KEEPALIVE_MODIFIER2, IdleClose, ProtocolError, recv_head
 from .environ import DRAIN_TIMEOUT_S
 from .facts import AccessFacts, Sent
@@ -25,6 +27,22 @@ ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
 # accept() and all but one get EAGAIN). A thread that still loses the race just gets EAGAIN.
 LISTEN_IN = select.EPOLLIN | getattr(select, 'EPOLLEXCLUSIVE', 0)
 
+
+
+# Where a thread's counter list keeps the status classes and the response-time buckets.
+_CODES = 4
+_HIST = _CODES + STATUS_CLASSES
+
+
+def count(st, status, sent, dur_us):
+    """A completed request in its thread's counters (only that thread writes them: no lock)."""
+    st[0] += 1
+    st[1] += sent
+    st[3] += dur_us
+    cls = status // 100
+    if 1 <= cls <= STATUS_CLASSES:
+        st[_CODES - 1 + cls] += 1
+    st[_HIST + bisect_left(RT_BUCKETS_US, dur_us)] += 1
 
 class Worker:
     def __init__(self, cfg, app, log):
@@ -46,8 +64,10 @@ class Worker:
         self.lock = threading.Lock()
         # Live counters, per serving thread so that only that thread writes them (plain ints under the
         # GIL, no lock per request); counters() sums them for a heartbeat.
-        # [requests, tx (body bytes), exceptions (the app raised: 500), rt_us (sum of response times)]
-        self.stats = [[0, 0, 0, 0] for _ in range(cfg.threads)]
+        # [requests, tx (body bytes), exceptions (the app raised: 500), rt_us (sum of response times),
+        #  then one count per status class (1xx..5xx), then one per response-time bucket (RT_BUCKETS_US
+        #  and slower): count() below]
+        self.stats = [[0] * (_HIST + len(RT_BUCKETS_US) + 1) for _ in range(cfg.threads)]
         self.starts = [0.0] * cfg.threads  # monotonic start of the thread's request in flight; 0.0 idle
         self.what = [None] * cfg.threads  # (method, uri) of it, kept only for harakiri's log line
         self.served = itertools.count(1)  # max-requests: next() is atomic under the GIL
@@ -165,13 +185,9 @@ class Worker:
         oldest = 0
         if busy:
             oldest = int(time.time() * 1000 - (monotonic() - min(busy)) * 1000)
-        requests = tx = exceptions = rt_us = 0
-        for st in self.stats:
-            requests += st[0]
-            tx += st[1]
-            exceptions += st[2]
-            rt_us += st[3]
-        return {'requests': requests, 'inflight': len(busy), 'oldest': oldest, 'tx': tx, 'exceptions': exceptions, 'rtUs': rt_us, 'harakiri': 0}
+        total = [sum(col) for col in zip(*self.stats)]
+        return {'requests': total[0], 'inflight': len(busy), 'oldest': oldest, 'tx': total[1], 'exceptions': total[2],
+                'rtUs': total[3], 'harakiri': 0, 'codes': total[_CODES:_HIST], 'rtHist': total[_HIST:]}
 
     def close_conn(self, conn):
         fd = conn.fileno()
@@ -246,15 +262,11 @@ class Worker:
             inp.drain(monotonic() + DRAIN_TIMEOUT_S)
             if inp.remaining > 0:
                 res.keep = False
-        elapsed = monotonic() - started
-        st = self.stats[index]
-        st[0] += 1
-        st[1] += res.written
-        st[3] += int(elapsed * 1000000)
+        dur_us = int((monotonic() - started) * 1000000)
+        status = int(res.status[:3]) if res.status else 0
+        count(self.stats[index], status, res.written, dur_us)
         acc = self.access
         if self.logging or acc.selective:
-            status = int(res.status[:3]) if res.status else 0
-            dur_us = int(elapsed * 1000000)
             if self.logging or acc.selected(status, dur_us, res.written):
                 self.facts.line(env, vars_, res, status, dur_us, length, index, aborted)
         if self.max_requests and next(self.served) >= self.max_requests:
@@ -323,13 +335,9 @@ class Worker:
         if r is None:
             return None
         status, sent, complete = r
-        elapsed = monotonic() - started
-        st = self.stats[index]
-        st[0] += 1
-        st[1] += sent
-        st[3] += int(elapsed * 1000000)
-        dur_us = int(elapsed * 1000000)
+        dur_us = int((monotonic() - started) * 1000000)
         code = int(str(status)[:3])
+        count(self.stats[index], code, sent, dur_us)
         if self.logging or (self.access.selective and self.access.selected(code, dur_us, sent)):
             env = vars_ if 'PATH_INFO' in vars_ else dict(vars_, PATH_INFO='')
             self.facts.line(env, vars_, Sent(sent), code, dur_us, 0, index, not complete)

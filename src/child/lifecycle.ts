@@ -7,7 +7,7 @@
  * Must not: serve requests or load apps (the caller's), or decide when to respawn (the master's).
  */
 import { createLogger, flushSync, type Logger } from '../log.js';
-import { EXIT, TIMING, isMasterMessage, parseSpec, type ChildCounters, type ChildMessage, type ExitReason, type MasterMessage } from '../ipc.js';
+import { EXIT, RT_BUCKETS_US, STATUS_CLASSES, TIMING, isMasterMessage, parseSpec, type ChildCounters, type ChildMessage, type ExitReason, type MasterMessage } from '../ipc.js';
 
 /** Counters the child updates in place; the heartbeat sends a snapshot. */
 export interface Counters {
@@ -17,6 +17,22 @@ export interface Counters {
   rtUs: number;
   /** Requests cut by harakiri (Node workers). */
   harakiri: number;
+  /** By status class, [1xx … 5xx]. */
+  readonly codes: number[];
+  /** By response time, one slot per RT_BUCKETS_US bound and one for slower (not cumulative). */
+  readonly rtHist: number[];
+}
+
+/**
+ * Count a completed request's status class and response time: two array increments, the bucket
+ * found by a short linear scan (most requests fall in the first buckets).
+ */
+export function countResponse(c: Counters, status: number, us: number): void {
+  const cls = (status / 100) | 0;
+  if (cls >= 1 && cls <= STATUS_CLASSES) c.codes[cls - 1]!++;
+  let i = 0;
+  while (i < RT_BUCKETS_US.length && us > RT_BUCKETS_US[i]!) i++;
+  c.rtHist[i]!++;
 }
 
 /** A request in flight, as the counters see it (start time for `oldest` and harakiri). */
@@ -32,7 +48,10 @@ export interface ChildHooks {
 }
 
 export class ChildLifecycle<S> {
-  readonly counters: Counters = { requests: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0 };
+  readonly counters: Counters = {
+    requests: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0,
+    codes: new Array<number>(STATUS_CLASSES).fill(0), rtHist: new Array<number>(RT_BUCKETS_US.length + 1).fill(0),
+  };
   /** Requests in flight; callers add on start and delete on finish. */
   readonly inflight = new Set<Inflight>();
   private hooks: ChildHooks | undefined;
@@ -70,7 +89,7 @@ export class ChildLifecycle<S> {
     let oldest = 0;
     for (const r of this.inflight) if (oldest === 0 || r.started < oldest) oldest = r.started;
     const c = this.counters;
-    return { requests: c.requests, inflight: this.inflight.size, oldest, tx: c.tx, exceptions: c.exceptions, rtUs: c.rtUs, harakiri: c.harakiri };
+    return { requests: c.requests, inflight: this.inflight.size, oldest, tx: c.tx, exceptions: c.exceptions, rtUs: c.rtUs, harakiri: c.harakiri, codes: c.codes.slice(), rtHist: c.rtHist.slice() };
   }
 
   send(msg: ChildMessage): void {

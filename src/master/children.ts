@@ -25,7 +25,7 @@ export interface ChildHandle {
 
 export type ChildState = 'starting' | 'ready' | 'stopping';
 
-const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0 });
+const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0, codes: [], rtHist: [] });
 
 export interface Child {
   readonly role: ChildRole;

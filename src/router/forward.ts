@@ -18,7 +18,7 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { encodePacket, requestToCgi } from '../protocol/index.js';
 import type { Logger } from '../log.js';
-import type { Counters, Inflight } from '../child/lifecycle.js';
+import { countResponse, type Counters, type Inflight } from '../child/lifecycle.js';
 import { ResponseHeadReader, type ResponseHead } from './response-head.js';
 import { BodyReader, framingOf } from './body.js';
 import { KEEP_MAX_AGE_MS, MODIFIER2_KEEPALIVE, UpstreamPool } from './upstream.js';
@@ -187,7 +187,9 @@ function settle(f: Flight, opts: ForwardOptions): void {
   (f.req.socket as net.Socket & { [BUSY]?: boolean })[BUSY] = false;
   opts.inflight.delete(f);
   opts.counters.requests++;
-  opts.counters.rtUs += Math.round((performance.now() - f.t0) * 1000);
+  const us = Math.round((performance.now() - f.t0) * 1000);
+  opts.counters.rtUs += us;
+  countResponse(opts.counters, f.res.statusCode, us);
 }
 
 function withLength(rawHeaders: readonly string[], length: number): string[] {

@@ -7,7 +7,7 @@
  * the kernel knows (listen queues, RSS) and keeps five minutes of history for the dashboard.
  * Must not: change anything in the master or the children (it only reads and subscribes).
  */
-import type { ChildCounters } from '../ipc.js';
+import { RT_BUCKETS_US, STATUS_CLASSES, type ChildCounters } from '../ipc.js';
 import type { Logger } from '../log.js';
 import type { ChildView } from '../master/arbiter.js';
 import { subscribe, type ChildRole, type MasterEvent } from '../master/events.js';
@@ -28,7 +28,29 @@ export interface StatsSocket {
 
 export interface SocketView extends StatsSocket, QueueDepth {}
 
-export interface Totals { requests: number; exceptions: number; tx: number; rtUs: number; harakiri: number }
+export interface Totals {
+  requests: number; exceptions: number; tx: number; rtUs: number; harakiri: number;
+  /** By status class [1xx … 5xx], and by response-time bucket (RT_BUCKETS_US, then slower; not cumulative). */
+  readonly codes: number[]; readonly rtHist: number[];
+}
+
+export function zeroTotals(): Totals {
+  return {
+    requests: 0, exceptions: 0, tx: 0, rtUs: 0, harakiri: 0,
+    codes: new Array<number>(STATUS_CLASSES).fill(0), rtHist: new Array<number>(RT_BUCKETS_US.length + 1).fill(0),
+  };
+}
+
+/** Add one process's counters to a slot's totals. */
+function addTo(t: Totals, c: ChildCounters): void {
+  t.requests += c.requests;
+  t.exceptions += c.exceptions;
+  t.tx += c.tx;
+  t.rtUs += c.rtUs;
+  t.harakiri += cut(c);
+  for (let i = 0; i < t.codes.length; i++) t.codes[i]! += c.codes[i] ?? 0;
+  for (let i = 0; i < t.rtHist.length; i++) t.rtHist[i]! += c.rtHist[i] ?? 0;
+}
 
 /** One worker or router slot (role + id), across every process that has held it. */
 export interface SlotView {
@@ -66,7 +88,7 @@ export interface Sample {
 
 const HISTORY = 300;
 const RECENT = 50;
-const ZERO = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0 }) as ChildCounters;
+const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0, codes: [], rtHist: [] });
 
 /**
  * Requests a worker cut for outliving `harakiri` while it served on (Node workers report them in
@@ -163,7 +185,7 @@ export class StatsCollector {
   private slot(role: ChildRole, id: number): Slot {
     let s = this.slots.get(key(role, id));
     if (s === undefined) {
-      s = { role, id, retired: { requests: 0, exceptions: 0, tx: 0, rtUs: 0, harakiri: 0 }, spawns: 0, avgRtUs: 0, lastDeath: undefined };
+      s = { role, id, retired: zeroTotals(), spawns: 0, avgRtUs: 0, lastDeath: undefined };
       this.slots.set(key(role, id), s);
     }
     return s;
@@ -220,12 +242,7 @@ export class StatsCollector {
         const seen = this.seen.get(e.pid);
         const slot = this.slot(e.role, e.id);
         if (seen !== undefined) {
-          const r = slot.retired;
-          r.requests += seen.counters.requests;
-          r.exceptions += seen.counters.exceptions;
-          r.tx += seen.counters.tx;
-          r.rtUs += seen.counters.rtUs;
-          r.harakiri += cut(seen.counters);
+          addTo(slot.retired, seen.counters);
           this.seen.delete(e.pid);
         }
         this.memory.delete(e.pid);
@@ -267,18 +284,15 @@ export class StatsCollector {
     return [...ids].sort((a, b) => a - b).map((id) => {
       const slot = this.slot(role, id);
       const mine = kids.filter((c) => c.id === id);
-      const totals: Totals = { ...slot.retired };
+      const totals = zeroTotals();
+      addTo(totals, { ...slot.retired, inflight: 0, oldest: 0 });
       let inflight = 0;
       let rps = 0;
       for (const c of mine) {
         const seen = this.seen.get(c.pid);
         if (seen !== undefined && fresh(seen)) rps += seen.rps;
         const counters = seen?.counters ?? c.counters;
-        totals.requests += counters.requests;
-        totals.exceptions += counters.exceptions;
-        totals.tx += counters.tx;
-        totals.rtUs += counters.rtUs;
-        totals.harakiri += cut(counters);
+        addTo(totals, counters);
         inflight += counters.inflight;
       }
       // The newest generation serves; an older one may still be finishing during a reload.

@@ -2,18 +2,19 @@
  * stats/prometheus: the collector's figures in Prometheus' text exposition format (version 0.0.4),
  * named by Prometheus' conventions (base units: seconds, bytes; `_total` for counters).
  * Counters are slot totals kept in the master, so they only go up across respawns and reloads.
- * Request durations are a summary (`_sum` and `_count`, no quantiles): children report the sum of
- * their response times, not buckets.
+ * Request durations are a histogram with Prometheus' default buckets: each child counts its requests
+ * per bucket (one increment per request) and the master adds them up into cumulative `le` rows.
  * Must not: compute figures (stats/collector does).
  */
-import type { StatsCollector } from './collector.js';
+import { RT_BUCKETS_US } from '../ipc.js';
+import type { SlotView, StatsCollector } from './collector.js';
 
 type Labels = Readonly<Record<string, string | number>>;
 
 class Exposition {
   private readonly lines: string[] = [];
 
-  family(name: string, type: 'counter' | 'gauge' | 'summary', help: string, rows: readonly (readonly [Labels, number, string?])[]): void {
+  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, rows: readonly (readonly [Labels, number, string?])[]): void {
     this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value, suffix] of rows) this.lines.push(`${name}${suffix ?? ''}${fmtLabels(labels)} ${fmtValue(value)}`);
   }
@@ -34,6 +35,26 @@ function fmtValue(v: number): string {
   return String(v);
 }
 
+const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+const LE = [...RT_BUCKETS_US.map((us) => String(us / 1e6)), '+Inf'];
+
+/** A slot's histogram rows: cumulative buckets, then `_sum` and `_count` (the +Inf bucket's count). */
+function histogramRows(s: SlotView, labels: Labels): (readonly [Labels, number, string])[] {
+  const rows: (readonly [Labels, number, string])[] = [];
+  let acc = 0;
+  s.totals.rtHist.forEach((n, i) => {
+    acc += n;
+    rows.push([{ ...labels, le: LE[i]! }, acc, '_bucket']);
+  });
+  rows.push([labels, s.totals.rtUs / 1e6, '_sum'], [labels, acc, '_count']);
+  return rows;
+}
+
+/** A slot's responses by status class (every class, so a rate() over 5xx has a series from the start). */
+function classRows(s: SlotView, labels: Labels): (readonly [Labels, number])[] {
+  return CLASSES.map((code, i) => [{ ...labels, code }, s.totals.codes[i] ?? 0] as const);
+}
+
 export function renderMetrics(c: StatsCollector, version: string): string {
   const e = new Exposition();
   const workers = c.slotViews('worker');
@@ -45,14 +66,19 @@ export function renderMetrics(c: StatsCollector, version: string): string {
   e.family('usher_worker_requests_total', 'counter', 'Requests completed by the worker slot, across its respawns.', workers.map((s) => [w(s.id), s.totals.requests]));
   e.family('usher_worker_exceptions_total', 'counter', 'Requests that ended in an exception in the app.', workers.map((s) => [w(s.id), s.totals.exceptions]));
   e.family('usher_worker_response_bytes_total', 'counter', 'Response body bytes written by the worker slot.', workers.map((s) => [w(s.id), s.totals.tx]));
-  e.family('usher_worker_request_duration_seconds', 'summary', 'Time spent serving requests (sum and count only: children report sums, not buckets).',
-    workers.flatMap((s) => [[w(s.id), s.totals.rtUs / 1e6, '_sum'] as const, [w(s.id), s.totals.requests, '_count'] as const]));
+  e.family('usher_worker_request_duration_seconds', 'histogram', 'Time from a request\'s start to its response\'s end, in the worker.',
+    workers.flatMap((s) => histogramRows(s, w(s.id))));
+  e.family('usher_worker_responses_total', 'counter', 'Responses completed by the worker slot, by status class (code="2xx"...).', workers.flatMap((s) => classRows(s, w(s.id))));
   e.family('usher_worker_requests_in_flight', 'gauge', 'Requests being served right now (as of the last heartbeat).', workers.map((s) => [w(s.id), s.inflight]));
   e.family('usher_worker_busy', 'gauge', '1 while the worker has a request in flight, 0 when idle or absent.', workers.map((s) => [w(s.id), s.inflight > 0 ? 1 : 0]));
   e.family('usher_worker_resident_memory_bytes', 'gauge', 'Resident set size of the worker process.', workers.filter((s) => s.memory).map((s) => [w(s.id), s.memory!.rss]));
   e.family('usher_worker_virtual_memory_bytes', 'gauge', 'Virtual memory size of the worker process.', workers.filter((s) => s.memory).map((s) => [w(s.id), s.memory!.vsz]));
   e.family('usher_worker_harakiri_total', 'counter', 'Requests that outlived harakiri (the request cut, or the worker killed and replaced).', workers.map((s) => [w(s.id), s.totals.harakiri]));
   e.family('usher_router_requests_total', 'counter', 'Requests the HTTP router slot forwarded, across its respawns.', routers.map((s) => [{ router: String(s.id) }, s.totals.requests]));
+  e.family('usher_router_responses_total', 'counter', 'Responses the HTTP router slot sent to clients, by status class (its own 502/504 included).',
+    routers.flatMap((s) => classRows(s, { router: String(s.id) })));
+  e.family('usher_router_request_duration_seconds', 'histogram', 'Time from a request\'s arrival at the router to its response\'s end.',
+    routers.flatMap((s) => histogramRows(s, { router: String(s.id) })));
   e.family('usher_router_requests_in_flight', 'gauge', 'Requests the HTTP router is forwarding right now.', routers.map((s) => [{ router: String(s.id) }, s.inflight]));
   const states = new Map<string, number>([['starting', 0], ['ready', 0], ['stopping', 0]]);
   for (const s of workers) if (s.child) states.set(s.child.state, (states.get(s.child.state) ?? 0) + 1);

@@ -17,7 +17,7 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { ChildLifecycle } from '../child/lifecycle.js';
+import { countResponse, type ChildLifecycle } from '../child/lifecycle.js';
 import type { NodeAccessLog } from '../logging/node-access.js';
 
 export interface TrackerOptions {
@@ -208,7 +208,9 @@ export class RequestTracker {
     const ms = performance.now() - res.t0;
     const c = this.counters;
     c.requests++;
-    c.rtUs += Math.round(ms * 1000);
+    const us = Math.round(ms * 1000);
+    c.rtUs += us;
+    countResponse(c, res.statusCode, us);
     if (!res.writableFinished && !res.cut) this.life.log.info('client went away mid-response', { method: res.req.method, url: res.req.url });
     const access = this.opts.accessLog;
     if (access !== null && access.active) access.finished(res.req, res, ms);

@@ -6,15 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { COUNTER_KEYS, CONTRACT_VERSION, EXIT } from '../../src/ipc.js';
+import { COUNTER_KEYS, CONTRACT_VERSION, EXIT, RT_BUCKETS_US, type ChildCounters } from '../../src/ipc.js';
 import { APPS, havePython, startRunner, workerSpec } from '../helpers/python-runner.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
 
 const APP = join(APPS, 'wsgi_runner.py');
-type Counters = Record<(typeof COUNTER_KEYS)[number], number>;
+type Counters = ChildCounters;
 const counters = (m: Record<string, unknown>): Counters => m.counters as Counters;
 
-test('ready carries the contract version; heartbeats carry requests, inflight, oldest, tx, exceptions, rtUs', async (ctx) => {
+test('ready carries the contract version; heartbeats carry requests, inflight, oldest, tx, exceptions, rtUs, status classes and the time histogram', async (ctx) => {
   if (!havePython(ctx)) return;
   const r = await startRunner(workerSpec({ wsgiFile: APP, threads: 2 }));
   try {
@@ -38,6 +38,11 @@ test('ready carries the contract version; heartbeats carry requests, inflight, o
     assert.equal(idle.inflight, 0);
     assert.equal(idle.oldest, 0, 'oldest is 0 when idle');
     assert.ok(idle.rtUs >= 7_000_000, `the 7 s request is in rtUs (${idle.rtUs})`);
+    assert.deepEqual(idle.codes, [0, 3, 0, 0, 1], 'by status class: three 200s and one 500');
+    assert.equal(idle.rtHist.length, RT_BUCKETS_US.length + 1);
+    assert.equal(idle.rtHist.reduce((a, b) => a + b, 0), 4, 'every request in one bucket');
+    const sevenS = RT_BUCKETS_US.findIndex((b) => b >= 7_000_000);
+    assert.equal(idle.rtHist[sevenS], 1, 'the 7 s request in the 10 s bucket');
   } finally {
     await r.stop();
   }

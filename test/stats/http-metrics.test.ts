@@ -57,7 +57,7 @@ function parse(text: string): { samples: Scrape; monotonic: Set<string> } {
   const samples: Scrape = new Map();
   const counters = new Set<string>();
   for (const line of text.split('\n')) {
-    const t = /^# TYPE (\S+) (counter|summary)$/.exec(line);
+    const t = /^# TYPE (\S+) (counter|summary|histogram)$/.exec(line);
     if (t) counters.add(t[1]!);
     if (line === '' || line.startsWith('#')) continue;
     const m = /^(\S+?(?:\{.*\})?) (\S+)$/.exec(line);
@@ -66,7 +66,7 @@ function parse(text: string): { samples: Scrape; monotonic: Set<string> } {
   }
   const monotonic = new Set([...samples.keys()].filter((k) => {
     const name = k.replace(/\{.*$/, '');
-    return counters.has(name) || counters.has(name.replace(/_(sum|count)$/, ''));
+    return counters.has(name) || counters.has(name.replace(/_(sum|count|bucket)$/, ''));
   }));
   return { samples, monotonic };
 }
@@ -122,5 +122,59 @@ test('/metrics passes promtool; counters only go up across a reload and a respaw
     assert.ok(before.monotonic.size >= 10, 'counters were compared');
   } finally {
     await u.stop();
+  }
+});
+
+/** A histogram's cumulative bucket counts of one series, in `le` order (label set without `le`). */
+function buckets(s: Scrape, name: string, labels: string): [string, number][] {
+  const rows: [string, number][] = [];
+  for (const [k, v] of s) {
+    const m = new RegExp(`^${name}_bucket\\{${labels},le="([^"]+)"\\}$`).exec(k);
+    if (m) rows.push([m[1]!, v]);
+  }
+  return rows.sort((a, b) => (a[0] === '+Inf' ? 1 : b[0] === '+Inf' ? -1 : Number(a[0]) - Number(b[0])));
+}
+
+function assertHistogram(s: Scrape, name: string, labels: string, count: number, slowSeconds: number): void {
+  const rows = buckets(s, name, labels);
+  assert.equal(rows.length, 12, `${name}{${labels}}: Prometheus' 11 default bounds and +Inf`);
+  for (let i = 1; i < rows.length; i++) assert.ok(rows[i]![1] >= rows[i - 1]![1], `cumulative: ${JSON.stringify(rows)}`);
+  assert.equal(rows.at(-1)![1], count, '+Inf holds every request');
+  assert.equal(s.get(`${name}_count{${labels}}`), count);
+  const below = rows.filter(([le]) => le !== '+Inf' && Number(le) < slowSeconds);
+  assert.ok(below.every(([, n]) => n <= count - 1), `the slow request (>= ${slowSeconds} s) is in no bucket below it: ${JSON.stringify(rows)}`);
+}
+
+test('/metrics: response-time histograms and responses by status class, for Node workers and for the router and its Python workers', async (t) => {
+  if (!requireTool('promtool')) { t.skip('promtool not installed (Debian package prometheus)'); return; }
+  const [port, sport, pport, psport] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const node = await startUsherReady(['--http-socket', `127.0.0.1:${port}`, '--processes', '1', '--app', join(APPS, 'echo.mjs'), '--stats', `127.0.0.1:${sport}`, '--stats-http']);
+  const py = await startUsherReady(['--http', `127.0.0.1:${pport}`, '--processes', '1', '--wsgi-file', join(APPS, 'wsgi_runner.py'), '--stats', `127.0.0.1:${psport}`, '--stats-http']);
+  try {
+    const get = async (url: string): Promise<number> => fetch(url).then(async (r) => { await r.text(); return r.status; });
+    for (const [base, slow, fail] of [[`http://127.0.0.1:${port}`, '/slow?ms=300', '/throw'], [`http://127.0.0.1:${pport}`, '/sleep/0.3', '/error']] as const) {
+      for (let i = 0; i < 3; i++) assert.equal(await get(`${base}/pid`), 200);
+      assert.equal(await get(`${base}${slow}`), 200);
+      assert.equal(await get(`${base}${fail}`), 500);
+    }
+    for (const [sp, who] of [[sport, 'node'], [psport, 'python']] as const) {
+      const url = `http://127.0.0.1:${sp}/metrics`;
+      const s = await waitForStats(async () => parse((await httpGet(url)).body).samples, (x) => total(x, 'usher_worker_requests_total') >= 5, `${who}: 5 requests in /metrics`);
+      assert.equal(s.get('usher_worker_responses_total{worker="1",code="2xx"}'), 4, who);
+      assert.equal(s.get('usher_worker_responses_total{worker="1",code="5xx"}'), 1, who);
+      assert.equal(s.get('usher_worker_responses_total{worker="1",code="4xx"}'), 0, `${who}: every class has a series`);
+      assertHistogram(s, 'usher_worker_request_duration_seconds', 'worker="1"', 5, 0.3);
+      const body = (await httpGet(url)).body;
+      const r = await run('promtool', ['check', 'metrics'], body);
+      assert.equal(r.code, 0, `promtool check metrics (${who}):\n${r.stdout}${r.stderr}`);
+      if (who === 'python') {
+        const withRouter = await waitForStats(async () => parse((await httpGet(url)).body).samples, (x) => total(x, 'usher_router_requests_total') >= 5, 'the router\'s 5 requests');
+        assert.equal(withRouter.get('usher_router_responses_total{router="1",code="2xx"}'), 4);
+        assert.equal(withRouter.get('usher_router_responses_total{router="1",code="5xx"}'), 1);
+        assertHistogram(withRouter, 'usher_router_request_duration_seconds', 'router="1"', 5, 0.3);
+      }
+    }
+  } finally {
+    await Promise.all([node.stop(), py.stop()]);
   }
 });
