@@ -81,9 +81,35 @@ export interface Sample {
   readonly rps: number;
   /** Mean response time of the requests completed in the workers' latest heartbeat windows, ms (0 when none). */
   readonly avgMs: number;
+  /** Response-time percentiles of those requests (ms, 0 when none), estimated from the workers' histograms. */
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly p99Ms: number;
   readonly inflight: number;
   readonly listenQueue: number;
   readonly rss: number;
+}
+
+/**
+ * The q-quantile (ms) of requests counted by bucket (RT_BUCKETS_US, then slower), interpolated
+ * linearly inside its bucket as Prometheus' histogram_quantile() does; a quantile in the open last
+ * bucket is its lower bound (10 s). 0 when there are no requests.
+ */
+export function quantileMs(hist: readonly number[], q: number): number {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < hist.length; i++) {
+    const n = hist[i]!;
+    if (below + n >= rank && n > 0) {
+      if (i >= RT_BUCKETS_US.length) return RT_BUCKETS_US[RT_BUCKETS_US.length - 1]! / 1000;
+      const lo = i === 0 ? 0 : RT_BUCKETS_US[i - 1]!;
+      return (lo + (RT_BUCKETS_US[i]! - lo) * ((rank - below) / n)) / 1000;
+    }
+    below += n;
+  }
+  return RT_BUCKETS_US[RT_BUCKETS_US.length - 1]! / 1000;
 }
 
 const HISTORY = 300;
@@ -117,9 +143,12 @@ interface Seen {
   beatAt: number;
   beatRequests: number;
   beatRtUs: number;
+  beatHist: readonly number[];
   /** Requests completed and their summed time in the latest window, and its requests/s. */
   winRequests: number;
   winRtUs: number;
+  /** The window's requests by response-time bucket. */
+  winHist: readonly number[];
   rps: number;
 }
 
@@ -201,7 +230,7 @@ export class StatsCollector {
     let seen = this.seen.get(pid);
     if (seen === undefined) {
       const slot = this.slot(role, id);
-      seen = { slot, counters, beatAt: Date.now(), beatRequests: counters.requests, beatRtUs: counters.rtUs, winRequests: 0, winRtUs: 0, rps: 0 };
+      seen = { slot, counters, beatAt: Date.now(), beatRequests: counters.requests, beatRtUs: counters.rtUs, beatHist: counters.rtHist, winRequests: 0, winRtUs: 0, winHist: [], rps: 0 };
       this.seen.set(pid, seen);
       if (counters.requests > 0) slot.avgRtUs = counters.rtUs / counters.requests;
     } else if (counters.requests >= seen.counters.requests) {
@@ -223,6 +252,9 @@ export class StatsCollector {
     seen.beatAt = now;
     seen.beatRequests = seen.counters.requests;
     seen.beatRtUs = seen.counters.rtUs;
+    const hist = seen.counters.rtHist;
+    seen.winHist = hist.map((n, i) => Math.max(0, n - (seen.beatHist[i] ?? 0)));
+    seen.beatHist = hist;
   }
 
   private onEvent(e: MasterEvent): void {
@@ -342,8 +374,23 @@ export class StatsCollector {
       winRequests += seen.winRequests;
       winRtUs += seen.winRtUs;
     }
-    this.history.push({ t: Date.now(), rps, avgMs: winRequests > 0 ? winRtUs / winRequests / 1000 : 0, inflight, listenQueue: this.listenQueue(), rss });
+    const hist = this.windowHistogram();
+    this.history.push({
+      t: Date.now(), rps, avgMs: winRequests > 0 ? winRtUs / winRequests / 1000 : 0,
+      p50Ms: quantileMs(hist, 0.5), p95Ms: quantileMs(hist, 0.95), p99Ms: quantileMs(hist, 0.99),
+      inflight, listenQueue: this.listenQueue(), rss,
+    });
     if (this.history.length > HISTORY) this.history.shift();
+  }
+
+  /** The workers' latest heartbeat windows, bucket by bucket. */
+  private windowHistogram(): number[] {
+    const sum = new Array<number>(RT_BUCKETS_US.length + 1).fill(0);
+    for (const seen of this.seen.values()) {
+      if (seen.slot.role !== 'worker' || !fresh(seen)) continue;
+      seen.winHist.forEach((n, i) => { sum[i]! += n; });
+    }
+    return sum;
   }
 
   private async sampleQueues(): Promise<void> {

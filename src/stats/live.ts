@@ -1,6 +1,6 @@
 /**
  * stats/live: the dashboard's document (`/live.json`): usher's own view, richer than uWSGI's JSON:
- * five minutes of once-a-second history (req/s, mean latency, in flight, listen queue, RSS), every
+ * five minutes of once-a-second history (req/s, mean latency and p50/p95/p99, in flight, listen queue, RSS), every
  * worker and router slot, the sockets, and the recent respawns and reloads.
  * Must not: compute figures (stats/collector does).
  */

@@ -52,13 +52,15 @@ test('dashboard in headless Chromium: no console error, the workers listed, req/
         while (loading) await fetch(`http://127.0.0.1:${port}/${i % 2 === 0 ? 'pid' : 'slow?ms=20'}`).then((r) => r.text()).catch(() => undefined);
       })());
     }
-    await waitForStats(async () => JSON.parse((await httpGet(`${page}live.json`)).body) as { history: { rps: number }[] },
-      (d) => (d.history.at(-1)?.rps ?? 0) > 0, 'the server\'s req/s above 0');
+    const live = await waitForStats(async () => JSON.parse((await httpGet(`${page}live.json`)).body) as { history: { rps: number; p50Ms: number; p95Ms: number; p99Ms: number }[] },
+      (d) => (d.history.at(-1)?.rps ?? 0) > 0 && (d.history.at(-1)?.p50Ms ?? 0) > 0, 'the server\'s req/s and latency above 0');
+    const last = live.history.at(-1)!;
+    assert.ok(last.p50Ms <= last.p95Ms && last.p95Ms <= last.p99Ms, `percentiles in order: ${JSON.stringify(last)}`);
     const busy = await chromium(['--virtual-time-budget=3000', '--dump-dom', page]);
     assert.deepEqual(problems(busy.stderr), [], 'no console message under load');
     const rps = Number(text(busy.stdout, 'rps').replace(/,/g, ''));
     assert.ok(rps > 0, `req/s under load (${text(busy.stdout, 'rps')})`);
-    assert.match(text(busy.stdout, 'latency'), /ms$/);
+    assert.match(text(busy.stdout, 'latency'), /^[\d.,]+ \/ [\d.,]+ ms$/, 'p50 / p99');
 
     const shot = process.env.USHER_DOCS_SCREENSHOT === '1' ? join(REPO, 'docs', 'dashboard.png') : join(mkdtempSync(join(tmpdir(), 'usher-shot-')), 'dashboard.png');
     await new Promise((r) => setTimeout(r, 0));

@@ -23,7 +23,7 @@ export const PAGE_HTML = `<!doctype html>
 <main>
   <section class="figures">
     <div class="figure"><span class="label">req/s</span><span class="value" id="rps">–</span></div>
-    <div class="figure"><span class="label">latency</span><span class="value" id="latency">–</span></div>
+    <div class="figure"><span class="label">latency p50 / p99</span><span class="value" id="latency">–</span></div>
     <div class="figure"><span class="label">in flight</span><span class="value" id="inflight">–</span></div>
     <div class="figure"><span class="label">listen queue</span><span class="value" id="lq">–</span></div>
     <div class="figure"><span class="label">workers RSS</span><span class="value" id="rss">–</span></div>
@@ -31,7 +31,7 @@ export const PAGE_HTML = `<!doctype html>
   </section>
   <section class="charts">
     <figure><figcaption>requests per second, last 5 minutes</figcaption><canvas id="chart-rps" height="140"></canvas></figure>
-    <figure><figcaption>mean response time (ms), last 5 minutes</figcaption><canvas id="chart-latency" height="140"></canvas></figure>
+    <figure><figcaption>response time (ms), last 5 minutes: <span class="key p50">p50</span> <span class="key p95">p95</span> <span class="key p99">p99</span></figcaption><canvas id="chart-latency" height="140"></canvas></figure>
   </section>
   <section>
     <h2>Workers</h2>
@@ -57,8 +57,8 @@ export const PAGE_HTML = `<!doctype html>
 </html>
 `;
 
-export const PAGE_CSS = `:root { color-scheme: light dark; --fg: #1d2330; --muted: #6b7385; --bg: #f6f7f9; --card: #fff; --line: #2f6fde; --line2: #c2571a; --grid: #e3e6ec; --busy: #c2571a; --idle: #2a8a4a; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e4e7ee; --muted: #9aa2b3; --bg: #14171d; --card: #1d2129; --grid: #2c313b; --line: #6aa0ff; --line2: #ff9a5c; } }
+export const PAGE_CSS = `:root { color-scheme: light dark; --fg: #1d2330; --muted: #6b7385; --bg: #f6f7f9; --card: #fff; --line: #2f6fde; --line2: #c2571a; --line3: #8a5cc2; --grid: #e3e6ec; --busy: #c2571a; --idle: #2a8a4a; }
+@media (prefers-color-scheme: dark) { :root { --fg: #e4e7ee; --muted: #9aa2b3; --bg: #14171d; --card: #1d2129; --grid: #2c313b; --line: #6aa0ff; --line2: #ff9a5c; --line3: #b894f0; } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 header, main, footer { max-width: 1100px; margin: 0 auto; padding: 0 16px; }
@@ -70,10 +70,12 @@ h2 { font-size: 16px; margin: 18px 0 8px; }
 .figures { display: grid; grid-template-columns: repeat(6, 1fr); gap: 10px; }
 .figure { background: var(--card); border-radius: 8px; padding: 10px 12px; display: flex; flex-direction: column; }
 .label { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
-.value { font-size: 24px; font-variant-numeric: tabular-nums; }
+.value { font-size: 24px; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; margin-top: 10px; }
 figure { margin: 0; background: var(--card); border-radius: 8px; padding: 10px 12px; }
 figcaption { font-size: 12px; color: var(--muted); margin-bottom: 4px; }
+.key { font-weight: 600; margin-left: 4px; }
+.key.p50 { color: var(--line); } .key.p95 { color: var(--line3); } .key.p99 { color: var(--line2); }
 canvas { width: 100%; height: 140px; display: block; }
 .scroll { overflow-x: auto; background: var(--card); border-radius: 8px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -119,7 +121,8 @@ export const PAGE_JS = `'use strict';
   function cell(row, text, cls) { var td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; row.appendChild(td); }
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
-  function chart(canvas, points, key, color, now) {
+  // keys: one [field, color] per line, drawn on one scale (the largest of them).
+  function chart(canvas, points, keys, now) {
     var ratio = window.devicePixelRatio || 1;
     var w = canvas.clientWidth, h = canvas.clientHeight;
     canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio);
@@ -128,7 +131,7 @@ export const PAGE_JS = `'use strict';
     g.clearRect(0, 0, w, h);
     var span = 300000, left = 34, top = 6, bottom = h - 16, right = w - 4;
     var max = 0;
-    points.forEach(function (p) { if (p[key] > max) max = p[key]; });
+    points.forEach(function (p) { keys.forEach(function (k) { if (p[k[0]] > max) max = p[k[0]]; }); });
     var scale = max <= 0 ? 1 : Math.pow(10, Math.ceil(Math.log10(max * 1.1)));
     if (max > 0 && max * 1.1 < scale / 2) scale /= 2;
     if (max > 0 && max * 1.1 < scale / 2) scale /= 2.5;
@@ -139,13 +142,15 @@ export const PAGE_JS = `'use strict';
       g.fillText(num(scale * i / 2, 2), 0, y + 4);
     }
     g.fillText('-5m', left, h - 2); g.fillText('now', right - 22, h - 2);
-    g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
-    points.forEach(function (p, i) {
-      var x = left + (right - left) * (1 - (now - p.t) / span);
-      var y = bottom - (bottom - top) * (p[key] / scale);
-      if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+    keys.forEach(function (k) {
+      g.strokeStyle = k[1]; g.lineWidth = 2; g.beginPath();
+      points.forEach(function (p, i) {
+        var x = left + (right - left) * (1 - (now - p.t) / span);
+        var y = bottom - (bottom - top) * (p[k[0]] / scale);
+        if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+      });
+      g.stroke();
     });
-    g.stroke();
   }
 
   function render(d) {
@@ -157,13 +162,13 @@ export const PAGE_JS = `'use strict';
     $('summary').textContent = 'master pid ' + d.pid + ' · ' + ready + '/' + workers.length + ' workers ready · reloads ' + d.reloads.ok +
       (d.reloads.failed ? ' (' + d.reloads.failed + ' failed)' : '') + ' · updated ' + clock(now);
     $('rps').textContent = last ? num(last.rps, last.rps < 10 ? 1 : 0) : '0';
-    $('latency').textContent = last && last.avgMs > 0 ? num(last.avgMs, 2) + ' ms' : '–';
+    $('latency').textContent = last && last.p50Ms > 0 ? num(last.p50Ms, last.p50Ms < 10 ? 1 : 0) + ' / ' + num(last.p99Ms, last.p99Ms < 10 ? 1 : 0) + ' ms' : '–';
     $('inflight').textContent = last ? num(last.inflight) : '0';
     $('lq').textContent = num(d.listenQueue);
     $('rss').textContent = bytes(last ? last.rss : 0);
     $('uptime').textContent = duration(now - d.startedAt);
-    chart($('chart-rps'), d.history, 'rps', css('--line'), now);
-    chart($('chart-latency'), d.history, 'avgMs', css('--line2'), now);
+    chart($('chart-rps'), d.history, [['rps', css('--line')]], now);
+    chart($('chart-latency'), d.history, [['p50Ms', css('--line')], ['p95Ms', css('--line3')], ['p99Ms', css('--line2')]], now);
 
     var tbody = $('workers').tBodies[0];
     tbody.textContent = '';
