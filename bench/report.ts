@@ -27,6 +27,8 @@ export interface Row {
   readonly note?: string;
   readonly rounds?: readonly number[];
   readonly cpuRounds?: readonly number[];
+  /** A side address fetched during the load (the stats server): answers, failures, median and slowest time. */
+  readonly probe?: { readonly count: number; readonly failed: number; readonly p50ms: number; readonly maxMs: number };
 }
 
 const fmt = (n: number | undefined, d = 0): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
@@ -66,6 +68,12 @@ export function renderMarkdown(rows: readonly Row[], settings: string): string {
   for (const r of rows) {
     const cells = COLUMNS.map((c, i) => (i === 0 && r.note ? r.note : c.cell(r)));
     lines.push(`| ${r.caseTitle} | ${r.label}${r.reference ? ' *(reference)*' : ''} | ${cells.join(' | ')} |`);
+  }
+  const probes = rows.filter((r) => r.probe !== undefined);
+  if (probes.length > 0) lines.push('');
+  for (const r of probes) {
+    const p = r.probe!;
+    lines.push(`${r.label}: its stats address (\`/metrics\`), fetched every 250 ms during the load, answered ${p.count - p.failed} of ${p.count} times, in ${fmt(p.p50ms, 1)} ms (median), ${fmt(p.maxMs, 1)} ms at the slowest.`);
   }
   return lines.join('\n') + '\n';
 }

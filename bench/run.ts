@@ -36,6 +36,13 @@ function version(cmd: string, argv: string[], re: RegExp): string {
   return re.exec(out)?.[1] ?? (out.trim().split('\n')[0] || '?');
 }
 
+/** The probe's answer times over every round: how many, the median, the slowest, the failures. */
+function probeFigures(ms: number[]): Row['probe'] {
+  if (ms.length === 0) return undefined;
+  const ok = ms.filter(Number.isFinite);
+  return { count: ms.length, failed: ms.length - ok.length, p50ms: ok.length > 0 ? median(ok) : NaN, maxMs: ok.length > 0 ? Math.max(...ok) : NaN };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
@@ -45,6 +52,21 @@ interface Measured extends Load {
   /** CPU µs per completed request: the server's process tree, then an Nginx front's apart. */
   readonly cpuUs: number;
   readonly frontUs?: number;
+  /** How long the server's probe address took to answer, each time it was fetched during the load (ms). */
+  readonly probeMs?: readonly number[];
+}
+
+/** Fetch `url` every PROBE_EVERY_MS until `done` says stop: the answer times, in ms (a failure is Infinity). */
+const PROBE_EVERY_MS = 250;
+async function probe(url: string, done: () => boolean): Promise<number[]> {
+  const times: number[] = [];
+  while (!done()) {
+    const t0 = performance.now();
+    const ok = await fetch(url).then(async (r) => { await r.arrayBuffer(); return r.ok; }).catch(() => false);
+    times.push(ok ? performance.now() - t0 : Infinity);
+    await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
+  }
+  return times;
 }
 
 /**
@@ -55,11 +77,14 @@ interface Measured extends Load {
 async function measure(tool: LoadTool, s: Started, url: string): Promise<Measured> {
   const before = treeCpu(s.rootPid);
   const frontBefore = s.frontPid !== undefined ? treeCpu(s.frontPid) : undefined;
-  const load = await runLoad(tool, url, SECONDS);
+  let loading = true;
+  const probing = s.probe !== undefined ? probe(s.probe, () => !loading) : undefined;
+  const load = await runLoad(tool, url, SECONDS).finally(() => { loading = false; });
+  const probeMs = await probing;
   const spent = cpuMicros(before, treeCpu(s.rootPid));
   const front = frontBefore !== undefined ? cpuMicros(frontBefore, treeCpu(s.frontPid as number)) : undefined;
   const n = Math.max(1, load.requests);
-  return { ...load, cpuUs: spent / n, frontUs: front !== undefined ? front / n : undefined };
+  return { ...load, cpuUs: spent / n, frontUs: front !== undefined ? front / n : undefined, probeMs };
 }
 
 async function main(): Promise<void> {
@@ -135,6 +160,7 @@ async function main(): Promise<void> {
           cpuUsPerReq: median(l.loads.map((x) => x.cpuUs)), frontCpuUsPerReq: fronts.length > 0 ? median(fronts) : undefined,
           pssAnonBytes: pss?.anonBytes, pssFileBytes: pss?.fileBytes, rssBytes: rss,
           rounds: l.loads.map((x) => Math.round(x.rps)), cpuRounds: l.loads.map((x) => Math.round(x.cpuUs * 10) / 10),
+          probe: probeFigures(l.loads.flatMap((x) => x.probeMs ?? [])),
         });
       }
     }

@@ -23,6 +23,8 @@ export interface Started {
   readonly rootPid: number;
   /** An Nginx front's master, whose tree's CPU time is reported apart. */
   readonly frontPid?: number;
+  /** A side address (the stats server) fetched a few times a second while the load runs: how fast it answers under load. */
+  readonly probe?: string;
   stop(): Promise<void>;
 }
 
@@ -192,7 +194,13 @@ export const CASES: readonly CaseDef[] = [
     id: 'node-hello', title: 'Node hello world, direct HTTP', path: '/',
     servers: [
       { id: 'usher-http-socket', label: 'usher http-socket' + LOGS, requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
-      { id: 'usher-http-socket-stats', label: 'usher http-socket, stats on' + LOGS, requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--stats', `127.0.0.1:${await freePort()}`, '--stats-http', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      {
+        id: 'usher-http-socket-stats', label: 'usher http-socket, stats on' + LOGS, requires: [], start: async (port) => {
+          const stats = await freePort();
+          const s = await serve(usher(['--http-socket', `127.0.0.1:${port}`, '--stats', `127.0.0.1:${stats}`, '--stats-http', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`);
+          return { ...s, probe: `http://127.0.0.1:${stats}/metrics` };
+        },
+      },
       { id: 'usher-http', label: 'usher http' + LOGS, requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
       { id: 'usher-http-router', label: 'usher http, http-router = true' + LOGS, requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--http-router', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
       { id: 'node-cluster', label: 'node:cluster', requires: [], reference: true, start: async (port) => serve(startProcess(process.execPath, [join(APPS, 'cluster.mjs')], { env: { PORT: String(port), WORKERS: String(PROCESSES) } }), `http://127.0.0.1:${port}/`) },
