@@ -10,7 +10,7 @@
  * (src/logging/writer.ts) instead. Fatal paths call flushSync() before exiting.
  * Must not: format for humans only (fields stay machine-greppable), or throw.
  */
-import { writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Readonly<Record<string, string | number | boolean | undefined | null>>;
@@ -20,10 +20,20 @@ const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, er
 
 /** Lines larger than this may be split by the kernel when many processes write the same pipe. */
 const PIPE_BUF = 4096;
+/** One write to the log file itself: a whole batch (see writeMax). */
+const MAX_DIRECT_WRITE = 1 << 20;
 /** Queued bytes past which lines are dropped (and counted) rather than held while the destination is stuck. */
 const MAX_PENDING = 1 << 20;
 
 let outFd = 2;
+/**
+ * The most bytes one write carries. To the master's pipe: PIPE_BUF (a larger write may be split and
+ * interleaved with another child's). To the log file itself (opened O_APPEND): a whole batch, as the
+ * kernel appends each write whole (the file's lock is held for the write).
+ */
+let writeMax = PIPE_BUF;
+/** The log file this process writes directly (a Node worker when the master allows it), else null. */
+let direct: { fd: number; path: string } | null = null;
 let minRank = LEVEL_RANK.info;
 /**
  * The queue: lines are encoded into this buffer as they come (not kept as strings to be joined and
@@ -41,6 +51,49 @@ let sink: { write(data: string): void; flushSync(): void } | null = null;
 export function setLogSink(s: { write(data: string): void; flushSync(): void } | null): void {
   if (s !== null) flushSync();
   sink = s;
+}
+
+/**
+ * Write straight to the log file (the master passed it open, O_APPEND, at `fd`; `path` is for
+ * reopening) instead of the master's pipe: the lines cost no relay through the master. Only a
+ * regular file qualifies (O_APPEND appends each write whole); anything else keeps the pipe.
+ */
+export function setLogFile(fd: number, path: string): boolean {
+  try {
+    if (!fstatSync(fd).isFile()) return false;
+  } catch {
+    return false;
+  }
+  flushSync();
+  direct = { fd, path };
+  outFd = fd;
+  writeMax = MAX_DIRECT_WRITE;
+  return true;
+}
+
+/**
+ * The master reopened the log file (log-reopen, touch-logreopen, the master fifo, a deleted or moved
+ * file): what is queued goes to the old file, then this process opens the path itself. If it cannot
+ * (the file's folder is gone, or it is not allowed), it goes back to the master's pipe, so no line
+ * is lost and the master's file gets them.
+ */
+export function reopenLogFile(): 'reopened' | 'pipe' | 'none' {
+  if (direct === null) return 'none';
+  flushSync();
+  let fd: number;
+  try {
+    fd = openSync(direct.path, 'a', 0o640);
+  } catch {
+    try { closeSync(direct.fd); } catch { /* closed */ }
+    direct = null;
+    outFd = 2;
+    writeMax = PIPE_BUF;
+    return 'pipe';
+  }
+  try { closeSync(direct.fd); } catch { /* closed */ }
+  direct = { fd, path: direct.path };
+  outFd = fd;
+  return 'reopened';
 }
 
 export function setLogLevel(level: LogLevel): void {
@@ -106,12 +159,12 @@ function countLines(buf: Buffer, from: number, to: number): number {
   return n;
 }
 
-/** Where the next write ends: whole lines, at most PIPE_BUF bytes (a longer line goes alone). */
+/** Where the next write ends: whole lines, at most writeMax bytes (a longer line goes alone). */
 function chunkEnd(buf: Buffer, off: number, len: number): number {
-  if (len - off <= PIPE_BUF) return len;
-  const nl = buf.lastIndexOf(10, off + PIPE_BUF - 1);
+  if (len - off <= writeMax) return len;
+  const nl = buf.lastIndexOf(10, off + writeMax - 1);
   if (nl >= off) return nl + 1;
-  const next = buf.indexOf(10, off + PIPE_BUF);
+  const next = buf.indexOf(10, off + writeMax);
   return next === -1 || next >= len ? len : next + 1;
 }
 
