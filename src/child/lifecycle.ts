@@ -124,7 +124,9 @@ export class ChildLifecycle<S> {
         this.log.info('draining: the readiness path answers 503 from now on');
       } else if (m.type === 'reopen-logs') {
         // Here, not in a hook: a worker that writes the log file itself reopens it even before it is ready.
-        if (reopenLogFile() === 'pipe') this.log.warn('cannot reopen the log file; lines go through the master from now on');
+        const r = reopenLogFile();
+        if (r === 'reopened') this.log.info('log file reopened');
+        else if (r === 'pipe') this.log.warn('cannot reopen the log file; lines go through the master from now on');
         this.hooks?.onMasterMessage?.(m);
       } else this.hooks?.onMasterMessage?.(m);
     });
