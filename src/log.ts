@@ -3,10 +3,13 @@
  *   2026-11-24T01:47:00.123Z INFO  master: worker spawned id=1 pid=4242
  * A short message, then key=value fields (values with spaces or quotes are JSON-quoted).
  * In a child, lines are queued (encoded into one reused buffer as they come) and written in batches of whole lines (event
- * lines on the next turn of the loop, access lines every 20 ms or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
- * master's non-blocking log pipe: a batch is atomic, so lines of many workers never interleave
+ * lines on the next turn of the loop, access lines every 20 ms or sooner when 32 KB wait). A Node worker
+ * given the log file (setLogFile: a plain logto file, opened O_APPEND by the master) writes each batch
+ * to it in one write, which the kernel appends whole. Otherwise a batch goes to stderr, the master's
+ * non-blocking log pipe, at most PIPE_BUF bytes per write: each write is atomic, so lines of many workers never interleave
  * mid-line, and a full pipe never blocks the event loop; while it stays full the queue is capped,
- * lines beyond it are dropped and counted, and the count is logged once writing works again. In the master, lines go to its log writer
+ * lines beyond it are dropped and counted, and the count is logged once writing works again (a full
+ * disk drops and counts the same way). In the master, lines go to its log writer
  * (src/logging/writer.ts) instead. Fatal paths call flushSync() before exiting.
  * Must not: format for humans only (fields stay machine-greppable), or throw.
  */

@@ -1,5 +1,5 @@
 /**
- * logging/writer: the master's single log writer (uWSGI's log-master). Every child's stdout and stderr
+ * logging/writer: the master's log writer (uWSGI's log-master). Every child's stdout and stderr
  * is the write end of one pipe the master reads; the master writes what it reads, and its own lines,
  * to the destinations: `logto`, `logger = file:/stdio`, and `req-logger` for access lines (children
  * mark those with ACCESS_TAG when they go elsewhere). One writer per file means lines never
@@ -10,6 +10,10 @@
  * children's writes and passes them on as one Buffer, with no per-line work unless req-logger splits
  * access lines from events; a file takes them at once; a full stderr
  * pipe keeps them queued, capped, for a retry), so a rotation never races a write.
+ * The exception (directFile): with one plain file for every line and no log-maxsize or log-master, Node
+ * workers get that file and append their lines to it themselves (src/log.ts setLogFile), as uWSGI's
+ * workers do without log-master: no copy through the pipe and the master. A reopen here is then passed
+ * on (onReopen: the master sends `reopen-logs`, each worker reopens the path).
  * Must not: wait on a slow destination, or render access lines (children do).
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, mkdtempSync, rmdirSync } from 'node:fs';
