@@ -175,10 +175,13 @@ let batchTimer: NodeJS.Timeout | undefined;
 /** The pipe was full (EAGAIN): what is left waits for the retry timer. */
 let blocked = false;
 let reported = 0;
+/** A failed write (a full disk) left the file ending mid-line: the next line written starts a new one. */
+let torn = false;
 
 /** Lines were lost: the count goes first in the queue, written with the next batch. */
 function reportDropped(): void {
-  const warn = Buffer.from(formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }));
+  const warn = Buffer.from((torn ? '\n' : '') + formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }));
+  torn = false;
   reported = dropped;
   const next = Buffer.allocUnsafe(Math.max(queue.length, warn.length + queued));
   warn.copy(next, 0);
@@ -213,6 +216,7 @@ function flush(): void {
         setTimeout(flush, 5).unref();
         return;
       }
+      if (off > 0 && buf[off - 1] !== 10) torn = true; // a short write before the error ended mid-line
       dropped += countLines(buf, off, len);
       break;
     }
