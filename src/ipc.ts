@@ -137,6 +137,11 @@ export interface WorkerSpec {
   readonly disableLogging: boolean;
   /** How to render and filter access lines (log-format, log-style, log-4xx, ...): src/logging/spec.ts. */
   readonly accessLog: AccessLogSpec;
+  /**
+   * The log file a Node worker writes its lines to itself, open (O_APPEND) at `fd`, reopened by `path`
+   * on `reopen-logs`; null = write to the master's pipe (stderr), as Python workers always do.
+   */
+  readonly logFile: { readonly fd: number; readonly path: string } | null;
   /** How often to send a heartbeat (the master derives it from `heartbeat-timeout`). */
   readonly heartbeatMs: number;
   /** `static-map` and friends, resolved (src/static/spec.ts); null when no static file is served. */
@@ -182,7 +187,7 @@ export interface RouterSpec {
 
 /** The keys each spec must carry: children refuse a spec missing one (a boot error naming it). */
 export const WORKER_SPEC_KEYS = ['contract', 'id', 'generation', 'fds', 'kinds', 'listen', 'threads', 'processes', 'bufferSize', 'harakiri',
-  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'accessLog', 'heartbeatMs', 'static', 'readyPath', 'limitPost', 'limitAs', 'harakiriGracefulTimeout', 'harakiriGracefulSignal', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
+  'socketTimeout', 'maxRequests', 'postBuffering', 'disableLogging', 'accessLog', 'logFile', 'heartbeatMs', 'static', 'readyPath', 'limitPost', 'limitAs', 'harakiriGracefulTimeout', 'harakiriGracefulSignal', 'chdir', 'app', 'wsgiFile', 'module', 'callable', 'pythonpath'] as const satisfies readonly (keyof WorkerSpec)[];
 export const ROUTER_SPEC_KEYS = ['contract', 'id', 'fds', 'listen', 'upstream', 'bufferSize', 'disableLogging', 'heartbeatMs', 'httpTimeout', 'static', 'readyPath', 'limitPost'] as const satisfies readonly (keyof RouterSpec)[];
 
 // Compile-time check that the key lists above are complete: adding a spec field without listing it fails the build.

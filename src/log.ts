@@ -3,14 +3,17 @@
  *   2026-11-24T01:47:00.123Z INFO  master: worker spawned id=1 pid=4242
  * A short message, then key=value fields (values with spaces or quotes are JSON-quoted).
  * In a child, lines are queued (encoded into one reused buffer as they come) and written in batches of whole lines (event
- * lines on the next turn of the loop, access lines every 20 ms or sooner when 32 KB wait), at most PIPE_BUF bytes per write, to stderr, which is the
- * master's non-blocking log pipe: a batch is atomic, so lines of many workers never interleave
+ * lines on the next turn of the loop, access lines every 20 ms or sooner when 32 KB wait). A Node worker
+ * given the log file (setLogFile: a plain logto file, opened O_APPEND by the master) writes each batch
+ * to it in one write, which the kernel appends whole. Otherwise a batch goes to stderr, the master's
+ * non-blocking log pipe, at most PIPE_BUF bytes per write: each write is atomic, so lines of many workers never interleave
  * mid-line, and a full pipe never blocks the event loop; while it stays full the queue is capped,
- * lines beyond it are dropped and counted, and the count is logged once writing works again. In the master, lines go to its log writer
+ * lines beyond it are dropped and counted, and the count is logged once writing works again (a full
+ * disk drops and counts the same way). In the master, lines go to its log writer
  * (src/logging/writer.ts) instead. Fatal paths call flushSync() before exiting.
  * Must not: format for humans only (fields stay machine-greppable), or throw.
  */
-import { writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Readonly<Record<string, string | number | boolean | undefined | null>>;
@@ -20,10 +23,20 @@ const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, er
 
 /** Lines larger than this may be split by the kernel when many processes write the same pipe. */
 const PIPE_BUF = 4096;
+/** One write to the log file itself: a whole batch (see writeMax). */
+const MAX_DIRECT_WRITE = 1 << 20;
 /** Queued bytes past which lines are dropped (and counted) rather than held while the destination is stuck. */
 const MAX_PENDING = 1 << 20;
 
 let outFd = 2;
+/**
+ * The most bytes one write carries. To the master's pipe: PIPE_BUF (a larger write may be split and
+ * interleaved with another child's). To the log file itself (opened O_APPEND): a whole batch, as the
+ * kernel appends each write whole (the file's lock is held for the write).
+ */
+let writeMax = PIPE_BUF;
+/** The log file this process writes directly (a Node worker when the master allows it), else null. */
+let direct: { fd: number; path: string } | null = null;
 let minRank = LEVEL_RANK.info;
 /**
  * The queue: lines are encoded into this buffer as they come (not kept as strings to be joined and
@@ -41,6 +54,49 @@ let sink: { write(data: string): void; flushSync(): void } | null = null;
 export function setLogSink(s: { write(data: string): void; flushSync(): void } | null): void {
   if (s !== null) flushSync();
   sink = s;
+}
+
+/**
+ * Write straight to the log file (the master passed it open, O_APPEND, at `fd`; `path` is for
+ * reopening) instead of the master's pipe: the lines cost no relay through the master. Only a
+ * regular file qualifies (O_APPEND appends each write whole); anything else keeps the pipe.
+ */
+export function setLogFile(fd: number, path: string): boolean {
+  try {
+    if (!fstatSync(fd).isFile()) return false;
+  } catch {
+    return false;
+  }
+  flushSync();
+  direct = { fd, path };
+  outFd = fd;
+  writeMax = MAX_DIRECT_WRITE;
+  return true;
+}
+
+/**
+ * The master reopened the log file (log-reopen, touch-logreopen, the master fifo, a deleted or moved
+ * file): what is queued goes to the old file, then this process opens the path itself. If it cannot
+ * (the file's folder is gone, or it is not allowed), it goes back to the master's pipe, so no line
+ * is lost and the master's file gets them.
+ */
+export function reopenLogFile(): 'reopened' | 'pipe' | 'none' {
+  if (direct === null) return 'none';
+  flushSync();
+  let fd: number;
+  try {
+    fd = openSync(direct.path, 'a', 0o640);
+  } catch {
+    try { closeSync(direct.fd); } catch { /* closed */ }
+    direct = null;
+    outFd = 2;
+    writeMax = PIPE_BUF;
+    return 'pipe';
+  }
+  try { closeSync(direct.fd); } catch { /* closed */ }
+  direct = { fd, path: direct.path };
+  outFd = fd;
+  return 'reopened';
 }
 
 export function setLogLevel(level: LogLevel): void {
@@ -106,12 +162,12 @@ function countLines(buf: Buffer, from: number, to: number): number {
   return n;
 }
 
-/** Where the next write ends: whole lines, at most PIPE_BUF bytes (a longer line goes alone). */
+/** Where the next write ends: whole lines, at most writeMax bytes (a longer line goes alone). */
 function chunkEnd(buf: Buffer, off: number, len: number): number {
-  if (len - off <= PIPE_BUF) return len;
-  const nl = buf.lastIndexOf(10, off + PIPE_BUF - 1);
+  if (len - off <= writeMax) return len;
+  const nl = buf.lastIndexOf(10, off + writeMax - 1);
   if (nl >= off) return nl + 1;
-  const next = buf.indexOf(10, off + PIPE_BUF);
+  const next = buf.indexOf(10, off + writeMax);
   return next === -1 || next >= len ? len : next + 1;
 }
 
@@ -119,10 +175,13 @@ let batchTimer: NodeJS.Timeout | undefined;
 /** The pipe was full (EAGAIN): what is left waits for the retry timer. */
 let blocked = false;
 let reported = 0;
+/** A failed write (a full disk) left the file ending mid-line: the next line written starts a new one. */
+let torn = false;
 
 /** Lines were lost: the count goes first in the queue, written with the next batch. */
 function reportDropped(): void {
-  const warn = Buffer.from(formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }));
+  const warn = Buffer.from((torn ? '\n' : '') + formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }));
+  torn = false;
   reported = dropped;
   const next = Buffer.allocUnsafe(Math.max(queue.length, warn.length + queued));
   warn.copy(next, 0);
@@ -157,6 +216,7 @@ function flush(): void {
         setTimeout(flush, 5).unref();
         return;
       }
+      if (off > 0 && buf[off - 1] !== 10) torn = true; // a short write before the error ended mid-line
       dropped += countLines(buf, off, len);
       break;
     }

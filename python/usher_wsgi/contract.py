@@ -21,7 +21,7 @@ ABORT_GRACE_S = 5
 ORPHAN_EXIT_S = 2
 
 # Keys every spec must carry; a missing one is a boot error naming it.
-WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "threads", "processes", "bufferSize", "harakiri", "socketTimeout", "maxRequests", "postBuffering", "disableLogging", "accessLog", "heartbeatMs", "static", "readyPath", "limitPost", "limitAs", "harakiriGracefulTimeout", "harakiriGracefulSignal", "chdir", "app", "wsgiFile", "module", "callable", "pythonpath")
+WORKER_SPEC_KEYS = ("contract", "id", "generation", "fds", "kinds", "listen", "threads", "processes", "bufferSize", "harakiri", "socketTimeout", "maxRequests", "postBuffering", "disableLogging", "accessLog", "logFile", "heartbeatMs", "static", "readyPath", "limitPost", "limitAs", "harakiriGracefulTimeout", "harakiriGracefulSignal", "chdir", "app", "wsgiFile", "module", "callable", "pythonpath")
 ROUTER_SPEC_KEYS = ("contract", "id", "fds", "listen", "upstream", "bufferSize", "disableLogging", "heartbeatMs", "httpTimeout", "static", "readyPath", "limitPost")
 
 # Live counters sent with every heartbeat and with `exiting`.

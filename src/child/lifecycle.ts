@@ -6,7 +6,7 @@
  * The Python runner follows the same contract (python/usher_wsgi/).
  * Must not: serve requests or load apps (the caller's), or decide when to respawn (the master's).
  */
-import { createLogger, flushSync, type Logger } from '../log.js';
+import { createLogger, flushSync, reopenLogFile, type Logger } from '../log.js';
 import { EXIT, RT_BUCKETS_US, STATUS_CLASSES, TIMING, isMasterMessage, parseSpec, type ChildCounters, type ChildMessage, type ExitReason, type MasterMessage } from '../ipc.js';
 
 /** Counters the child updates in place; the heartbeat sends a snapshot. */
@@ -141,6 +141,12 @@ export class ChildLifecycle<S> {
       else if (m.type === 'drain') {
         this.draining = true;
         this.log.info('draining: the readiness path answers 503 from now on');
+      } else if (m.type === 'reopen-logs') {
+        // Here, not in a hook: a worker that writes the log file itself reopens it even before it is ready.
+        const r = reopenLogFile();
+        if (r === 'reopened') this.log.info('log file reopened');
+        else if (r === 'pipe') this.log.warn('cannot reopen the log file; lines go through the master from now on');
+        this.hooks?.onMasterMessage?.(m);
       } else this.hooks?.onMasterMessage?.(m);
     });
     process.on('disconnect', () => {

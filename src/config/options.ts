@@ -123,6 +123,7 @@ const KNOWN: OptionDef[] = [
   impl({ name: 'log-x-forwarded-for', type: 'bool', field: 'logXForwardedFor', default: false, help: 'The logged address (`%(addr)`) is the X-Forwarded-For header the front sent (as uWSGI: the whole header), not the socket peer.' }),
   impl({ name: 'logger', type: 'list', field: 'logger', help: 'Where lines go: `file:/path` or `stdio` (stderr). Without `req-logger`, access lines go here too. `syslog` is refused for now (use journald via stderr). Repeatable.' }),
   impl({ name: 'req-logger', type: 'list', field: 'reqLogger', help: 'Where access lines go, apart from event lines: `file:/path` or `stdio`. Repeatable.' }),
+  impl({ name: 'log-master', type: 'bool', field: 'logMaster', default: false, help: 'Every line goes through the master, which alone writes the log file. Without it, Node workers append their lines to a plain `logto` file themselves (O_APPEND, whole lines per write), as uWSGI\'s workers do; `log-maxsize`, `logger` and `req-logger` always use the master.' }),
   impl({ name: 'log-reopen', type: 'bool', field: 'logReopen', default: false, help: 'Reopen the log files on every reload (SIGHUP), for logrotate\'s move-then-reload.' }),
   impl({ name: 'touch-logreopen', type: 'list', field: 'touchLogreopen', help: 'Reopen the log files when this file is touched (checked once a second, as uWSGI): logrotate\'s `postrotate` touches it. Repeatable.' }),
   impl({ name: 'log-maxsize', type: 'int', field: 'logMaxsize', default: 0, min: 0, help: 'Rotate a log file once it reaches this many bytes: renamed to `FILE.<unix time>` (`.1`, `.2` appended should that exist) and a new one started; no line is lost (0 = off).' }),
@@ -171,7 +172,6 @@ const KNOWN: OptionDef[] = [
   accepted('http-auto-chunked', 'usher chunks HTTP/1.1 responses of unknown length.'),
   accepted('offload-threads', 'usher has no offload threads and needs none: Node workers stream static files from the event loop with bounded memory; Python workers send them with os.sendfile from the thread serving the request, which stays busy until the client has the file (as uWSGI without offload threads).'),
   accepted('manage-script-name', 'SCRIPT_NAME is passed as the front sends it.'),
-  accepted('log-master', 'usher\'s master always writes the logs: workers write to a pipe it reads, so lines never interleave and logs reopen without restarting workers.'),
   accepted('log-format-strftime', 'usher formats `%(ftime)` with `log-date` whenever `log-date` is set.', ['logformat-strftime']),
 ];
 

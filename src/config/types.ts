@@ -136,6 +136,8 @@ export interface UsherConfig {
   readonly logger: readonly string[];
   readonly reqLogger: readonly string[];
   readonly logReopen: boolean;
+  /** `log-master`: every line goes through the master's pipe (no direct writes by workers). */
+  readonly logMaster: boolean;
   readonly touchLogreopen: readonly string[];
   readonly logMaxsize: number;
   readonly logBackupname: string | undefined;

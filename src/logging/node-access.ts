@@ -1,7 +1,7 @@
 /**
  * logging/node-access: a Node worker's access line. Fills one reused RequestFacts object from a
  * finished request (only the facts the compiled line uses), renders it, and queues it on the log
- * (batched writes to the master's pipe). Per request: no closure, no map, no timer; the wall clock
+ * (batched writes to the log file itself, or to the master's pipe: src/log.ts). Per request: no closure, no map, no timer; the wall clock
  * is not read (the start is performance.timeOrigin + the response's t0).
  * For HTTP requests (http-socket) the "vars" of uWSGI's line are the request's headers as CGI
  * vars plus the six request-line ones (REQUEST_METHOD, REQUEST_URI, PATH_INFO, QUERY_STRING,

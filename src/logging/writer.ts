@@ -1,5 +1,5 @@
 /**
- * logging/writer: the master's single log writer (uWSGI's log-master). Every child's stdout and stderr
+ * logging/writer: the master's log writer (uWSGI's log-master). Every child's stdout and stderr
  * is the write end of one pipe the master reads; the master writes what it reads, and its own lines,
  * to the destinations: `logto`, `logger = file:/stdio`, and `req-logger` for access lines (children
  * mark those with ACCESS_TAG when they go elsewhere). One writer per file means lines never
@@ -10,6 +10,10 @@
  * children's writes and passes them on as one Buffer, with no per-line work unless req-logger splits
  * access lines from events; a file takes them at once; a full stderr
  * pipe keeps them queued, capped, for a retry), so a rotation never races a write.
+ * The exception (directFile): with one plain file for every line and no log-maxsize or log-master, Node
+ * workers get that file and append their lines to it themselves (src/log.ts setLogFile), as uWSGI's
+ * workers do without log-master: no copy through the pipe and the master. A reopen here is then passed
+ * on (onReopen: the master sends `reopen-logs`, each worker reopens the path).
  * Must not: wait on a slow destination, or render access lines (children do).
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, mkdtempSync, rmdirSync } from 'node:fs';
@@ -152,6 +156,16 @@ export class LogDestination {
     this.write(formatLine('info', 'master', 'log file reopened', { [this.option]: this.path, reason: why }));
   }
 
+  /** The open file, when it is a regular one (a Node worker may then append to it itself), else null. */
+  regularFile(): { fd: number; path: string } | null {
+    if (this.path === null) return null;
+    try {
+      return fstatSync(this.fd).isFile() ? { fd: this.fd, path: this.path } : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The file was deleted or replaced under usher (no rotate hook): true when it should be reopened. */
   moved(): boolean {
     if (this.path === null) return false;
@@ -204,6 +218,14 @@ function makePipe(): { readFd: number; writeFd: number } {
 export interface MasterLogs {
   /** The fd children get as stdout and stderr. */
   readonly childFd: number;
+  /**
+   * The log file Node workers may append their lines to themselves (no relay through the pipe):
+   * the one destination of every line, a regular file, with no `log-maxsize` (rotation needs one
+   * writer) and no `log-master`. Null = every line goes through the master.
+   */
+  directFile(): { fd: number; path: string } | null;
+  /** Called after the files were reopened (children writing them directly must reopen too). */
+  onReopen(fn: () => void): void;
   reopen(why: string): void;
   /** Read what the children left in the pipe, write everything, stop watching. */
   close(): void;
@@ -271,7 +293,9 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
 
   setLogSink({ write: toEvents, flushSync: () => { for (const d of all) d.flushSync(); } });
 
-  const reopen = (why: string): void => { for (const d of all) d.reopen(why); };
+  const direct = events.length === 1 && !split && config.logMaxsize === 0 && !config.logMaster ? events[0] as LogDestination : null;
+  let reopened = (): void => undefined;
+  const reopen = (why: string): void => { for (const d of all) d.reopen(why); reopened(); };
   const touchFiles = config.touchLogreopen.map((p) => ({ path: p, mtime: mtimeOf(p) }));
   const fileDests = all.filter((d) => d.path !== null);
   // Once a second, as uWSGI's master: touched reopen files, and files deleted or moved under usher.
@@ -282,13 +306,17 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
       if (m !== t.mtime) { t.mtime = m; touched = touched || m !== 0; }
     }
     if (touched) { reopen('touch-logreopen'); return; }
-    for (const d of fileDests) if (d.moved()) d.reopen('the file was moved or deleted');
+    let moved = false;
+    for (const d of fileDests) if (d.moved()) { d.reopen('the file was moved or deleted'); moved = true; }
+    if (moved) reopened();
   }, 1000) : undefined;
   poll?.unref();
   const unsubscribe = config.logReopen ? subscribe((e) => { if (e.type === 'reload-started') reopen('log-reopen on reload'); }) : () => undefined;
 
   return {
     childFd: writeFd,
+    directFile: () => direct?.regularFile() ?? null,
+    onReopen: (fn) => { reopened = fn; },
     reopen,
     close(): void {
       closed = true;

@@ -23,7 +23,7 @@ export interface BuiltSockets {
 }
 
 export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime: AppRuntime, app: string | null, wsgiFile: string | null,
-  logFd: number | undefined, log: Logger, tellLauncher: boolean): Arbiter {
+  logFd: number | undefined, log: Logger, tellLauncher: boolean, directLog?: () => { fd: number; path: string } | null): Arbiter {
   const bound = created.bound;
   const upstream = created.privateDir !== undefined ? join(created.privateDir, 'workers.sock') : undefined;
   const workerSockets = bound.filter((s) => s.kind !== 'router');
@@ -70,6 +70,7 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
     drainMs: config.drainTime * 1000,
     heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
     logFd,
+    directLog,
   };
   return new Arbiter(plan, log, () => {
     const urls = bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);

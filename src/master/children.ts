@@ -65,12 +65,14 @@ export interface ChildView {
 export interface SpawnPlan {
   readonly runtime: AppRuntime;
   /** Worker spec without the per-process fields. */
-  readonly worker: Omit<WorkerSpec, 'id' | 'generation' | 'fds' | 'contract' | 'heartbeatMs'>;
+  readonly worker: Omit<WorkerSpec, 'id' | 'generation' | 'fds' | 'contract' | 'heartbeatMs' | 'logFile'>;
   /** Bound fds the workers get, in spec.kinds order. */
   readonly workerFds: readonly number[];
   readonly router: Omit<RouterSpec, 'id' | 'fds' | 'contract' | 'heartbeatMs'> | undefined;
   readonly routerFds: readonly number[];
   readonly logFd: number | undefined;
+  /** The log file Node workers append to themselves, as it is open now (src/logging/writer.ts directFile); null = the pipe. */
+  readonly directLog?: () => { fd: number; path: string } | null;
   /** `max-requests-delta`: worker N recycles after max-requests + (N - 1) * delta, so they never all go at once. */
   readonly maxRequestsDelta: number;
   /** `lazy-apps`: each Python worker loads the app itself; else a fork-server loads it once and forks them. */
@@ -98,7 +100,7 @@ export class ChildTable {
   private workerSpec(id: number, generation: number): WorkerSpec {
     const fds = this.plan.workerFds.map((_, i) => FIRST_SOCKET_FD + i);
     const maxRequests = this.plan.worker.maxRequests > 0 && id > 0 ? this.plan.worker.maxRequests + (id - 1) * this.plan.maxRequestsDelta : this.plan.worker.maxRequests;
-    return { ...this.plan.worker, maxRequests, contract: CONTRACT_VERSION, heartbeatMs: this.heartbeatMs, id, generation, fds };
+    return { ...this.plan.worker, maxRequests, contract: CONTRACT_VERSION, heartbeatMs: this.heartbeatMs, id, generation, fds, logFile: null };
   }
 
   /** Fork a worker from its generation's fork-server; undefined if there is none ready (the worker is then spawned). */
@@ -142,7 +144,11 @@ export class ChildTable {
     let proc: ChildHandle | ChildProcess;
     if (role === 'worker') {
       const spec = this.workerSpec(id, generation);
-      proc = this.fork(spec) ?? spawnWorker(this.plan.runtime, spec, this.plan.workerFds, this.plan.logFd);
+      // A Node worker gets the log file as one more fd, after its sockets, and appends to it itself.
+      const file = this.plan.runtime.kind === 'node' ? this.plan.directLog?.() ?? null : null;
+      proc = file !== null
+        ? spawnWorker(this.plan.runtime, { ...spec, logFile: { fd: FIRST_SOCKET_FD + this.plan.workerFds.length, path: file.path } }, [...this.plan.workerFds, file.fd], this.plan.logFd)
+        : this.fork(spec) ?? spawnWorker(this.plan.runtime, spec, this.plan.workerFds, this.plan.logFd);
     } else {
       const router = this.plan.router;
       if (router === undefined) return undefined;

@@ -153,7 +153,7 @@ function control(arbiter: Arbiter, config: UsherConfig, log: Logger, logs: Maste
     removeWorker: () => { if (!a.pool.shrink(1)) log.info('master-fifo -: one worker left, or a reload is under way'); },
     stop: () => signal('SIGTERM'),
     stopNow: () => signal('SIGQUIT'),
-    // The master is the only writer of the log files (children write to its pipe): reopening them is its own business.
+    // logs.reopen also tells Node workers that write the log file themselves to reopen it (onReopen).
     reopenLogs: () => { logs.reopen('master-fifo'); log.info('logs reopened', { by: 'master-fifo' }); },
     setRequestLogging: (enabled) => { logging = enabled; a.broadcast({ type: 'logging', enabled }); log.info(`request logging ${enabled ? 'on' : 'off'}`); },
     requestLogging: () => logging,
@@ -178,7 +178,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
   const plan = planPrivileges(config);
   // uWSGI sets the umask first: the log file, sockets and pidfile are all created under it.
   if (plan.umask !== undefined && (daemon || daemonFile === undefined)) process.umask(plan.umask);
-  // Children write to a pipe the master reads: the master is the only writer of every log file.
+  // Children write to a pipe the master reads; Node workers may append to a plain logto file directly (writer.ts directFile).
   const logs = startLogging(config, config.logto ?? (daemon ? daemonFile : undefined));
   // The format is compiled here too, once, so an unknown variable warns once, not once per worker.
   for (const w of compileAccessLog(accessLogSpec(config), 'master').warnings) log.warn(w);
@@ -220,7 +220,10 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
     if (fifos.length > 0) created.fifo = MasterFifo.create(fifos, { reload: (r) => ctl?.reload(r), chainReload: (r) => ctl?.chainReload(r), addWorker: () => ctl?.addWorker(), removeWorker: () => ctl?.removeWorker(), stop: () => ctl?.stop(), stopNow: () => ctl?.stopNow(), reopenLogs: () => ctl?.reopenLogs(), setRequestLogging: (e) => ctl?.setRequestLogging(e), requestLogging: () => ctl?.requestLogging() ?? true }, log, plan.drop);
     if (plan.drop !== undefined) dropPrivileges(plan.drop, log);
     checkVacuum(config, created, log);
-    arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined);
+    arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined, logs.directFile);
+    // Node workers that append to the log file themselves reopen it when the master does.
+    const a = arbiter;
+    logs.onReopen(() => a.broadcast({ type: 'reopen-logs' }));
     ctl = control(arbiter, config, log, logs);
     created.fifo?.open();
     stopStats = await startStats(config, arbiter, created.bound, log);

@@ -17,9 +17,12 @@ import { UsherError } from '../errors.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
 import { RequestTracker, TrackedResponse } from './requests.js';
 import { NodeAccessLog } from '../logging/node-access.js';
+import { setLogFile } from '../log.js';
 
 const life = ChildLifecycle.boot<WorkerSpec>(SPEC_ENV.worker, WORKER_SPEC_KEYS, (s) => `worker ${s.id}`);
 const { spec, log } = life;
+// The master passed the log file open: lines are appended to it here, not relayed through the master.
+if (spec.logFile !== null) setLogFile(spec.logFile.fd, spec.logFile.path);
 
 const servers: net.Server[] = [];
 let stopping = false;
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
   life.ready({
     stop,
     onMasterMessage: (m) => {
-      if (m.type !== 'logging') return; // reopen-logs: the master writes the files, nothing here to reopen
+      if (m.type !== 'logging') return; // reopen-logs: child/lifecycle reopens a log file this worker writes
       access.enabled = m.enabled;
       log.info(`request logging ${m.enabled ? 'enabled' : 'disabled'} by the master`);
     },

@@ -41,7 +41,7 @@ export function haveDjango(): boolean {
 export function workerSpec(over: Partial<WorkerSpec> & Record<string, unknown> = {}): Record<string, unknown> {
   const spec: WorkerSpec = {
     contract: CONTRACT_VERSION, id: 1, generation: 1, fds: [4], kinds: ['uwsgi'], listen: 100, threads: 1, processes: 1,
-    bufferSize: 4096, harakiri: 0, socketTimeout: 10, maxRequests: 0, postBuffering: 0, disableLogging: false, accessLog: DEFAULT_ACCESS_LOG, heartbeatMs: 5000, static: null, readyPath: null, limitPost: 0, limitAs: 0, harakiriGracefulTimeout: 0, harakiriGracefulSignal: 15, chdir: null, app: null,
+    bufferSize: 4096, harakiri: 0, socketTimeout: 10, maxRequests: 0, postBuffering: 0, disableLogging: false, accessLog: DEFAULT_ACCESS_LOG, logFile: null, heartbeatMs: 5000, static: null, readyPath: null, limitPost: 0, limitAs: 0, harakiriGracefulTimeout: 0, harakiriGracefulSignal: 15, chdir: null, app: null,
     wsgiFile: join(APPS, 'wsgi_suite.py'), module: null, callable: 'application', pythonpath: [],
   };
   return { ...spec, ...over };

@@ -32,7 +32,7 @@ export async function startWorker(app: string, opts: { kind?: 'http' | 'uwsgi'; 
   const spec: WorkerSpec = {
     contract: CONTRACT_VERSION, id: 1, generation: 1, fds: [4], kinds: [kind], listen: 128, threads: 1, processes: 1,
     bufferSize: 4096, harakiri: opts.harakiri ?? 0, socketTimeout: opts.socketTimeout ?? 30, maxRequests: opts.maxRequests ?? 0, postBuffering: 0, heartbeatMs: 500, static: null, readyPath: null, limitPost: 0, limitAs: 0, harakiriGracefulTimeout: 0, harakiriGracefulSignal: 15,
-    disableLogging: opts.disableLogging ?? false, accessLog: { ...DEFAULT_ACCESS_LOG, enabled: !(opts.disableLogging ?? false) }, chdir: null, app, wsgiFile: null, module: null, callable: 'application', pythonpath: [],
+    disableLogging: opts.disableLogging ?? false, accessLog: { ...DEFAULT_ACCESS_LOG, enabled: !(opts.disableLogging ?? false) }, logFile: null, chdir: null, app, wsgiFile: null, module: null, callable: 'application', pythonpath: [],
   };
   const proc = spawnWorker({ kind: 'node' }, spec, [bound.fd], logFd);
   const messages: ChildMessage[] = [];
