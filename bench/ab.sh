@@ -7,7 +7,8 @@
 #
 # Usage: bench/ab.sh [-r RUNS] [-R USHER_ROOT] [-w PATH] [-p PAUSE_MS] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'
 #   {DIR} in flags is the round's temp folder, {PORT2} a second free port (e.g. for --stats).
-#   -w PATH: while wrk runs, a monitoring agent fetches http://127.0.0.1:{PORT2}PATH once a second
+#   -w PATH: while wrk runs, a monitoring agent (bench/poll.mjs: one long-lived process, one kept-alive
+#            connection, as Prometheus scrapes) fetches http://127.0.0.1:{PORT2}PATH once a second
 #            (only on sides whose flags use {PORT2}).
 #   -p PAUSE_MS: each of wrk's 64 connections waits PAUSE_MS between requests (wrk's delay() hook), so
 #            both sides serve about the same rate below saturation. At saturation CPU per request falls
@@ -16,6 +17,7 @@
 # Examples: bench/log-cost.sh (log on vs off); bench/stats-cost.sh (stats on vs off).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HERE=$ROOT/bench
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 RUNS=5
@@ -53,16 +55,17 @@ one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
   setsid node "$ROOT/bin/usher.js" --http-socket "127.0.0.1:$port" --app "$ROOT/bench/apps/hello.mjs" --logto "$dir/usher.log" $flags >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 300); do grep -q 'master: ready' "$dir/usher.log" 2>/dev/null && break; sleep 0.1; done
-  wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
   if [ -n "$WATCH" ] && [[ $1 == *'{PORT2}'* ]]; then
-    (for _ in $(seq 6); do curl -s -o /dev/null "http://127.0.0.1:$port2$WATCH" || true; sleep 1; done) &
+    # Started before the warm-up, so its own start-up is over when the measured run begins.
+    node "$HERE/poll.mjs" "http://127.0.0.1:$port2$WATCH" 8 >/dev/null 2>&1 &
     poller=$!
   fi
+  wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
   local before after out reqs rps
   before=$(cpu_of_session $pid)
   out=$(wrk -t1 -c64 -d5s "${WRK_SCRIPT[@]}" "http://127.0.0.1:$port/")
   after=$(cpu_of_session $pid)
-  [ -n "$poller" ] && wait "$poller" 2>/dev/null || true
+  [ -n "$poller" ] && kill "$poller" 2>/dev/null || true
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   kill -TERM $pid; wait $pid 2>/dev/null || true
@@ -83,3 +86,9 @@ done
 awk -v a="$1" -v b="$3" "$AWK_MED"'
   $3 > 0 && $1 == a { ca[++na] = $2; ra[na] = $4 } $3 > 0 && $1 == b { cb[++nb] = $2; rb[nb] = $4 }
   END { printf "%s vs %s: CPU/request %+.1f %%, requests/s %+.1f %%\n", a, b, (med(ca, na) / med(cb, nb) - 1) * 100, (med(ra, na) / med(rb, nb) - 1) * 100 }' "$out"
+# The same, round by round: each round runs A and B back to back, so the ratio within a round cancels
+# the machine's slower drifts (other jobs on a shared machine move both sides' figures by tens of %).
+awk -v a="$1" -v b="$3" "$AWK_MED"'
+  { r = int((NR + 1) / 2) } $3 > 0 && $1 == a { ca[r] = $2; ra[r] = $4 } $3 > 0 && $1 == b { cb[r] = $2; rb[r] = $4 }
+  END { for (i = 1; i <= r; i++) if ((i in ca) && (i in cb)) { n++; pc[n] = ca[i] / cb[i]; pr[n] = ra[i] / rb[i] }
+    if (n) printf "%s vs %s, median of per-round ratios: CPU/request %+.1f %%, requests/s %+.1f %% (%d rounds)\n", a, b, (med(pc, n) - 1) * 100, (med(pr, n) - 1) * 100, n }' "$out"

@@ -16,7 +16,7 @@ export class IdleWatch {
   private lastActivity = Date.now();
   private sleeping = false;
   private poll: NodeJS.Timeout | undefined;
-  private inodes: string[] | undefined;
+  private inodes: ReadonlySet<string> | undefined;
 
   constructor(private readonly arbiter: Arbiter, private readonly idleS: number, private readonly dieOnIdle: boolean,
     private readonly wakeWorkers: number, private readonly log: Logger) {}
@@ -49,9 +49,12 @@ export class IdleWatch {
   }
 
   private async checkQueue(): Promise<void> {
-    this.inodes ??= (await Promise.all(this.arbiter.pool.workerFds.map((fd) => socketInode(fd)))).filter((i): i is string => i !== undefined);
-    const [tcp, unix] = await Promise.all([tcpListenQueues(), unixListenQueues()]);
-    const waiting = this.inodes.some((i) => (tcp.get(i) ?? 0) > 0 || (unix?.get(i)?.queue ?? 0) > 0);
+    this.inodes ??= new Set((await Promise.all(this.arbiter.pool.workerFds.map((fd) => socketInode(fd)))).filter((i): i is string => i !== undefined));
+    const inodes = this.inodes;
+    const tcp = await tcpListenQueues(inodes);
+    // `ss` (a process five times a second) only for sockets /proc/net/tcp does not list: unix ones.
+    const unix = [...inodes].some((i) => !tcp.has(i)) ? await unixListenQueues() : null;
+    const waiting = [...inodes].some((i) => (tcp.get(i) ?? 0) > 0 || (unix?.get(i)?.queue ?? 0) > 0);
     if (!waiting || !this.sleeping) return;
     if (this.poll) clearInterval(this.poll);
     this.poll = undefined;

@@ -164,6 +164,8 @@ export class StatsCollector {
   private readonly memory = new Map<number, Memory>();
   private depths = new Map<number, QueueDepth>();
   private readonly inodes = new Map<number, string>();
+  /** Our TCP sockets' inodes: reading /proc/net/tcp stops once it has found them. */
+  private readonly tcpInodes = new Set<string>();
   readonly exits = new Map<string, number>();
   readonly spawnsByRole = new Map<ChildRole, number>();
   readonly reloads = { ok: 0, failed: 0 };
@@ -194,6 +196,7 @@ export class StatsCollector {
     for (const s of this.sockets) {
       const inode = await socketInode(s.fd);
       if (inode !== undefined) this.inodes.set(s.fd, inode);
+      if (inode !== undefined && !s.unix) this.tcpInodes.add(inode);
     }
     await this.sample();
     this.timer = setInterval(() => {
@@ -394,7 +397,7 @@ export class StatsCollector {
   }
 
   private async sampleQueues(): Promise<void> {
-    const tcp = this.sockets.some((s) => !s.unix) ? await tcpListenQueues() : new Map<string, number>();
+    const tcp = this.tcpInodes.size > 0 ? await tcpListenQueues(this.tcpInodes) : new Map<string, number>();
     const unix = this.sockets.some((s) => s.unix) ? await unixListenQueues() : null;
     const depths = new Map<number, QueueDepth>();
     for (const s of this.sockets) {
