@@ -52,6 +52,8 @@ def run():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     t0 = time.monotonic()
     app = load_or_exit(cfg, log, channel)
+    if cfg.static:
+        from . import static  # noqa: F401 (imported once here, its pages shared, not once per forked worker)
     spec = json.loads(os.environ[contract.WORKER_SPEC_ENV])
     FS(spec, app, channel, log).loop(time.monotonic() - t0)
 
@@ -62,7 +64,7 @@ def release_free_heap():
     every worker would inherit those dirty pages, and they count in the fork-server's memory. Once, at
     load, so no request pays for it. Not glibc (musl, macOS): nothing to do."""
     try:
-        import ctypes  # already loaded by proctitle: no extra import cost
+        import ctypes  # only here: the workers never call it, but they share its pages with this process
         trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, ImportError):
         return
