@@ -25,7 +25,6 @@ import errno
 import gc
 import json
 import os
-import random
 import select
 import signal
 import socket
@@ -191,7 +190,8 @@ class FS:
             for fd in (self.req_r, self.req_w, self.rep_r, self.rep_w, self.wake_r, self.wake_w):
                 os.close(fd)
             self.channel.sock.close()  # the fork-server's channel: only the master and it hold it
-            random.seed()  # Python reseeds at fork too; said here because an app's own generators are not
+            # `random`'s module generator reseeds itself at fork (os.register_at_fork); an app's own
+            # generators do not (README). Not imported here: a worker that never uses it need not load it.
             os.environ['USHER_WORKER_ID'] = str(spec['id'])
             pattern = os.environ.get('USHER_PROCTITLE_WORKERS')
             if pattern:
