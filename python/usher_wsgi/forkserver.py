@@ -25,7 +25,6 @@ import errno
 import gc
 import json
 import os
-import random
 import select
 import signal
 import socket
@@ -52,6 +51,8 @@ def run():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     t0 = time.monotonic()
     app = load_or_exit(cfg, log, channel)
+    if cfg.static:
+        from . import static  # noqa: F401 (imported once here, its pages shared, not once per forked worker)
     spec = json.loads(os.environ[contract.WORKER_SPEC_ENV])
     FS(spec, app, channel, log).loop(time.monotonic() - t0)
 
@@ -62,7 +63,7 @@ def release_free_heap():
     every worker would inherit those dirty pages, and they count in the fork-server's memory. Once, at
     load, so no request pays for it. Not glibc (musl, macOS): nothing to do."""
     try:
-        import ctypes  # already loaded by proctitle: no extra import cost
+        import ctypes  # only here: the workers never call it, but they share its pages with this process
         trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, ImportError):
         return
@@ -189,7 +190,8 @@ class FS:
             for fd in (self.req_r, self.req_w, self.rep_r, self.rep_w, self.wake_r, self.wake_w):
                 os.close(fd)
             self.channel.sock.close()  # the fork-server's channel: only the master and it hold it
-            random.seed()  # Python reseeds at fork too; said here because an app's own generators are not
+            # `random`'s module generator reseeds itself at fork (os.register_at_fork); an app's own
+            # generators do not (README). Not imported here: a worker that never uses it need not load it.
             os.environ['USHER_WORKER_ID'] = str(spec['id'])
             pattern = os.environ.get('USHER_PROCTITLE_WORKERS')
             if pattern:

@@ -7,7 +7,6 @@ import os
 import select
 import threading
 import time
-import traceback
 
 # Access lines are compiled in access_log.py (strftime.py has their times); server.py imports AccessLog from here.
 from .access_log import AccessLog  # noqa: F401
@@ -66,10 +65,12 @@ class Log:
     def traceback(self, msg, **fields):
         """The line, then the exception being handled (callers are in an `except` block)."""
         self('ERROR', msg, **fields)
+        import traceback  # here: ~0.2 MiB a worker never pays unless something fails (the app may have it already)
         self._lines(traceback.format_exc())
 
     def exception(self, exc, tb):
         """A traceback from `tb` on (the caller has cut the frames it does not want shown)."""
+        import traceback
         self._lines(''.join(traceback.format_exception(type(exc), exc, tb)))
 
     def _lines(self, text):

@@ -4,7 +4,6 @@ function by function: strict decoding of a request target, mountpoint matching, 
 Accept-Encoding and the static-expires rules. static.py builds the resolver and the sender on them.
 Must not: touch a file other than a mime.types, or import anything outside the standard library.
 """
-import calendar
 import os
 import re
 import time
@@ -131,7 +130,18 @@ def http_date(seconds):
 def _utc(y, mon, d, h, mi, s):
     if y < 1970 or d < 1 or d > 31 or h > 23 or mi > 59 or s > 60:
         return None
-    return calendar.timegm((y, _MONTHS.index(mon) + 1, d, h, mi, s, 0, 0, 0))
+    return _days_since_epoch(y, _MONTHS.index(mon) + 1, d) * 86400 + h * 3600 + mi * 60 + s
+
+
+def _days_since_epoch(y, m, d):
+    """calendar.timegm's day count (proleptic Gregorian, out-of-range days carried over as it does),
+    without importing calendar: that module (and datetime, locale under it) costs a worker ~0.6 MiB."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def parse_http_date(v):
