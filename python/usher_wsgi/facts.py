@@ -40,7 +40,7 @@ class AccessFacts:
             'pid': self.pid, 'wid': self.wid, 'core': index, 'switches': 1, 'vars': len(vars_), 'pktsize': pktsize,
             'rss': rss, 'vsz': vsz, 'req': next(self.req_count), 'aborted': aborted, 'env': env,
         }
-        self.log.raw(acc.tag + acc.render(f))
+        self.log.access(acc.tag + acc.render(f))
 
     def memory(self):
         """(rss, vsz) in bytes, read from /proc at most once a second."""
