@@ -5,7 +5,10 @@
 # over every process in usher's session, which is its own: usher starts under setsid, as a systemd unit
 # would). CPU per request is the steady figure on a shared machine; requests/s is what users see.
 #
-# Usage: bench/ab.sh [-r RUNS] [-R USHER_ROOT] [-w PATH] [-p PAUSE_MS] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'
+# Usage: bench/ab.sh [-r RUNS] [-R USHER_ROOT] [-w PATH] [-p PAUSE_MS] [-W] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'
+#   -W: USHER_ROOT's bench/apps/hello_wsgi.py on `--http` (router -> Python workers), as `npm run bench`
+#            runs it, instead of hello.mjs on --http-socket; give the bench's `--processes 4 --threads 2`
+#            in the flags.
 #   {DIR} in flags is the round's temp folder, {PORT2} a second free port (e.g. for --stats).
 #   -w PATH: while wrk runs, a monitoring agent (bench/poll.mjs: one long-lived process, one kept-alive
 #            connection, as Prometheus scrapes) fetches http://127.0.0.1:{PORT2}PATH once a second
@@ -22,16 +25,17 @@ HERE=$ROOT/bench
 . "$ROOT/bench/lib.sh"
 RUNS=5
 WATCH=''
+WSGI=''
 WRK_SCRIPT=()
-while getopts 'r:R:w:p:' o; do
+while getopts 'r:R:w:p:W' o; do
   case $o in
-    r) RUNS=$OPTARG ;; R) ROOT=$OPTARG ;; w) WATCH=$OPTARG ;;
+    r) RUNS=$OPTARG ;; R) ROOT=$OPTARG ;; w) WATCH=$OPTARG ;; W) WSGI=1 ;;
     p) lua=$(mktemp --suffix=.lua); echo "function delay() return $OPTARG end" >"$lua"; WRK_SCRIPT=(-s "$lua") ;;
     *) exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 4 ] || { echo "usage: $0 [-r RUNS] [-R USHER_ROOT] [-w PATH] [-p PAUSE_MS] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'" >&2; exit 2; }
+[ $# -eq 4 ] || { echo "usage: $0 [-r RUNS] [-R USHER_ROOT] [-w PATH] [-p PAUSE_MS] [-W] NAME_A 'FLAGS_A' NAME_B 'FLAGS_B'" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "$0: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 TICK=$(getconf CLK_TCK)
 
@@ -47,12 +51,14 @@ cpu_of_session() {  # utime+stime ticks of every process in session $1 (fields a
 }
 
 one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
-  local port=$((20000 + RANDOM % 20000)) port2=$((40000 + RANDOM % 20000)) dir flags poller=''
+  local port=$((20000 + RANDOM % 20000)) port2=$((40000 + RANDOM % 20000)) dir flags poller='' app
   dir=$(mktemp -d)
   flags=${1//\{DIR\}/$dir}
   flags=${flags//\{PORT2\}/$port2}
+  app=(--http-socket "127.0.0.1:$port" --app "$ROOT/bench/apps/hello.mjs")
+  [ -n "$WSGI" ] && app=(--http "127.0.0.1:$port" --chdir "$ROOT/bench/apps" --wsgi-file hello_wsgi.py --python /usr/bin/python3)
   # shellcheck disable=SC2086  # flags are words on purpose
-  setsid node "$ROOT/bin/usher.js" --http-socket "127.0.0.1:$port" --app "$ROOT/bench/apps/hello.mjs" --logto "$dir/usher.log" $flags >/dev/null 2>&1 &
+  setsid node "$ROOT/bin/usher.js" "${app[@]}" --logto "$dir/usher.log" $flags >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 300); do grep -q 'master: ready' "$dir/usher.log" 2>/dev/null && break; sleep 0.1; done
   if [ -n "$WATCH" ] && [[ $1 == *'{PORT2}'* ]]; then

@@ -109,6 +109,7 @@ def serve(cfg, app, log, channel):
     for t in threads:
         t.join()  # each finishes its request, then sees `stopping` within one poll interval
     worker.errors.flush()
+    log.flush()
     sys.stdout.flush()
     sys.stderr.flush()
     if worker.exit_reason is not None:
@@ -168,6 +169,7 @@ def watchdog(worker, channel, log):
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and any(worker.starts):
                 time.sleep(0.05)
+        log.flush()
         sys.stderr.flush()
         os._exit(contract.EXIT_HARAKIRI)
 

@@ -11,6 +11,11 @@
  * worker that read the request and then died (harakiri, a crash) closes the connection cleanly (EOF):
  * that request is answered 502 and never replayed, or one slow request would kill every worker in
  * turn. A worker silent for `timeoutMs` (uWSGI's http-timeout) while a request waits gets it 504.
+ * That silence is counted by one sweep over the requests in flight (every timeoutMs / 4, at most 1 s),
+ * not by a timer per request: a socket timer costs a timer object per request and a refresh on every
+ * read and write, measured at several µs per request on the router's hot path; the sweep costs a
+ * property write per chunk. The 504 comes between timeoutMs and timeoutMs + one sweep after the last
+ * byte from the worker (or of the request body piped to it).
  * Must not: run app code, or hold a request body whole.
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -57,6 +62,10 @@ interface Flight extends Inflight {
   upstream: net.Socket | undefined;
   /** Stops sending the body on the current attempt. */
   stopBody: (() => void) | undefined;
+  /** Sweeps since the current attempt last heard from the worker (or sent it body bytes). */
+  quiet: number;
+  /** The current attempt's 504, for the sweep. */
+  onSilent: (() => void) | undefined;
 }
 
 function fail(res: ServerResponse, status: number, text: string): void {
@@ -95,6 +104,7 @@ function exchange(f: Flight, pool: UpstreamPool, opts: ForwardOptions, canRetry:
   const cleanup = (): void => {
     finished = true;
     f.upstream = undefined;
+    f.onSilent = undefined;
     f.stopBody?.();
     f.stopBody = undefined;
     res.removeListener('drain', onDrain);
@@ -136,6 +146,7 @@ function exchange(f: Flight, pool: UpstreamPool, opts: ForwardOptions, canRetry:
   socket.on('data', (d: Buffer) => {
     if (finished) return;
     received = true;
+    f.quiet = 0;
     if (bodyReader !== undefined) { feed(d); return; }
     let head: ResponseHead | undefined;
     try {
@@ -167,9 +178,10 @@ function exchange(f: Flight, pool: UpstreamPool, opts: ForwardOptions, canRetry:
     }
   });
   socket.on('error', (err: NodeJS.ErrnoException) => failUpstream(err.message, err.code));
-  socket.setTimeout(opts.timeoutMs, () => {
+  f.quiet = 0;
+  f.onSilent = () => {
     if (!finished) abort(504, 'worker sent nothing within http-timeout', { timeout_s: opts.timeoutMs / 1000 });
-  });
+  };
   res.on('drain', onDrain);
 
   socket.write(f.packet);
@@ -177,7 +189,9 @@ function exchange(f: Flight, pool: UpstreamPool, opts: ForwardOptions, canRetry:
 }
 
 /** The client's response is over (sent, failed or abandoned): drop the worker link if still busy, count. */
-function settle(f: Flight, opts: ForwardOptions): void {
+function settle(f: Flight, opts: ForwardOptions, flights: Set<Flight>): void {
+  flights.delete(f);
+  f.onSilent = undefined;
   if (f.upstream !== undefined) {
     f.stopBody?.();
     f.upstream.destroy();
@@ -217,8 +231,21 @@ function packetFor(req: IncomingMessage, body: RequestBody): Buffer {
   }), 0, MODIFIER2_KEEPALIVE);
 }
 
+/** Every `tick` ms, each request in flight counts one more quiet sweep; at `limit` it gets its 504. */
+function sweepSilent(flights: Set<Flight>, timeoutMs: number): NodeJS.Timeout {
+  const tick = Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
+  const limit = Math.ceil(timeoutMs / tick);
+  const timer = setInterval(() => {
+    for (const f of flights) if (++f.quiet > limit) f.onSilent?.();
+  }, tick);
+  timer.unref();
+  return timer;
+}
+
 export function createForwarder(opts: ForwardOptions): { forward: (req: IncomingMessage, res: ServerResponse) => void; close: () => void } {
   const pool = new UpstreamPool(opts.upstream, Math.min(KEEP_MAX_AGE_MS, opts.timeoutMs));
+  const flights = new Set<Flight>();
+  const sweeper = sweepSilent(flights, opts.timeoutMs);
   const start = (req: IncomingMessage, res: ServerResponse, body: RequestBody, started: number, t0: number): void => {
     let packet: Buffer;
     try {
@@ -229,10 +256,13 @@ export function createForwarder(opts: ForwardOptions): { forward: (req: Incoming
       fail(res, 431, 'Request Header Fields Too Large\n');
       return;
     }
-    const f: Flight = { started, t0, req, res, packet, body, upstream: undefined, stopBody: undefined };
+    const f: Flight = { started, t0, req, res, packet, body, upstream: undefined, stopBody: undefined, quiet: 0, onSilent: undefined };
     opts.inflight.add(f);
+    flights.add(f);
     (req.socket as net.Socket & { [BUSY]?: boolean })[BUSY] = true;
-    res.once('close', () => settle(f, opts));
+    res.once('close', () => settle(f, opts, flights));
+    // Body bytes going to the worker are not silence (a long upload that keeps moving is fine).
+    if (body.kind === 'piped') req.on('data', () => { f.quiet = 0; });
     // A body piped from the client is consumed as it is sent: such a request is never sent twice.
     exchange(f, pool, opts, body.kind !== 'piped');
   };
@@ -257,5 +287,5 @@ export function createForwarder(opts: ForwardOptions): { forward: (req: Incoming
     const length = Number(req.headers['content-length'] ?? 0);
     start(req, res, length > 0 ? { kind: 'piped', length } : { kind: 'none' }, started, t0);
   };
-  return { forward, close: () => pool.close() };
+  return { forward, close: () => { clearInterval(sweeper); pool.close(); } };
 }

@@ -8,12 +8,14 @@
  * Must not: load or run app code, or bind sockets.
  */
 import http from 'node:http';
+import type net from 'node:net';
 import { EXIT, ROUTER_SPEC_KEYS, SPEC_ENV, type RouterSpec } from '../ipc.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
 import { createForwarder, isForwarding } from './forward.js';
 import { staticFirst } from '../static/serve.js';
 import { withReadiness } from '../child/readiness.js';
 import { withLimitPost } from '../child/limit-post.js';
+import { IdleConnections } from './idle.js';
 
 const life = ChildLifecycle.boot<RouterSpec>(SPEC_ENV.router, ROUTER_SPEC_KEYS, (s) => (s.id > 1 ? `router ${s.id}` : 'router'));
 const { spec, log } = life;
@@ -21,6 +23,7 @@ const httpTimeoutS = spec.httpTimeout;
 const timeoutMs = httpTimeoutS * 1000;
 
 const servers: http.Server[] = [];
+const idle = new IdleConnections(timeoutMs, isForwarding);
 let stopping = false;
 
 function stop(): void {
@@ -28,7 +31,7 @@ function stop(): void {
   stopping = true;
   let open = servers.length;
   for (const s of servers) {
-    s.close(() => { if (--open === 0) { router.close(); life.exit(EXIT.OK); } });
+    s.close(() => { if (--open === 0) { router.close(); idle.close(); life.exit(EXIT.OK); } });
     s.closeIdleConnections();
   }
   if (open === 0) life.exit(EXIT.OK);
@@ -60,7 +63,7 @@ const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
   });
   // A client connection quiet for http-timeout is closed, unless a request of its is in flight: then
   // the worker side's timeout answers it (504) and the response's own writes keep it alive.
-  server.setTimeout(timeoutMs, (socket) => { if (!isForwarding(socket)) socket.destroy(); });
+  server.on('connection', (socket: net.Socket) => idle.add(socket));
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable) { socket.destroy(); return; }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;

@@ -61,8 +61,6 @@ export class UpstreamPool {
     s.removeAllListeners('error');
     s.removeAllListeners('close');
     s.removeAllListeners('drain');
-    s.removeAllListeners('timeout');
-    s.setTimeout(0);
     if (this.idle.length >= this.maxIdle || s.destroyed || Date.now() >= s[RETIRE]) {
       s.destroy();
       return;
