@@ -39,17 +39,6 @@ shift $((OPTIND - 1))
 command -v wrk >/dev/null || { echo "$0: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 TICK=$(getconf CLK_TCK)
 
-cpu_of_session() {  # utime+stime ticks of every process in session $1 (fields after the last ')')
-  local total=0 p
-  for p in $(ps -s "$1" -o pid= 2>/dev/null); do
-    if [ -r "/proc/$p/stat" ]; then
-      read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat")
-      total=$((total + f[11] + f[12]))
-    fi
-  done
-  echo "$total"
-}
-
 one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
   local port=$((20000 + RANDOM % 20000)) port2=$((40000 + RANDOM % 20000)) dir flags poller='' app
   dir=$(mktemp -d)

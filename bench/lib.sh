@@ -1,4 +1,16 @@
-# Shared by bench/ab.sh and bench/roles-cost.sh (sourced): the alternated rounds and the median.
+# Shared by bench/ab.sh, bench/roles-cost.sh and bench/wsgi-ratio.sh (sourced): the alternated rounds,
+# the median and the CPU time of a session.
+
+cpu_of_session() {  # utime+stime ticks of every process in session $1 (fields after the last ')')
+  local total=0 p
+  for p in $(ps -s "$1" -o pid= 2>/dev/null); do
+    if [ -r "/proc/$p/stat" ]; then
+      read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat")
+      total=$((total + f[11] + f[12]))
+    fi
+  done
+  echo "$total"
+}
 
 # alternate RUNS NAME_A ARG_A NAME_B ARG_B: RUNS rounds of the caller's `one ARG`, A and B alternating
 # (and which goes first alternating too, so a busy moment of the machine hits both alike); each result

@@ -31,17 +31,6 @@ APPS=$ROOT/bench/apps
 SIDES=(usher-log usher-nolog uwsgi-log uwsgi-nolog)
 [ -n "$OLD_ROOT" ] && SIDES+=(old-nolog)
 
-cpu_of_session() {
-  local total=0 p
-  for p in $(ps -s "$1" -o pid= 2>/dev/null); do
-    if [ -r "/proc/$p/stat" ]; then
-      read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat")
-      total=$((total + f[11] + f[12]))
-    fi
-  done
-  echo "$total"
-}
-
 one() {  # $1: side; prints "µs-CPU/request requests requests/s"
   local port=$((20000 + RANDOM % 20000)) pid sig=TERM nolog=()
   [[ $1 == *nolog ]] && nolog=(--disable-logging)
