@@ -68,10 +68,15 @@ export function setLogFile(fd: number, path: string): boolean {
     return false;
   }
   flushSync();
-  direct = { fd, path };
-  outFd = fd;
-  writeMax = MAX_DIRECT_WRITE;
+  writeTo({ fd, path });
   return true;
+}
+
+/** Where batches go from now on: the log file itself (a whole batch per write), or the master's pipe. */
+function writeTo(file: { fd: number; path: string } | null): void {
+  direct = file;
+  outFd = file?.fd ?? 2;
+  writeMax = file !== null ? MAX_DIRECT_WRITE : PIPE_BUF;
 }
 
 /**
@@ -87,16 +92,11 @@ export function reopenLogFile(): 'reopened' | 'pipe' | 'none' {
   try {
     fd = openSync(direct.path, 'a', 0o640);
   } catch {
-    try { closeSync(direct.fd); } catch { /* closed */ }
-    direct = null;
-    outFd = 2;
-    writeMax = PIPE_BUF;
-    return 'pipe';
+    fd = -1;
   }
   try { closeSync(direct.fd); } catch { /* closed */ }
-  direct = { fd, path: direct.path };
-  outFd = fd;
-  return 'reopened';
+  writeTo(fd >= 0 ? { fd, path: direct.path } : null);
+  return fd >= 0 ? 'reopened' : 'pipe';
 }
 
 export function setLogLevel(level: LogLevel): void {

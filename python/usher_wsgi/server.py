@@ -27,8 +27,6 @@ ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
 # accept() and all but one get EAGAIN). A thread that still loses the race just gets EAGAIN.
 LISTEN_IN = select.EPOLLIN | getattr(select, 'EPOLLEXCLUSIVE', 0)
 
-
-
 # Where a thread's counter list keeps the status classes and the response-time buckets.
 _CODES = 4
 _HIST = _CODES + STATUS_CLASSES
@@ -43,6 +41,7 @@ def count(st, status, sent, dur_us):
     if 1 <= cls <= STATUS_CLASSES:
         st[_CODES - 1 + cls] += 1
     st[_HIST + bisect_left(RT_BUCKETS_US, dur_us)] += 1
+
 
 class Worker:
     def __init__(self, cfg, app, log):

@@ -28,6 +28,7 @@ import { ResponseHeadReader, type ResponseHead } from './response-head.js';
 import { BodyReader, framingOf } from './body.js';
 import { KEEP_MAX_AGE_MS, MODIFIER2_KEEPALIVE, UpstreamPool } from './upstream.js';
 import { passed } from './reclaim.js';
+import { sweepCadence } from './idle.js';
 import { BodyTooLarge, disposeBody, sendBody, spoolChunked, type RequestBody } from './request-body.js';
 
 export interface ForwardOptions {
@@ -38,6 +39,7 @@ export interface ForwardOptions {
   /** http-timeout: how long a worker may stay silent while a request waits on it. */
   readonly timeoutMs: number;
   readonly counters: Counters;
+  /** The router's requests in flight (the lifecycle's set: `oldest` for the heartbeat); only this forwarder adds to it. */
   readonly inflight: Set<Inflight>;
 }
 
@@ -189,8 +191,7 @@ function exchange(f: Flight, pool: UpstreamPool, opts: ForwardOptions, canRetry:
 }
 
 /** The client's response is over (sent, failed or abandoned): drop the worker link if still busy, count. */
-function settle(f: Flight, opts: ForwardOptions, flights: Set<Flight>): void {
-  flights.delete(f);
+function settle(f: Flight, opts: ForwardOptions): void {
   f.onSilent = undefined;
   if (f.upstream !== undefined) {
     f.stopBody?.();
@@ -231,12 +232,12 @@ function packetFor(req: IncomingMessage, body: RequestBody): Buffer {
   }), 0, MODIFIER2_KEEPALIVE);
 }
 
-/** Every `tick` ms, each request in flight counts one more quiet sweep; at `limit` it gets its 504. */
-function sweepSilent(flights: Set<Flight>, timeoutMs: number): NodeJS.Timeout {
-  const tick = Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
-  const limit = Math.ceil(timeoutMs / tick);
+/** Every tick, each request in flight counts one more quiet sweep; past the limit it gets its 504. */
+function sweepSilent(inflight: Set<Inflight>, timeoutMs: number): NodeJS.Timeout {
+  const { tick, limit } = sweepCadence(timeoutMs);
   const timer = setInterval(() => {
-    for (const f of flights) if (++f.quiet > limit) f.onSilent?.();
+    // Every member is a Flight: only start() below adds to the set.
+    for (const f of inflight as Set<Flight>) if (++f.quiet > limit) f.onSilent?.();
   }, tick);
   timer.unref();
   return timer;
@@ -244,8 +245,7 @@ function sweepSilent(flights: Set<Flight>, timeoutMs: number): NodeJS.Timeout {
 
 export function createForwarder(opts: ForwardOptions): { forward: (req: IncomingMessage, res: ServerResponse) => void; close: () => void } {
   const pool = new UpstreamPool(opts.upstream, Math.min(KEEP_MAX_AGE_MS, opts.timeoutMs));
-  const flights = new Set<Flight>();
-  const sweeper = sweepSilent(flights, opts.timeoutMs);
+  const sweeper = sweepSilent(opts.inflight, opts.timeoutMs);
   const start = (req: IncomingMessage, res: ServerResponse, body: RequestBody, started: number, t0: number): void => {
     let packet: Buffer;
     try {
@@ -258,9 +258,8 @@ export function createForwarder(opts: ForwardOptions): { forward: (req: Incoming
     }
     const f: Flight = { started, t0, req, res, packet, body, upstream: undefined, stopBody: undefined, quiet: 0, onSilent: undefined };
     opts.inflight.add(f);
-    flights.add(f);
     (req.socket as net.Socket & { [BUSY]?: boolean })[BUSY] = true;
-    res.once('close', () => settle(f, opts, flights));
+    res.once('close', () => settle(f, opts));
     // Body bytes going to the worker are not silence (a long upload that keeps moving is fine).
     if (body.kind === 'piped') req.on('data', () => { f.quiet = 0; });
     // A body piped from the client is consumed as it is sent: such a request is never sent twice.

@@ -13,14 +13,23 @@ import type net from 'node:net';
 
 interface Seen { moved: number; quiet: number }
 
+/**
+ * How often a sweep runs for a timeout (a quarter of it, 50 ms to 1 s) and how many quiet sweeps make
+ * the timeout: shared by this and the worker side's 504 (router/forward), so both fire alike.
+ */
+export function sweepCadence(timeoutMs: number): { tick: number; limit: number } {
+  const tick = Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
+  return { tick, limit: Math.ceil(timeoutMs / tick) };
+}
+
 export class IdleConnections {
   private readonly conns = new Map<net.Socket, Seen>();
   private readonly timer: NodeJS.Timeout;
   private readonly limit: number;
 
   constructor(timeoutMs: number, private readonly busy: (socket: net.Socket) => boolean) {
-    const tick = Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
-    this.limit = Math.ceil(timeoutMs / tick);
+    const { tick, limit } = sweepCadence(timeoutMs);
+    this.limit = limit;
     this.timer = setInterval(() => this.sweep(), tick);
     this.timer.unref();
   }

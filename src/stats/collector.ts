@@ -7,10 +7,11 @@
  * the kernel knows (listen queues, RSS) and keeps five minutes of history for the dashboard.
  * Must not: change anything in the master or the children (it only reads and subscribes).
  */
-import { RT_BUCKETS_US, STATUS_CLASSES, type ChildCounters } from '../ipc.js';
+import { RT_BUCKETS_US, type ChildCounters } from '../ipc.js';
 import type { Logger } from '../log.js';
 import type { ChildView } from '../master/arbiter.js';
 import { subscribe, type ChildRole, type MasterEvent } from '../master/events.js';
+import { addTo, quantileMs, zeroTotals, type Totals } from './totals.js';
 import { processMemory, socketInode, somaxconn, tcpListenQueues, unixListenQueues, type Memory, type QueueDepth } from './kernel.js';
 
 export interface StatsSource {
@@ -28,29 +29,7 @@ export interface StatsSocket {
 
 export interface SocketView extends StatsSocket, QueueDepth {}
 
-export interface Totals {
-  requests: number; exceptions: number; tx: number; rtUs: number; harakiri: number;
-  /** By status class [1xx … 5xx], and by response-time bucket (RT_BUCKETS_US, then slower; not cumulative). */
-  readonly codes: number[]; readonly rtHist: number[];
-}
-
-export function zeroTotals(): Totals {
-  return {
-    requests: 0, exceptions: 0, tx: 0, rtUs: 0, harakiri: 0,
-    codes: new Array<number>(STATUS_CLASSES).fill(0), rtHist: new Array<number>(RT_BUCKETS_US.length + 1).fill(0),
-  };
-}
-
-/** Add one process's counters to a slot's totals. */
-function addTo(t: Totals, c: ChildCounters): void {
-  t.requests += c.requests;
-  t.exceptions += c.exceptions;
-  t.tx += c.tx;
-  t.rtUs += c.rtUs;
-  t.harakiri += cut(c);
-  for (let i = 0; i < t.codes.length; i++) t.codes[i]! += c.codes[i] ?? 0;
-  for (let i = 0; i < t.rtHist.length; i++) t.rtHist[i]! += c.rtHist[i] ?? 0;
-}
+export type { Totals } from './totals.js';
 
 /** One worker or router slot (role + id), across every process that has held it. */
 export interface SlotView {
@@ -90,38 +69,9 @@ export interface Sample {
   readonly rss: number;
 }
 
-/**
- * The q-quantile (ms) of requests counted by bucket (RT_BUCKETS_US, then slower), interpolated
- * linearly inside its bucket as Prometheus' histogram_quantile() does; a quantile in the open last
- * bucket is its lower bound (10 s). 0 when there are no requests.
- */
-export function quantileMs(hist: readonly number[], q: number): number {
-  const total = hist.reduce((a, b) => a + b, 0);
-  if (total === 0) return 0;
-  const rank = q * total;
-  let below = 0;
-  for (let i = 0; i < hist.length; i++) {
-    const n = hist[i]!;
-    if (below + n >= rank && n > 0) {
-      if (i >= RT_BUCKETS_US.length) return RT_BUCKETS_US[RT_BUCKETS_US.length - 1]! / 1000;
-      const lo = i === 0 ? 0 : RT_BUCKETS_US[i - 1]!;
-      return (lo + (RT_BUCKETS_US[i]! - lo) * ((rank - below) / n)) / 1000;
-    }
-    below += n;
-  }
-  return RT_BUCKETS_US[RT_BUCKETS_US.length - 1]! / 1000;
-}
-
 const HISTORY = 300;
 const RECENT = 50;
 const ZERO: ChildCounters = Object.freeze({ requests: 0, inflight: 0, oldest: 0, tx: 0, exceptions: 0, rtUs: 0, harakiri: 0, codes: [], rtHist: [] });
-
-/**
- * Requests a worker cut for outliving `harakiri` while it served on (Node workers report them in
- * their counters where the contract carries the field; a Python worker's harakiri is its exit,
- * counted from the `died` event).
- */
-const cut = (c: ChildCounters): number => (c as { harakiri?: number }).harakiri ?? 0;
 
 interface Slot {
   readonly role: ChildRole;
@@ -320,7 +270,7 @@ export class StatsCollector {
       const slot = this.slot(role, id);
       const mine = kids.filter((c) => c.id === id);
       const totals = zeroTotals();
-      addTo(totals, { ...slot.retired, inflight: 0, oldest: 0 });
+      addTo(totals, slot.retired);
       let inflight = 0;
       let rps = 0;
       for (const c of mine) {

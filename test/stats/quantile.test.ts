@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RT_BUCKETS_US } from '../../src/ipc.js';
-import { quantileMs } from '../../src/stats/collector.js';
+import { quantileMs } from '../../src/stats/totals.js';
 
 const hist = (counts: Record<number, number>): number[] => {
   const h = new Array<number>(RT_BUCKETS_US.length + 1).fill(0);
