@@ -28,7 +28,13 @@ export interface Row {
   readonly rounds?: readonly number[];
   readonly cpuRounds?: readonly number[];
   /** A side address fetched during the load (the stats server): answers, failures, median and slowest time. */
-  readonly probe?: { readonly count: number; readonly failed: number; readonly p50ms: number; readonly maxMs: number };
+  readonly probe?: {
+    readonly count: number; readonly failed: number; readonly p50ms: number; readonly maxMs: number;
+    /** An idle server on the same machine, fetched at the same moments: the floor to read these against. */
+    readonly control?: { readonly p50ms: number; readonly maxMs: number };
+  };
+  /** A paired case: this row's req/s and CPU per request over the reference's, round by round. */
+  readonly pairs?: { readonly rps: readonly number[]; readonly cpu: readonly number[] };
 }
 
 const fmt = (n: number | undefined, d = 0): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
@@ -60,7 +66,8 @@ export function renderTable(rows: readonly Row[]): string {
   const body = rows.map((r) => [r.caseId, r.label + (r.reference ? ' (ref)' : ''), ...COLUMNS.map((c) => c.cell(r))].concat(r.note ? [r.note] : []));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < head.length ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
+  const notes = rows.flatMap((r) => rowNotes(r, rows));
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n') + '\n';
 }
 
 export function renderMarkdown(rows: readonly Row[], settings: string): string {
@@ -69,13 +76,34 @@ export function renderMarkdown(rows: readonly Row[], settings: string): string {
     const cells = COLUMNS.map((c, i) => (i === 0 && r.note ? r.note : c.cell(r)));
     lines.push(`| ${r.caseTitle} | ${r.label}${r.reference ? ' *(reference)*' : ''} | ${cells.join(' | ')} |`);
   }
-  const probes = rows.filter((r) => r.probe !== undefined);
-  if (probes.length > 0) lines.push('');
-  for (const r of probes) {
-    const p = r.probe!;
-    lines.push(`${r.label}: its stats address (\`/metrics\`), fetched every 250 ms during the load, answered ${p.count - p.failed} of ${p.count} times, in ${fmt(p.p50ms, 1)} ms (median), ${fmt(p.maxMs, 1)} ms at the slowest.`);
-  }
+  const notes = rows.filter((r) => r.probe !== undefined || r.pairs !== undefined);
+  if (notes.length > 0) lines.push('');
+  for (const r of notes) lines.push(...rowNotes(r, rows));
   return lines.join('\n') + '\n';
+}
+
+const pct = (x: number): string => `${x >= 1 ? '+' : '−'}${Math.abs((x - 1) * 100).toFixed(1)} %`;
+
+/** The lines under the table for a paired row (its per-round ratios) and a probed one (stats answer times). */
+function rowNotes(r: Row, rows: readonly Row[]): string[] {
+  const out: string[] = [];
+  if (r.pairs !== undefined) {
+    const ref = rows.find((x) => x.caseId === r.caseId && x.reference);
+    const range = (xs: readonly number[]): string => `${pct(Math.min(...xs))} to ${pct(Math.max(...xs))}`;
+    out.push(`${r.label} against ${ref?.label ?? 'the reference'}, ${r.pairs.rps.length} alternated rounds, each compared with the adjacent one: ` +
+      `req/s ${pct(median(r.pairs.rps))} (median of the rounds; ${range(r.pairs.rps)}), CPU per request ${pct(median(r.pairs.cpu))} (${range(r.pairs.cpu)}).`);
+  }
+  const p = r.probe;
+  if (p !== undefined) {
+    const ctl = p.control !== undefined ? ` An idle server on the same machine, fetched at the same moments, answered in ${fmt(p.control.p50ms, 1)} ms (median), ${fmt(p.control.maxMs, 1)} ms at the slowest: the machine's own floor under this load.` : '';
+    out.push(`${r.label}: its stats address (\`/metrics\`), fetched every 250 ms during the load, answered ${p.count - p.failed} of ${p.count} times, in ${fmt(p.p50ms, 1)} ms (median), ${fmt(p.maxMs, 1)} ms at the slowest.${ctl}`);
+  }
+  return out;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 function esc(s: string): string {

@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { CASES, PROCESSES, REPO, THREADS, missing, type Started } from './servers.js';
-import { cpuMicros, freePort, treeCpu, treePss, treeRss } from './procs.js';
+import { CASES, PROCESSES, REPO, THREADS, missing, type CaseDef, type Started } from './servers.js';
+import { cpuMicros, freePort, startProcess, treeCpu, treePss, treeRss, waitForHttp, type Running } from './procs.js';
 import { CLIENT, loadTool, runLoad, type Load, type LoadTool } from './load.js';
 import { renderMarkdown, renderSvg, renderTable, updateReadme, withRatios, type Row } from './report.js';
 
@@ -19,6 +19,8 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 const ROUNDS = quick ? 1 : 3;
 const SECONDS = quick ? 2 : 10;
 const WARMUP = quick ? 1 : 2;
+/** A case's rounds and seconds per measurement: the run's, or its own for a paired A/B (not in --quick). */
+const planOf = (c: CaseDef): { rounds: number; seconds: number } => (quick || c.paired === undefined ? { rounds: ROUNDS, seconds: SECONDS } : c.paired);
 
 const running = new Set<Started>();
 let interrupted = false;
@@ -36,11 +38,21 @@ function version(cmd: string, argv: string[], re: RegExp): string {
   return re.exec(out)?.[1] ?? (out.trim().split('\n')[0] || '?');
 }
 
-/** The probe's answer times over every round: how many, the median, the slowest, the failures. */
-function probeFigures(ms: number[]): Row['probe'] {
+/** The probe's answer times over every round: how many, the median, the slowest, the failures; the idle control's alike. */
+function probeFigures(ms: number[], control: number[]): Row['probe'] {
   if (ms.length === 0) return undefined;
   const ok = ms.filter(Number.isFinite);
-  return { count: ms.length, failed: ms.length - ok.length, p50ms: ok.length > 0 ? median(ok) : NaN, maxMs: ok.length > 0 ? Math.max(...ok) : NaN };
+  const ctl = control.filter(Number.isFinite);
+  return {
+    count: ms.length, failed: ms.length - ok.length, p50ms: ok.length > 0 ? median(ok) : NaN, maxMs: ok.length > 0 ? Math.max(...ok) : NaN,
+    control: ctl.length > 0 ? { p50ms: median(ctl), maxMs: Math.max(...ctl) } : undefined,
+  };
+}
+
+/** Each round's ratio to the reference's measurement of the same round (adjacent in time), or undefined. */
+function pairRatios(loads: readonly Measured[], ref: readonly Measured[] | undefined): Row['pairs'] {
+  if (ref === undefined || ref.length !== loads.length || loads.length === 0) return undefined;
+  return { rps: loads.map((x, i) => x.rps / ref[i]!.rps), cpu: loads.map((x, i) => x.cpuUs / ref[i]!.cpuUs) };
 }
 
 function median(xs: number[]): number {
@@ -54,19 +66,45 @@ interface Measured extends Load {
   readonly frontUs?: number;
   /** How long the server's probe address took to answer, each time it was fetched during the load (ms). */
   readonly probeMs?: readonly number[];
+  /** How long the idle control server took, fetched at the same moments. */
+  readonly controlMs?: readonly number[];
 }
 
-/** Fetch `url` every PROBE_EVERY_MS until `done` says stop: the answer times, in ms (a failure is Infinity). */
+/** How long one GET of `url` took, in ms (a failure is Infinity). */
+async function timeGet(url: string): Promise<number> {
+  const t0 = performance.now();
+  const ok = await fetch(url).then(async (r) => { await r.arrayBuffer(); return r.ok; }).catch(() => false);
+  return ok ? performance.now() - t0 : Infinity;
+}
+
+/**
+ * Fetch `url`, and the idle control server at the same moment, every PROBE_EVERY_MS until `done` says
+ * stop. The control is a plain Node server in its own session that nothing loads: on 2 cores saturated
+ * by wrk and the server under test, anything waits for a CPU now and then, and its times are that floor.
+ */
 const PROBE_EVERY_MS = 250;
-async function probe(url: string, done: () => boolean): Promise<number[]> {
-  const times: number[] = [];
+async function probe(url: string, control: string, done: () => boolean): Promise<{ probeMs: number[]; controlMs: number[] }> {
+  const probeMs: number[] = [];
+  const controlMs: number[] = [];
   while (!done()) {
-    const t0 = performance.now();
-    const ok = await fetch(url).then(async (r) => { await r.arrayBuffer(); return r.ok; }).catch(() => false);
-    times.push(ok ? performance.now() - t0 : Infinity);
+    const [a, b] = await Promise.all([timeGet(url), timeGet(control)]);
+    probeMs.push(a);
+    controlMs.push(b);
     await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
   }
-  return times;
+  return { probeMs, controlMs };
+}
+
+/** The idle control server (bench/apps/idle.mjs), started at the first probe, stopped at the end. */
+let control: { run: Running; url: string } | undefined;
+async function controlUrl(): Promise<string> {
+  if (control === undefined) {
+    const port = await freePort();
+    const run = startProcess(process.execPath, [join(REPO, 'bench', 'apps', 'idle.mjs')], { env: { PORT: String(port) } });
+    control = { run, url: `http://127.0.0.1:${port}/` };
+    await waitForHttp(control.url, 10_000, () => run.proc.exitCode === null);
+  }
+  return control.url;
 }
 
 /**
@@ -74,17 +112,18 @@ async function probe(url: string, done: () => boolean): Promise<number[]> {
  * its front spent during it, per completed request: on a shared 2-core machine requests/s move with
  * whatever else runs, CPU per request much less.
  */
-async function measure(tool: LoadTool, s: Started, url: string): Promise<Measured> {
+async function measure(tool: LoadTool, s: Started, url: string, seconds: number): Promise<Measured> {
+  const ctl = s.probe !== undefined ? await controlUrl() : '';
   const before = treeCpu(s.rootPid);
   const frontBefore = s.frontPid !== undefined ? treeCpu(s.frontPid) : undefined;
   let loading = true;
-  const probing = s.probe !== undefined ? probe(s.probe, () => !loading) : undefined;
-  const load = await runLoad(tool, url, SECONDS).finally(() => { loading = false; });
-  const probeMs = await probing;
+  const probing = s.probe !== undefined ? probe(s.probe, ctl, () => !loading) : undefined;
+  const load = await runLoad(tool, url, seconds).finally(() => { loading = false; });
+  const probed = await probing;
   const spent = cpuMicros(before, treeCpu(s.rootPid));
   const front = frontBefore !== undefined ? cpuMicros(frontBefore, treeCpu(s.frontPid as number)) : undefined;
   const n = Math.max(1, load.requests);
-  return { ...load, cpuUs: spent / n, frontUs: front !== undefined ? front / n : undefined, probeMs };
+  return { ...load, cpuUs: spent / n, frontUs: front !== undefined ? front / n : undefined, ...probed };
 }
 
 async function main(): Promise<void> {
@@ -98,8 +137,9 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: no case named ${only}; cases: ${CASES.map((c) => c.id).join(', ')}\n`);
     process.exit(2);
   }
-  const measurements = cases.reduce((n, c) => n + c.servers.length, 0) * ROUNDS;
-  const estimate = measurements * (SECONDS + 1) + cases.reduce((n, c) => n + c.servers.length, 0) * (WARMUP + 2);
+  const measurements = cases.reduce((n, c) => n + c.servers.length * planOf(c).rounds, 0);
+  let leftSeconds = cases.reduce((n, c) => n + c.servers.length * planOf(c).rounds * (planOf(c).seconds + 1), 0);
+  const estimate = leftSeconds + cases.reduce((n, c) => n + c.servers.length, 0) * (WARMUP + 2);
   const settings = `${tool === 'wrk' ? `wrk -t${CLIENT.threads}` : 'autocannon'} -c${CLIENT.connections}, ${SECONDS}s per measurement, median of ${ROUNDS} round(s) alternating servers, ${WARMUP}s warm-up; ` +
     `${PROCESSES} processes × ${THREADS} threads everywhere; ${os.cpus().length} cores shared by client and servers (one client thread: a second one steals a server core); each server and each Nginx front in its own session, as systemd units are (the kernel's autogroup scheduling shares the CPU per session); servers marked "logs requests" (usher, uWSGI) write their default access line for every request, as they do out of the box (to /dev/null), the others log no requests by default`;
   process.stderr.write(`bench: ${cases.length} case(s), ${measurements} measurements, about ${Math.ceil(estimate / 60)} min\nbench: ${settings}\n`);
@@ -134,18 +174,21 @@ async function main(): Promise<void> {
           rows.push({ ...base, note: `failed to start: ${(e as Error).message.slice(0, 120)}` });
         }
       }
-      for (let round = 1; round <= ROUNDS && !interrupted; round++) {
+      const { rounds, seconds } = planOf(c);
+      for (let round = 1; round <= rounds && !interrupted; round++) {
         for (const l of live) {
-          const left = Math.max(0, Math.round(((measurements - done) * (SECONDS + 1)) / 60 * 10) / 10);
-          process.stderr.write(`[${c.id}] round ${round}/${ROUNDS} ${l.def.label} (${SECONDS}s; ~${left} min left)\n`);
+          const left = Math.max(0, Math.round((leftSeconds / 60) * 10) / 10);
+          process.stderr.write(`[${c.id}] round ${round}/${rounds} ${l.def.label} (${seconds}s; ~${left} min left)\n`);
+          leftSeconds -= seconds + 1;
           try {
-            l.loads.push(await measure(tool, l.s, l.url));
+            l.loads.push(await measure(tool, l.s, l.url, seconds));
           } catch (e) {
             process.stderr.write(`[${c.id}] ${l.def.label}: ${(e as Error).message}\n`);
           }
           done++;
         }
       }
+      const refLoads = c.paired !== undefined ? live.find((l) => l.def.reference === true)?.loads : undefined;
       for (const l of live) {
         const rss = treeRss(l.s.rootPid);
         const pss = treePss(l.s.rootPid);
@@ -160,12 +203,14 @@ async function main(): Promise<void> {
           cpuUsPerReq: median(l.loads.map((x) => x.cpuUs)), frontCpuUsPerReq: fronts.length > 0 ? median(fronts) : undefined,
           pssAnonBytes: pss?.anonBytes, pssFileBytes: pss?.fileBytes, rssBytes: rss,
           rounds: l.loads.map((x) => Math.round(x.rps)), cpuRounds: l.loads.map((x) => Math.round(x.cpuUs * 10) / 10),
-          probe: probeFigures(l.loads.flatMap((x) => x.probeMs ?? [])),
+          probe: probeFigures(l.loads.flatMap((x) => x.probeMs ?? []), l.loads.flatMap((x) => x.controlMs ?? [])),
+          pairs: l.def.reference === true ? undefined : pairRatios(l.loads, refLoads),
         });
       }
     }
   } finally {
     await Promise.all([...running].map((s) => s.stop()));
+    await control?.run.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
   const result = withRatios(rows);
@@ -177,14 +222,17 @@ async function main(): Promise<void> {
   };
   const outDir = join(REPO, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
-  const name = quick ? 'quick' : 'latest';
+  // One case (--only) or a quick run never replaces the full table's files (nor the README's table).
+  const name = quick ? 'quick' : only !== undefined ? `only-${only}` : 'latest';
   const subtitle = `${machine.date.slice(0, 10)}, ${machine.cores} cores, ${settings.split(';')[0]}`;
   const md = renderMarkdown(result, `Measured ${machine.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cores} cores (${machine.cpu}), node ${machine.node}, Python ${machine.python}, uWSGI ${machine.uwsgi}, gunicorn ${machine.gunicorn}, nginx ${machine.nginx}.\n${settings}.`);
   writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ machine, settings, quick, rows: result }, null, 2) + '\n');
   writeFileSync(join(outDir, `${name}.md`), md);
   writeFileSync(join(outDir, `${name}.svg`), renderSvg(result, subtitle));
   process.stderr.write(`\nbench: done in ${Math.round((Date.now() - started) / 1000)}s; wrote bench/results/${name}.{json,md,svg}\n`);
-  if (args.includes('--update-readme')) {
+  if (args.includes('--update-readme') && name !== 'latest') {
+    process.stderr.write('bench: README.md left as it is: its table is a full run\'s (run without --only and --quick to update it)\n');
+  } else if (args.includes('--update-readme')) {
     const ok = updateReadme(join(REPO, 'README.md'), `${md}\n![usher vs peers](bench/results/${name}.svg)\n`);
     process.stderr.write(ok ? 'bench: README.md updated\n' : 'bench: README.md has no <!-- bench:start --> / <!-- bench:end --> markers; left as it is\n');
   }

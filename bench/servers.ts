@@ -43,6 +43,12 @@ export interface CaseDef {
   readonly servers: readonly ServerDef[];
   /** Prepared once before the case's servers start (Django's database, the static files). */
   setup?(tmp: string): void;
+  /**
+   * Rounds and seconds per measurement when this case needs other than the run's (an A/B of two usher
+   * settings: more, shorter rounds). The report then also gives each server's ratio to the reference
+   * round by round (adjacent measurements), whose median resolves a few percent on a busy machine.
+   */
+  readonly paired?: { readonly rounds: number; readonly seconds: number };
 }
 
 async function serve(r: Running, url: string, stopFront?: () => Promise<void>, frontPid?: number): Promise<Started> {
@@ -194,6 +200,17 @@ export const CASES: readonly CaseDef[] = [
     id: 'node-hello', title: 'Node hello world, direct HTTP', path: '/',
     servers: [
       { id: 'usher-http-socket', label: 'usher http-socket' + LOGS, requires: [], start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      { id: 'usher-http', label: 'usher http' + LOGS, requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      { id: 'usher-http-router', label: 'usher http, http-router = true' + LOGS, requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--http-router', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
+      { id: 'node-cluster', label: 'node:cluster', requires: [], reference: true, start: async (port) => serve(startProcess(process.execPath, [join(APPS, 'cluster.mjs')], { env: { PORT: String(port), WORKERS: String(PROCESSES) } }), `http://127.0.0.1:${port}/`) },
+      { id: 'pm2', label: 'PM2 cluster mode', requires: ['pm2-runtime'], start: async (port, tmp) => serve(startProcess(join(REPO, 'node_modules', '.bin', 'pm2-runtime'), ['start', join(APPS, 'pm2-hello.cjs'), '-i', String(PROCESSES)], { env: { PORT: String(port), PM2_HOME: join(tmp, `pm2-${port}`) } }), `http://127.0.0.1:${port}/`) },
+    ],
+  },
+  {
+    // #14's aim: stats on costs ≤ 3 % of throughput. The same usher twice, alternated round by round.
+    id: 'stats', title: 'Node hello world, stats on vs off (usher http-socket)', path: '/', paired: { rounds: 8, seconds: 5 },
+    servers: [
+      { id: 'usher-http-socket', label: 'usher http-socket, stats off' + LOGS, requires: [], reference: true, start: async (port) => serve(usher(['--http-socket', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
       {
         id: 'usher-http-socket-stats', label: 'usher http-socket, stats on' + LOGS, requires: [], start: async (port) => {
           const stats = await freePort();
@@ -201,10 +218,6 @@ export const CASES: readonly CaseDef[] = [
           return { ...s, probe: `http://127.0.0.1:${stats}/metrics` };
         },
       },
-      { id: 'usher-http', label: 'usher http' + LOGS, requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
-      { id: 'usher-http-router', label: 'usher http, http-router = true' + LOGS, requires: [], start: async (port) => serve(usher(['--http', `127.0.0.1:${port}`, '--http-router', '--app', join(APPS, 'hello.mjs')]), `http://127.0.0.1:${port}/`) },
-      { id: 'node-cluster', label: 'node:cluster', requires: [], reference: true, start: async (port) => serve(startProcess(process.execPath, [join(APPS, 'cluster.mjs')], { env: { PORT: String(port), WORKERS: String(PROCESSES) } }), `http://127.0.0.1:${port}/`) },
-      { id: 'pm2', label: 'PM2 cluster mode', requires: ['pm2-runtime'], start: async (port, tmp) => serve(startProcess(join(REPO, 'node_modules', '.bin', 'pm2-runtime'), ['start', join(APPS, 'pm2-hello.cjs'), '-i', String(PROCESSES)], { env: { PORT: String(port), PM2_HOME: join(tmp, `pm2-${port}`) } }), `http://127.0.0.1:${port}/`) },
     ],
   },
   { id: 'wsgi-hello', title: 'WSGI hello world, direct HTTP', path: '/', servers: wsgiDirect(HELLO_WSGI) },
