@@ -10,23 +10,43 @@ import { RT_BUCKETS_US } from '../ipc.js';
 import type { SlotView, StatsCollector } from './collector.js';
 
 type Labels = Readonly<Record<string, string | number>>;
+/** One sample: its labels (an object, or a label set already formatted by `labels()`), value and name suffix. */
+type Sample = readonly [Labels | string, number, string?];
 
+/**
+ * The text, built as one string: a scrape renders ~150 samples in the master, whose V8 runs in lite
+ * mode (interpreter only), so per-sample work is kept to string appends (label sets of a slot are
+ * formatted once, `le` values are constants).
+ */
 class Exposition {
-  private readonly lines: string[] = [];
+  private out = '';
 
-  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, rows: readonly (readonly [Labels, number, string?])[]): void {
-    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value, suffix] of rows) this.lines.push(`${name}${suffix ?? ''}${fmtLabels(labels)} ${fmtValue(value)}`);
+  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, rows: readonly Sample[]): void {
+    this.out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+    for (const [labels, value, suffix] of rows) {
+      this.out += `${name}${suffix ?? ''}${typeof labels === 'string' ? labels : fmtLabels(labels)} ${fmtValue(value)}\n`;
+    }
   }
 
   text(): string {
-    return this.lines.join('\n') + '\n';
+    return this.out;
   }
 }
 
+/** A label value as the format wants it: backslash, newline and double quote escaped. */
+function escapeValue(v: string): string {
+  return /[\\\n"]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v;
+}
+
 function fmtLabels(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+  let out = '';
+  for (const k in labels) out += `${out === '' ? '' : ','}${k}="${escapeValue(String(labels[k]))}"`;
+  return out === '' ? '' : `{${out}}`;
+}
+
+/** The inside of a label set (`worker="1"`), to which a sample adds its own (`,le="0.5"`). */
+function inner(labels: Labels): string {
+  return fmtLabels(labels).slice(1, -1);
 }
 
 function fmtValue(v: number): string {
@@ -39,27 +59,29 @@ const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 const LE = [...RT_BUCKETS_US.map((us) => String(us / 1e6)), '+Inf'];
 
 /** A slot's histogram rows: cumulative buckets, then `_sum` and `_count` (the +Inf bucket's count). */
-function histogramRows(s: SlotView, labels: Labels): (readonly [Labels, number, string])[] {
-  const rows: (readonly [Labels, number, string])[] = [];
+function histogramRows(s: SlotView, labels: Labels): Sample[] {
+  const rows: Sample[] = [];
+  const set = inner(labels);
   let acc = 0;
   s.totals.rtHist.forEach((n, i) => {
     acc += n;
-    rows.push([{ ...labels, le: LE[i]! }, acc, '_bucket']);
+    rows.push([`{${set},le="${LE[i]!}"}`, acc, '_bucket']);
   });
-  rows.push([labels, s.totals.rtUs / 1e6, '_sum'], [labels, acc, '_count']);
+  rows.push([`{${set}}`, s.totals.rtUs / 1e6, '_sum'], [`{${set}}`, acc, '_count']);
   return rows;
 }
 
 /** A slot's responses by status class (every class, so a rate() over 5xx has a series from the start). */
-function classRows(s: SlotView, labels: Labels): (readonly [Labels, number])[] {
-  return CLASSES.map((code, i) => [{ ...labels, code }, s.totals.codes[i] ?? 0] as const);
+function classRows(s: SlotView, labels: Labels): Sample[] {
+  const set = inner(labels);
+  return CLASSES.map((code, i) => [`{${set},code="${code}"}`, s.totals.codes[i] ?? 0] as const);
 }
 
 export function renderMetrics(c: StatsCollector, version: string): string {
   const e = new Exposition();
   const workers = c.slotViews('worker');
   const routers = c.slotViews('router');
-  const w = (id: number): Labels => ({ worker: String(id) });
+  const w = (id: number): string => `{worker="${id}"}`;
   e.family('usher_info', 'gauge', 'usher build information (always 1).', [[{ version }, 1]]);
   e.family('usher_uptime_seconds', 'gauge', 'Seconds since the usher master started.', [[{}, (Date.now() - c.startedAt) / 1000]]);
   e.family('usher_start_time_seconds', 'gauge', 'Start time of the usher master, seconds since the Unix epoch.', [[{}, c.startedAt / 1000]]);
@@ -67,8 +89,8 @@ export function renderMetrics(c: StatsCollector, version: string): string {
   e.family('usher_worker_exceptions_total', 'counter', 'Requests that ended in an exception in the app.', workers.map((s) => [w(s.id), s.totals.exceptions]));
   e.family('usher_worker_response_bytes_total', 'counter', 'Response body bytes written by the worker slot.', workers.map((s) => [w(s.id), s.totals.tx]));
   e.family('usher_worker_request_duration_seconds', 'histogram', 'Time from a request\'s start to its response\'s end, in the worker.',
-    workers.flatMap((s) => histogramRows(s, w(s.id))));
-  e.family('usher_worker_responses_total', 'counter', 'Responses completed by the worker slot, by status class (code="2xx"...).', workers.flatMap((s) => classRows(s, w(s.id))));
+    workers.flatMap((s) => histogramRows(s, { worker: s.id })));
+  e.family('usher_worker_responses_total', 'counter', 'Responses completed by the worker slot, by status class (code="2xx"...).', workers.flatMap((s) => classRows(s, { worker: s.id })));
   e.family('usher_worker_requests_in_flight', 'gauge', 'Requests being served right now (as of the last heartbeat).', workers.map((s) => [w(s.id), s.inflight]));
   e.family('usher_worker_busy', 'gauge', '1 while the worker has a request in flight, 0 when idle or absent.', workers.map((s) => [w(s.id), s.inflight > 0 ? 1 : 0]));
   e.family('usher_worker_resident_memory_bytes', 'gauge', 'Resident set size of the worker process.', workers.filter((s) => s.memory).map((s) => [w(s.id), s.memory!.rss]));

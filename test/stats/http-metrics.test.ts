@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { REPO, freePort, startUsherReady } from '../helpers/usher.js';
+import { REPO, freePort, startUsherReady, tempDir } from '../helpers/usher.js';
 import { requireTool } from '../helpers/fronts.js';
 import { httpGet, run, waitForStats } from '../helpers/stats.js';
 
@@ -176,5 +176,24 @@ test('/metrics: response-time histograms and responses by status class, for Node
     }
   } finally {
     await Promise.all([node.stop(), py.stop()]);
+  }
+});
+
+test('/metrics: a label value with a quote, a backslash or a newline is escaped (a socket path), and promtool accepts it', async (t) => {
+  if (!requireTool('promtool')) { t.skip('promtool not installed (Debian package prometheus)'); return; }
+  const d = tempDir();
+  const sport = await freePort();
+  // A path no one would choose, but a legal one: the label must not end early or break the line.
+  const sock = join(d.dir, 'we"ird\\name\nx.sock');
+  const u = await startUsherReady(['--socket', sock, '--processes', '1', '--app', join(APPS, 'echo.mjs'), '--stats', `127.0.0.1:${sport}`, '--stats-http']);
+  try {
+    const body = (await httpGet(`http://127.0.0.1:${sport}/metrics`)).body;
+    const escaped = sock.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+    assert.ok(body.includes(`usher_listen_queue_max{socket="${escaped}",proto="uwsgi"} `), body);
+    const r = await run('promtool', ['check', 'metrics'], body);
+    assert.equal(r.code, 0, `promtool check metrics:\n${r.stdout}${r.stderr}\n${body}`);
+  } finally {
+    await u.stop();
+    d.remove();
   }
 });
