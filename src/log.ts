@@ -59,17 +59,26 @@ export function setLogSink(s: { write(data: string): void; flushSync(): void } |
 /**
  * Write straight to the log file (the master passed it open, O_APPEND, at `fd`; `path` is for
  * reopening) instead of the master's pipe: the lines cost no relay through the master. Only a
- * regular file qualifies (O_APPEND appends each write whole); anything else keeps the pipe.
+ * regular file (O_APPEND appends each write whole) or /dev/null qualifies; anything else keeps the pipe.
  */
 export function setLogFile(fd: number, path: string): boolean {
   try {
-    if (!fstatSync(fd).isFile()) return false;
+    if (!appendsWhole(fstatSync(fd), path)) return false;
   } catch {
     return false;
   }
   flushSync();
   writeTo({ fd, path });
   return true;
+}
+
+/**
+ * A destination several processes may append to at once, each write landing whole: a regular file
+ * opened O_APPEND, or /dev/null (which takes everything; `--logto /dev/null` then costs what a file does,
+ * not a relay through the master). A pipe, a tty or a socket keeps the master's pipe.
+ */
+export function appendsWhole(st: { isFile(): boolean; isCharacterDevice(): boolean }, path: string): boolean {
+  return st.isFile() || (st.isCharacterDevice() && path === '/dev/null');
 }
 
 /** Where batches go from now on: the log file itself (a whole batch per write), or the master's pipe. */
@@ -178,9 +187,15 @@ let reported = 0;
 /** A failed write (a full disk) left the file ending mid-line: the next line written starts a new one. */
 let torn = false;
 
-/** Lines were lost: the count goes first in the queue, written with the next batch. */
-function reportDropped(): void {
+/**
+ * Lines were lost: the count goes first in the queue, written with the next batch. Returns the report's
+ * length, and what `reported` and `torn` were: should the disk still be full, the report is not
+ * written either, and flush() puts them back, so the next report still carries the whole count.
+ */
+function reportDropped(): { end: number; reported: number; torn: boolean } {
+  const undo = { end: 0, reported, torn };
   const warn = Buffer.from((torn ? '\n' : '') + formatLine('warn', `pid ${process.pid}`, 'log lines were lost: the log destination was unwritable or too slow', { lost: dropped - reported }));
+  undo.end = warn.length;
   torn = false;
   reported = dropped;
   const next = Buffer.allocUnsafe(Math.max(queue.length, warn.length + queued));
@@ -188,6 +203,7 @@ function reportDropped(): void {
   queue.copy(next, warn.length, 0, queued);
   queue = next;
   queued += warn.length;
+  return undo;
 }
 
 /**
@@ -198,8 +214,8 @@ function flush(): void {
   flushScheduled = false;
   if (batchTimer !== undefined) { clearTimeout(batchTimer); batchTimer = undefined; }
   blocked = false;
-  if (queued === 0) return;
-  if (dropped > reported) reportDropped();
+  if (queued === 0 && dropped <= reported) return;
+  const report = dropped > reported ? reportDropped() : undefined;
   const buf = queue;
   const len = queued;
   let off = 0;
@@ -216,12 +232,33 @@ function flush(): void {
         setTimeout(flush, 5).unref();
         return;
       }
+      retryReport();
+      if (report !== undefined && off < report.end) {
+        // The report itself was not (wholly) written: it is not a lost line, its count is not reported yet.
+        reported = report.reported;
+        if (off === 0) torn = report.torn;
+        else torn = true;
+        dropped += countLines(buf, report.end, len);
+        break;
+      }
       if (off > 0 && buf[off - 1] !== 10) torn = true; // a short write before the error ended mid-line
       dropped += countLines(buf, off, len);
       break;
     }
   }
   emptied();
+}
+
+/**
+ * A write failed (a full disk): try again in a second even if no line comes meanwhile, so the loss is
+ * reported once the destination works again, not only with this process's next line (a worker the
+ * load balancer leaves idle may have none for long).
+ */
+let reportTimer: NodeJS.Timeout | undefined;
+function retryReport(): void {
+  if (reportTimer !== undefined) return;
+  reportTimer = setTimeout(() => { reportTimer = undefined; if (!flushScheduled && !blocked) flush(); }, 1000);
+  reportTimer.unref();
 }
 
 /** Write everything queued, synchronously: call before process.exit(). */

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
-import { formatLine, setLogSink } from '../log.js';
+import { appendsWhole, formatLine, setLogSink } from '../log.js';
 import { subscribe } from '../master/events.js';
 import { ACCESS_TAG } from './spec.js';
 
@@ -45,6 +45,9 @@ export class LogDestination {
   private dropped = 0;
   private ino = 0;
   private rotating = false;
+  /** A failed write (a full disk) left the file ending mid-line: the next write starts a new one. */
+  private torn = false;
+  private reportTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly option: string, readonly path: string | null, private readonly maxsize: number, private readonly backupname: string | undefined) {
     this.fd = path === null ? 2 : this.open(path);
@@ -80,9 +83,18 @@ export class LogDestination {
 
   private writeNow(data: Buffer): void {
     let buf = data;
-    if (this.dropped > 0) {
-      buf = Buffer.concat([Buffer.from(formatLine('warn', 'master', 'log lines were lost: the destination was unwritable', { lost: this.dropped, [this.option]: this.path ?? 'stderr' })), buf]);
+    // A newline ending a line a full disk cut short, then the loss report, go first; should they not be
+    // written either (the disk still full), the report is not a lost line itself and its count stays
+    // for the next one (reportEnd, lostBefore, wasTorn).
+    let reportEnd = 0;
+    const lostBefore = this.dropped;
+    const wasTorn = this.torn;
+    if (this.dropped > 0 || this.torn) {
+      const report = (this.torn ? '\n' : '') + (this.dropped > 0 ? formatLine('warn', 'master', 'log lines were lost: the destination was unwritable', { lost: this.dropped, [this.option]: this.path ?? 'stderr' }) : '');
+      reportEnd = Buffer.byteLength(report);
+      buf = Buffer.concat([Buffer.from(report), buf]);
       this.dropped = 0;
+      this.torn = false;
     }
     let off = 0;
     while (off < buf.length) {
@@ -97,7 +109,18 @@ export class LogDestination {
             setTimeout(() => this.retry(), 10).unref();
           }
         } else {
-          this.dropped += countLines(buf.subarray(off));
+          if (off < reportEnd) {
+            this.dropped = lostBefore + countLines(buf.subarray(reportEnd));
+            this.torn = off === 0 ? wasTorn : true;
+          } else {
+            this.dropped += countLines(buf.subarray(off));
+            if (off > 0 && buf[off - 1] !== 10) this.torn = true; // the file now ends mid-line
+          }
+          // Report the loss once the file takes lines again, even if none comes meanwhile.
+          if (this.reportTimer === undefined) {
+            this.reportTimer = setTimeout(() => { this.reportTimer = undefined; if (this.queue.length === 0) this.writeNow(Buffer.alloc(0)); }, 1000);
+            this.reportTimer.unref();
+          }
         }
         break;
       }
@@ -150,17 +173,21 @@ export class LogDestination {
     }
     try { closeSync(this.fd); } catch { /* closed */ }
     this.fd = fd;
+    this.torn = false; // a new file
     const st = fstatSync(fd);
     this.size = st.size;
     this.ino = st.ino;
     this.write(formatLine('info', 'master', 'log file reopened', { [this.option]: this.path, reason: why }));
   }
 
-  /** The open file, when it is a regular one (a Node worker may then append to it itself), else null. */
+  /**
+   * The open file, when it is a regular one or /dev/null (a Node worker may then append to it itself:
+   * each write lands whole), else null.
+   */
   regularFile(): { fd: number; path: string } | null {
     if (this.path === null) return null;
     try {
-      return fstatSync(this.fd).isFile() ? { fd: this.fd, path: this.path } : null;
+      return appendsWhole(fstatSync(this.fd), this.path) ? { fd: this.fd, path: this.path } : null;
     } catch {
       return null;
     }
@@ -342,3 +369,4 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
 function mtimeOf(path: string): number {
   try { return statSync(path).mtimeMs; } catch { return 0; }
 }
+

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readlinkSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { childPids, tempDir, freePort } from '../helpers/usher.js';
+import { childPids, tempDir, freePort, startUsher } from '../helpers/usher.js';
 import { NODE_APP, readOr, startUsherLogging, waitUntil } from './helpers.js';
 
 /** Whether process `pid` holds `path` open (any fd). */
@@ -50,6 +50,39 @@ test('Node workers hold a plain logto file themselves; log-master, log-maxsize a
       } finally {
         await u.stop();
       }
+    }
+  } finally {
+    d.remove();
+  }
+});
+
+test('logto /dev/null: Node workers hold it themselves where they would hold a log file (no relay through the master)', async () => {
+  const d = tempDir();
+  /** The fds of each worker that point at `target`, with usher logging to `target`. */
+  const logFds = async (target: string): Promise<string[][]> => {
+    const port = await freePort();
+    const u = startUsher(['--http-socket', `127.0.0.1:${port}`, '--app', NODE_APP, '--processes', '2', '--logto', target]);
+    try {
+      // With /dev/null its own lines go nowhere to read: wait until it serves.
+      for (let tries = 0; ; tries++) {
+        try { await get(port, '/up'); break; } catch (err) { if (tries > 300) throw err; await new Promise((r) => setTimeout(r, 100)); }
+      }
+      const workers = await childPids(u.pid);
+      assert.equal(workers.length, 2);
+      for (let i = 0; i < 10; i++) await get(port, `/n/${i}`);
+      return workers.map((w) => readdirSync(`/proc/${w}/fd`).filter((fd) => {
+        try { return readlinkSync(`/proc/${w}/fd/${fd}`) === target; } catch { return false; }
+      }));
+    } finally {
+      await u.stop();
+    }
+  };
+  try {
+    const file = await logFds(join(d.dir, 'usher.log'));
+    const devNull = await logFds('/dev/null');
+    for (const [i, fds] of file.entries()) {
+      assert.equal(fds.length, 1, 'a worker holds the plain file once');
+      assert.ok(devNull[i]?.includes(fds[0] as string), `worker ${i + 1} holds /dev/null at the log's fd ${fds[0]} (it holds /dev/null at ${devNull[i]?.join(',')})`);
     }
   } finally {
     d.remove();
