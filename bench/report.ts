@@ -30,8 +30,10 @@ export interface Row {
   /** A side address fetched during the load (the stats server): answers, failures, median and slowest time. */
   readonly probe?: {
     readonly count: number; readonly failed: number; readonly p50ms: number; readonly maxMs: number;
+    /** How many answered within 50 ms (issue #14's bound under full load). */
+    readonly within50?: number;
     /** An idle server on the same machine, fetched at the same moments: the floor to read these against. */
-    readonly control?: { readonly p50ms: number; readonly maxMs: number };
+    readonly control?: { readonly p50ms: number; readonly maxMs: number; readonly count?: number; readonly within50?: number };
   };
   /** A paired case: this row's req/s and CPU per request over the reference's, round by round. */
   readonly pairs?: { readonly rps: readonly number[]; readonly cpu: readonly number[] };
@@ -95,8 +97,10 @@ function rowNotes(r: Row, rows: readonly Row[]): string[] {
   }
   const p = r.probe;
   if (p !== undefined) {
-    const ctl = p.control !== undefined ? ` An idle server on the same machine, fetched at the same moments, answered in ${fmt(p.control.p50ms, 1)} ms (median), ${fmt(p.control.maxMs, 1)} ms at the slowest: the machine's own floor under this load.` : '';
-    out.push(`${r.label}: its stats address (\`/metrics\`), fetched every 250 ms during the load, answered ${p.count - p.failed} of ${p.count} times, in ${fmt(p.p50ms, 1)} ms (median), ${fmt(p.maxMs, 1)} ms at the slowest.${ctl}`);
+    const within = (n: number | undefined, of: number | undefined): string => (n !== undefined && of !== undefined ? `, ${n} of ${of} within 50 ms` : '');
+    const c = p.control;
+    const ctl = c !== undefined ? ` An idle server on the same machine, fetched at the same moments, answered in ${fmt(c.p50ms, 1)} ms (median), ${fmt(c.maxMs, 1)} ms at the slowest${within(c.within50, c.count)}: the machine's own floor under this load.` : '';
+    out.push(`${r.label}: its stats address (\`/metrics\`), fetched every 250 ms during the load, answered ${p.count - p.failed} of ${p.count} times, in ${fmt(p.p50ms, 1)} ms (median), ${fmt(p.maxMs, 1)} ms at the slowest${within(p.within50, p.count - p.failed)}.${ctl}`);
   }
   return out;
 }

@@ -45,7 +45,8 @@ function probeFigures(ms: number[], control: number[]): Row['probe'] {
   const ctl = control.filter(Number.isFinite);
   return {
     count: ms.length, failed: ms.length - ok.length, p50ms: ok.length > 0 ? median(ok) : NaN, maxMs: ok.length > 0 ? Math.max(...ok) : NaN,
-    control: ctl.length > 0 ? { p50ms: median(ctl), maxMs: Math.max(...ctl) } : undefined,
+    within50: ok.filter((x) => x <= 50).length,
+    control: ctl.length > 0 ? { p50ms: median(ctl), maxMs: Math.max(...ctl), count: ctl.length, within50: ctl.filter((x) => x <= 50).length } : undefined,
   };
 }
 
