@@ -49,6 +49,7 @@ one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
   # shellcheck disable=SC2086  # flags are words on purpose
   setsid node "$ROOT/bin/usher.js" "${app[@]}" --logto "$dir/usher.log" $flags >/dev/null 2>&1 &
   local pid=$!
+  guard_server $pid
   for _ in $(seq 300); do grep -q 'master: ready' "$dir/usher.log" 2>/dev/null && break; sleep 0.1; done
   if [ -n "$WATCH" ] && [[ $1 == *'{PORT2}'* ]]; then
     # Started before the warm-up, so its own start-up is over when the measured run begins.
@@ -64,6 +65,7 @@ one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   kill -TERM $pid; wait $pid 2>/dev/null || true
+  unguard_server
   rm -rf "$dir"
   awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICK" -v rps="$rps" 'BEGIN { printf "%.1f %d %.0f\n", t / hz * 1e6 / r, r, rps }'
 }

@@ -28,3 +28,15 @@ alternate() {
 # An awk function: the median of x[1..n] (sorts x in place).
 AWK_MED='function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
   return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }'
+
+# guard_server PID SIG: the server a round started runs in its own session (setsid), out of reach of a
+# Ctrl-C or of a kill sent to the script's process group; should the round (a $(one ...) subshell) be
+# interrupted, it stops the server's whole session itself, so no orphan keeps serving, or keeps a
+# `flock` on the bench lock held through an inherited descriptor. unguard_server once stopped normally.
+guard_server() {
+  # shellcheck disable=SC2064  # the pid is fixed now, on purpose
+  trap "kill -${2:-TERM} -- -$1 2>/dev/null" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+unguard_server() { trap - EXIT INT TERM; }

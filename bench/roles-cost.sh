@@ -76,6 +76,7 @@ one() {  # $1 "A|B root"; prints "master_us router_us worker_us requests rps for
   # shellcheck disable=SC2086  # flags are words on purpose
   setsid node "$root/bin/usher.js" $flags "${app[@]}" --logto "$dir/usher.log" >/dev/null 2>&1 &
   local pid=$!
+  guard_server $pid
   for _ in $(seq 300); do grep -q 'master: ready' "$dir/usher.log" 2>/dev/null && break; sleep 0.1; done
   wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
   local before after out reqs rps
@@ -85,6 +86,7 @@ one() {  # $1 "A|B root"; prints "master_us router_us worker_us requests rps for
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   kill -TERM $pid; wait $pid 2>/dev/null || true
+  unguard_server
   rm -rf "$dir"
   awk -v m=$((after[0] - before[0])) -v r=$((after[1] - before[1])) -v w=$((after[2] - before[2])) \
     -v s=$((after[3] - before[3])) -v n="$reqs" -v hz="$TICK" -v rps="$rps" \

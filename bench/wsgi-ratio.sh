@@ -46,6 +46,7 @@ one() {  # $1: side; prints "µs-CPU/request requests requests/s"
         --plugins http,python3 --http "127.0.0.1:$port" --http-keepalive --wsgi-file hello_wsgi.py "${nolog[@]}" >/dev/null 2>&1 &
       pid=$!; sig=INT ;;
   esac
+  guard_server $pid $sig
   for _ in $(seq 300); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
   wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
   local before after out reqs rps
@@ -55,6 +56,7 @@ one() {  # $1: side; prints "µs-CPU/request requests requests/s"
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   kill -"$sig" $pid; timeout 15 tail --pid=$pid -f /dev/null || kill -KILL -- -$pid 2>/dev/null || true
+  unguard_server
   awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICK" -v rps="$rps" 'BEGIN { printf "%.1f %d %.0f\n", t / hz * 1e6 / r, r, rps }'
 }
 
