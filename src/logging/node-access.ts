@@ -58,7 +58,8 @@ function lookup(name: string): string | undefined {
   }
 }
 
-function countVars(req: WithVars, f: RequestFacts): void {
+/** `remote`: the socket's address (REMOTE_ADDR), read once per request by the caller. */
+function countVars(req: WithVars, f: RequestFacts, remote: string): void {
   const vars = req[UWSGI_VARS];
   let n = 0;
   let size = 0;
@@ -71,7 +72,7 @@ function countVars(req: WithVars, f: RequestFacts): void {
     const q = url.indexOf('?');
     n += 6;
     size += 14 + (req.method ?? '').length + 11 + url.length + 9 + (q === -1 ? url.length : q) + 12 + (q === -1 ? 0 : url.length - q - 1)
-      + 15 + 8 + 11 + (req.socket?.remoteAddress ?? '').length + 24;
+      + 15 + 8 + 11 + remote.length + 24;
   }
   f.vars = n;
   f.pktsize = size;
@@ -86,6 +87,10 @@ export class NodeAccessLog {
   private readonly needUser: boolean;
   private readonly tag: string;
   private memAt = -Infinity;
+  /** The last response head counted, and its header count: an app sends the same head again and again,
+   * and comparing equal strings is cheaper than looking for every CRLF in it. */
+  private lastHead = '';
+  private lastHeaders = 0;
   /** performance.timeOrigin, read once (a getter). */
   private readonly origin = performance.timeOrigin;
   private served = 0;
@@ -118,7 +123,8 @@ export class NodeAccessLog {
     if (!this.enabled && !this.compiled.wants(status, durUs, res.bytes)) return;
     const f = this.f;
     const r = req as WithVars;
-    f.addr = (this.spec.xForwardedFor ? header(req, 'x-forwarded-for') : '') || (req.socket?.remoteAddress ?? '');
+    const remote = req.socket?.remoteAddress ?? '';
+    f.addr = (this.spec.xForwardedFor ? header(req, 'x-forwarded-for') : '') || remote;
     f.method = req.method ?? '';
     f.uri = req.url ?? '';
     f.proto = req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`;
@@ -129,13 +135,17 @@ export class NodeAccessLog {
     f.req = this.served;
     f.aborted = !res.writableFinished || res.cut;
     if (this.needUser) f.user = r[UWSGI_VARS]?.get('REMOTE_USER') ?? '';
-    if (this.needVars) countVars(r, f);
+    if (this.needVars) countVars(r, f, remote);
     if (this.needHead) {
       const h = res._header ?? '';
-      let n = 0;
-      for (let i = h.indexOf('\r\n'); i !== -1; i = h.indexOf('\r\n', i + 2)) n++;
+      if (h !== this.lastHead) {
+        let n = 0;
+        for (let i = h.indexOf('\r\n'); i !== -1; i = h.indexOf('\r\n', i + 2)) n++;
+        this.lastHead = h;
+        this.lastHeaders = n > 1 ? n - 2 : 0;
+      }
       f.hsize = h.length;
-      f.headers = n > 1 ? n - 2 : 0;
+      f.headers = this.lastHeaders;
     }
     if (this.needHeaders) {
       f.referer = header(req, 'referer');
