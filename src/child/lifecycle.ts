@@ -7,6 +7,7 @@
  * Must not: serve requests or load apps (the caller's), or decide when to respawn (the master's).
  */
 import { createLogger, flushSync, reopenLogFile, type Logger } from '../log.js';
+import { InflightList } from './inflight.js';
 import { EXIT, RT_BUCKETS_US, STATUS_CLASSES, TIMING, isMasterMessage, parseSpec, type ChildCounters, type ChildMessage, type ExitReason, type MasterMessage } from '../ipc.js';
 
 /** Counters the child updates in place; the heartbeat sends a snapshot. */
@@ -35,11 +36,6 @@ export function countResponse(c: Counters, status: number, us: number): void {
   c.rtHist[i]!++;
 }
 
-/** A request in flight, as the counters see it (start time for `oldest` and harakiri). */
-export interface Inflight {
-  readonly started: number;
-}
-
 export interface ChildHooks {
   /** Begin a graceful stop: stop accepting, finish in-flight work, then call `exit(EXIT.OK)`. */
   stop(reason: string): void;
@@ -53,7 +49,7 @@ export class ChildLifecycle<S> {
     codes: new Array<number>(STATUS_CLASSES).fill(0), rtHist: new Array<number>(RT_BUCKETS_US.length + 1).fill(0),
   };
   /** Requests in flight; callers add on start and delete on finish. */
-  readonly inflight = new Set<Inflight>();
+  readonly inflight = new InflightList();
   private hooks: ChildHooks | undefined;
   private stopping = false;
   private draining = false;

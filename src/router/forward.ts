@@ -23,7 +23,8 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { encodePacket, requestToCgi } from '../protocol/index.js';
 import type { Logger } from '../log.js';
-import { countResponse, type Counters, type Inflight } from '../child/lifecycle.js';
+import { countResponse, type Counters } from '../child/lifecycle.js';
+import type { Inflight, InflightList } from '../child/inflight.js';
 import { ResponseHeadReader, type ResponseHead } from './response-head.js';
 import { BodyReader, framingOf } from './body.js';
 import { KEEP_MAX_AGE_MS, MODIFIER2_KEEPALIVE, UpstreamPool } from './upstream.js';
@@ -39,8 +40,8 @@ export interface ForwardOptions {
   /** http-timeout: how long a worker may stay silent while a request waits on it. */
   readonly timeoutMs: number;
   readonly counters: Counters;
-  /** The router's requests in flight (the lifecycle's set: `oldest` for the heartbeat); only this forwarder adds to it. */
-  readonly inflight: Set<Inflight>;
+  /** The router's requests in flight (the lifecycle's list: `oldest` for the heartbeat); only this forwarder adds to it. */
+  readonly inflight: InflightList;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
@@ -233,11 +234,11 @@ function packetFor(req: IncomingMessage, body: RequestBody): Buffer {
 }
 
 /** Every tick, each request in flight counts one more quiet sweep; past the limit it gets its 504. */
-function sweepSilent(inflight: Set<Inflight>, timeoutMs: number): NodeJS.Timeout {
+function sweepSilent(inflight: InflightList, timeoutMs: number): NodeJS.Timeout {
   const { tick, limit } = sweepCadence(timeoutMs);
   const timer = setInterval(() => {
-    // Every member is a Flight: only start() below adds to the set.
-    for (const f of inflight as Set<Flight>) if (++f.quiet > limit) f.onSilent?.();
+    // Every member is a Flight: only start() below adds to the list.
+    for (const f of inflight as InflightList<Flight>) if (++f.quiet > limit) f.onSilent?.();
   }, tick);
   timer.unref();
   return timer;
@@ -256,7 +257,7 @@ export function createForwarder(opts: ForwardOptions): { forward: (req: Incoming
       fail(res, 431, 'Request Header Fields Too Large\n');
       return;
     }
-    const f: Flight = { started, t0, req, res, packet, body, upstream: undefined, stopBody: undefined, quiet: 0, onSilent: undefined };
+    const f: Flight = { started, t0, req, res, packet, body, upstream: undefined, stopBody: undefined, quiet: 0, onSilent: undefined, inflightPrev: undefined, inflightNext: undefined };
     opts.inflight.add(f);
     (req.socket as net.Socket & { [BUSY]?: boolean })[BUSY] = true;
     res.once('close', () => settle(f, opts));

@@ -10,7 +10,7 @@
  * down with it (uWSGI kills the whole process, which there serves one request). A request older than
  * `harakiri` seconds is cut alone: 504 if its headers are not out yet, else its connection is closed;
  * whatever the app does with that response afterwards is ignored, so a late answer cannot throw. One
- * timer per worker looks for such requests (the in-flight set is in start order, so it stops at the
+ * timer per worker looks for such requests (the in-flight list is in start order, so it stops at the
  * first young one). An event loop blocked for `harakiri` seconds cuts nothing, and sends no heartbeat
  * either: the master, seeing the silence and the last heartbeat's `oldest`, kills the worker.
  * Must not: parse or answer requests (the servers and the app do), or decide when to exit (lifecycle).
@@ -18,6 +18,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { countResponse, type ChildLifecycle } from '../child/lifecycle.js';
+import type { Inflight } from '../child/inflight.js';
 import type { NodeAccessLog } from '../logging/node-access.js';
 
 export interface TrackerOptions {
@@ -63,6 +64,9 @@ export class TrackedResponse extends http.ServerResponse {
   cut = false;
   /** Body bytes handed to the connection (the access line's size). */
   bytes = 0;
+  /** Links of `life.inflight` (child/inflight), which this response is a member of while it runs. */
+  inflightPrev: Inflight | undefined = undefined;
+  inflightNext: Inflight | undefined = undefined;
   private counted = false;
 
   override writeHead(...args: unknown[]): this {
