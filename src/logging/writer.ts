@@ -369,4 +369,3 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
 function mtimeOf(path: string): number {
   try { return statSync(path).mtimeMs; } catch { return 0; }
 }
-
