@@ -98,9 +98,12 @@ def serve(cfg, app, log, channel):
                for i in range(cfg.threads)]
     for t in threads:
         t.start()
+    # `ready` as soon as the serving threads run: the master's messages wait in the channel until the
+    # reader thread below takes them, and each Thread.start() waits for the new thread to be scheduled
+    # (on a busy machine, with the other workers forking beside it, that is milliseconds each).
+    channel.send({'type': 'ready', 'pid': os.getpid(), 'contract': contract.CONTRACT_VERSION})
     for target in (ipc_reader, heartbeat) + ((watchdog,) if cfg.harakiri else ()):
         threading.Thread(target=target, args=(worker, channel, log), daemon=True).start()
-    channel.send({'type': 'ready', 'pid': os.getpid(), 'contract': contract.CONTRACT_VERSION})
 
     while not worker.stopping.wait(1.0):
         pass

@@ -9,10 +9,6 @@ import type { Logger } from '../log.js';
 import { Arbiter } from './arbiter.js';
 import { describeSocket, type BoundSocket } from './sockets.js';
 import type { AppRuntime } from './spawn.js';
-import { tellLauncherReady } from './daemonize.js';
-import { Monitor } from './monitor.js';
-import { Triggers } from './triggers.js';
-import { AutoReload, EXTENSIONS } from './autoreload.js';
 import { accessLogSpec } from '../logging/spec.js';
 import { buildStaticSpec } from '../static/spec.js';
 
@@ -23,7 +19,7 @@ export interface BuiltSockets {
 }
 
 export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime: AppRuntime, app: string | null, wsgiFile: string | null,
-  logFd: number | undefined, log: Logger, tellLauncher: boolean, directLog?: () => { fd: number; path: string } | null): Arbiter {
+  logFd: number | undefined, log: Logger, tellLauncher: (() => void) | undefined, directLog?: () => { fd: number; path: string } | null): Arbiter {
   const bound = created.bound;
   const upstream = created.privateDir !== undefined ? join(created.privateDir, 'workers.sock') : undefined;
   const workerSockets = bound.filter((s) => s.kind !== 'router');
@@ -75,16 +71,29 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
   return new Arbiter(plan, log, () => {
     const urls = bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => `http://${describeSocket(s).replace(/^:/, '127.0.0.1:')}/`);
     log.info('ready', { pid: process.pid, workers: plan.initialWorkers, app: app ?? wsgiFile ?? config.module, url: urls[0] });
-    if (tellLauncher) tellLauncherReady();
+    tellLauncher?.();
   });
 }
 
-/** What runs beside the arbiter in the master: autoreload, the once-a-second monitor, the reload triggers. */
-export function startMasterExtras(arbiter: Arbiter, config: UsherConfig, log: Logger, runtime: AppRuntime, appFile: string | null): { stop(): void } {
+/** Whether anything needs the once-a-second monitor (recycling by age or memory, cheaper, idle). */
+function monitorWanted(c: UsherConfig): boolean {
+  return c.maxWorkerLifetime > 0 || c.reloadOnRss > 0 || c.reloadOnAs > 0 || c.evilReloadOnRss > 0 || c.evilReloadOnAs > 0 || c.cheaper > 0 || c.idle > 0;
+}
+
+function triggersWanted(c: UsherConfig): boolean {
+  return c.touchReload.length + c.touchWorkersReload.length + c.touchChainReload.length + c.fsReload.length > 0;
+}
+
+/**
+ * What runs beside the arbiter in the master: autoreload, the once-a-second monitor, the reload triggers.
+ * Each is imported only when its options are set: a master without them neither parses nor keeps their
+ * code (less heap in the master, a shorter start).
+ */
+export async function startMasterExtras(arbiter: Arbiter, config: UsherConfig, log: Logger, runtime: AppRuntime, appFile: string | null): Promise<{ stop(): void }> {
   const parts: { start(): void; stop(): void }[] = [];
   const reload = (reason: string): void => { log.info('reload requested', { reason }); arbiter.enqueue('SIGHUP'); };
   const python = runtime.kind === 'python';
-  const [option, every, exts] = python ? ['py-autoreload', config.pyAutoreload, EXTENSIONS.python] as const : ['node-autoreload', config.nodeAutoreload, EXTENSIONS.node] as const;
+  const [option, every] = python ? ['py-autoreload', config.pyAutoreload] as const : ['node-autoreload', config.nodeAutoreload] as const;
   if ((python ? config.nodeAutoreload : config.pyAutoreload) > 0) {
     log.info(`${python ? 'node-autoreload' : 'py-autoreload'} applies to ${python ? 'Node' : 'Python'} apps; use ${option}`);
   }
@@ -93,9 +102,16 @@ export function startMasterExtras(arbiter: Arbiter, config: UsherConfig, log: Lo
     log.info('reload requested', { reason });
     return true;
   };
-  if (every > 0) parts.push(new AutoReload(option, AutoReload.roots(appFile, config.chdir, config.pythonpath), exts, every, reloadWhenReady, log));
-  if (Monitor.wanted(config)) parts.push(new Monitor(arbiter, config, log));
-  if (Triggers.wanted(config)) {
+  if (every > 0) {
+    const { AutoReload, EXTENSIONS } = await import('./autoreload.js');
+    parts.push(new AutoReload(option, AutoReload.roots(appFile, config.chdir, config.pythonpath), python ? EXTENSIONS.python : EXTENSIONS.node, every, reloadWhenReady, log));
+  }
+  if (monitorWanted(config)) {
+    const { Monitor } = await import('./monitor.js');
+    parts.push(new Monitor(arbiter, config, log));
+  }
+  if (triggersWanted(config)) {
+    const { Triggers } = await import('./triggers.js');
     parts.push(new Triggers(config, {
       reload,
       chainReload: (reason) => { log.info('chain reload requested', { reason }); arbiter.chainReload(); },

@@ -7,7 +7,7 @@
  * created, vacuum or not.
  * Must not: parse config files, or talk to clients.
  */
-import { accessSync, constants, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
@@ -15,19 +15,25 @@ import { AppLoadError, ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { startLogging, type MasterLogs } from '../logging/writer.js';
 import { accessLogSpec } from '../logging/spec.js';
-import { compileAccessLog } from '../logging/format.js';
 import { Arbiter } from './arbiter.js';
 import { adoptSocket, bindSocket, checkUnixPath, describeSocket, findPassed, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { resolveInterpreter, type AppRuntime } from './spawn.js';
 import { somaxconn } from './listen.js';
-import { chownPath, dropPrivileges, planPrivileges, warnIfRoot, type PrivilegePlan } from './privileges.js';
-import { notifySystemd, passedSockets, systemdNotifier } from './systemd.js';
-import { checkFifos, MasterFifo, type MasterControl } from './fifo.js';
-import { daemonLog, isDaemon, launchDaemon } from './daemonize.js';
+import type { PrivilegePlan } from './privileges.js';
+import type { MasterControl, MasterFifo } from './fifo.js';
 import { configureTitles, setMasterTitle } from './proctitle.js';
 import { buildArbiter, startMasterExtras } from './build.js';
-import { startStats } from '../stats/index.js';
+
+// What only some configs use is imported where it is used, and only when its option (or systemd's
+// variables, or root) asks for it: a plain app's master neither parses nor keeps that code (a smaller
+// heap for the master's whole life, and a shorter start). A bad value still stops usher at the same
+// point, since each module is loaded before the step that checks it.
+type Privileges = typeof import('./privileges.js');
+type Systemd = typeof import('./systemd.js');
+type Fifos = typeof import('./fifo.js');
+const NO_PRIVILEGES: PrivilegePlan = { drop: undefined, socketOwner: undefined, umask: undefined };
+const SYSTEMD_VARIABLES = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET'];
 
 function applyEnv(entries: readonly string[]): void {
   for (const entry of entries) {
@@ -105,13 +111,13 @@ class Created {
   }
 }
 
-async function bindAll(config: UsherConfig, wanted: readonly Wanted[], created: Created, plan: PrivilegePlan, log: Logger): Promise<void> {
-  const passed = passedSockets(log);
+async function bindAll(config: UsherConfig, wanted: readonly Wanted[], created: Created, plan: PrivilegePlan, systemd: Systemd | undefined, log: Logger): Promise<void> {
+  const passed = systemd?.passedSockets(log) ?? [];
   for (const w of wanted) {
     const p = findPassed(w.spec, passed);
     const s = p !== undefined ? adoptSocket(w.kind, w.spec, p) : await bindSocket(w.kind, w.spec, config.chmodSocket, config.listen);
     created.bound.push(s);
-    if (s.path !== undefined && !s.activated && plan.socketOwner !== undefined) chownPath(s.path, plan.socketOwner);
+    if (s.path !== undefined && !s.activated && plan.socketOwner !== undefined) chownSync(s.path, plan.socketOwner.uid, plan.socketOwner.gid);
     log.info(s.activated ? 'using the socket systemd passed' : 'bound', { [w.option]: describeSocket(s), fd: s.fd, name: p?.name });
   }
   for (const p of passed) {
@@ -122,7 +128,7 @@ async function bindAll(config: UsherConfig, wanted: readonly Wanted[], created: 
     const upstream = join(created.privateDir, 'workers.sock');
     created.bound.push(await bindSocket('uwsgi', upstream, 0o600, config.listen));
     // The router and the workers run as the dropped user: the private socket must be theirs.
-    if (plan.drop !== undefined) for (const p of [created.privateDir, upstream]) chownPath(p, plan.drop);
+    if (plan.drop !== undefined) for (const p of [created.privateDir, upstream]) chownSync(p, plan.drop.uid, plan.drop.gid);
   }
   const max = somaxconn();
   if (max !== undefined && config.listen > max) log.warn('listen is larger than net.core.somaxconn: the kernel caps the backlog there; raise it with sysctl', { listen: config.listen, somaxconn: max });
@@ -161,36 +167,56 @@ function control(arbiter: Arbiter, config: UsherConfig, log: Logger, logs: Maste
 }
 
 /** Checks that need nothing created: run in the launcher too, so `daemonize` fails where it is typed. */
-function preflight(config: UsherConfig, plan: PrivilegePlan, log: Logger): string[] {
-  const fifos = checkFifos(config);
+function preflight(config: UsherConfig, plan: PrivilegePlan, fifo: Fifos | undefined, log: Logger): string[] {
+  const fifos = fifo?.checkFifos(config) ?? [];
   for (const spec of config.socket) checkUnixPath('uwsgi', spec);
   for (const spec of config.httpSocket) checkUnixPath('http', spec);
   for (const spec of config.http) checkUnixPath('router', spec);
-  warnIfRoot(plan, log);
+  // uWSGI warns as loudly when it keeps running as root: the app would run as root too.
+  if (process.getuid?.() === 0 && plan.drop === undefined) {
+    log.warn('*** running as root: the app and every request run as root; set `uid` and `gid` (usher drops to them once the sockets are bound) ***');
+  }
   return fifos;
 }
 
 export async function runMaster(config: UsherConfig, log: Logger): Promise<number> {
   configureTitles(config);
-  const daemonFile = daemonLog(config);
-  const daemon = daemonFile !== undefined && isDaemon();
+  const daemonFile = config.daemonize ?? config.daemonize2;
+  const daemonize = daemonFile !== undefined ? await import('./daemonize.js') : undefined;
+  const daemon = daemonize?.isDaemon() ?? false;
   const launchCwd = process.cwd();
-  const plan = planPrivileges(config);
+  const privileges = config.uid !== undefined || config.gid !== undefined || config.chownSocket !== undefined || config.umask !== undefined
+    ? await import('./privileges.js') : undefined;
+  const plan = privileges?.planPrivileges(config) ?? NO_PRIVILEGES;
   // uWSGI sets the umask first: the log file, sockets and pidfile are all created under it.
   if (plan.umask !== undefined && (daemon || daemonFile === undefined)) process.umask(plan.umask);
   // Children write to a pipe the master reads; Node workers may append to a plain logto file directly (writer.ts directFile).
   const logs = startLogging(config, config.logto ?? (daemon ? daemonFile : undefined));
-  // The format is compiled here too, once, so an unknown variable warns once, not once per worker.
-  for (const w of compileAccessLog(accessLogSpec(config), 'master').warnings) log.warn(w);
+  // The format is compiled here too, once, so an unknown variable warns once, not once per worker
+  // (only a log-format, log-encoder or log-date can warn: uWSGI's default line needs no compiling here).
+  const spec = accessLogSpec(config);
+  if (spec.format !== null || spec.encoder !== null || spec.strftime !== null) {
+    const { compileAccessLog } = await import('../logging/format.js');
+    for (const w of compileAccessLog(spec, 'master').warnings) log.warn(w);
+  }
   try {
-    return await runWithLogs(config, log, logs, { daemonFile, daemon, launchCwd, plan });
+    return await runWithLogs(config, log, logs, { daemonFile, daemon, daemonize, launchCwd, plan, privileges });
   } finally {
     logs.close();
   }
 }
 
-async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o: { daemonFile: string | undefined; daemon: boolean; launchCwd: string; plan: PrivilegePlan }): Promise<number> {
-  const { daemonFile, daemon, launchCwd, plan } = o;
+interface Start {
+  daemonFile: string | undefined;
+  daemon: boolean;
+  daemonize: typeof import('./daemonize.js') | undefined;
+  launchCwd: string;
+  plan: PrivilegePlan;
+  privileges: Privileges | undefined;
+}
+
+async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o: Start): Promise<number> {
+  const { daemonFile, daemon, daemonize, launchCwd, plan, privileges } = o;
   const logFd = logs.childFd;
   applyEnv(config.env);
   if (config.chdir !== undefined) {
@@ -201,8 +227,9 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
     }
   }
   // After chdir: relative socket and fifo paths resolve against it, as they will when bound.
-  const fifos = preflight(config, plan, log);
-  if (daemonFile !== undefined && !daemon) return launchDaemon(config, log, launchCwd);
+  const fifo = config.masterFifo.length > 0 ? await import('./fifo.js') : undefined;
+  const fifos = preflight(config, plan, fifo, log);
+  if (daemonize !== undefined && !daemon) return daemonize.launchDaemon(config, log, launchCwd);
   setMasterTitle();
   if (!config.master) log.info('usher always runs a master process; `master = false` changes nothing');
   const { runtime, app, wsgiFile } = chooseRuntime(config, log);
@@ -210,32 +237,36 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
   const created = new Created();
   let arbiter: Arbiter;
   let stopStats = (): void => undefined;
+  let systemd: Systemd | undefined;
   try {
-    await bindAll(config, wantedSockets(config, runtime), created, plan, log);
+    // After applyEnv: `env = NOTIFY_SOCKET=...` counts too.
+    systemd = SYSTEMD_VARIABLES.some((k) => process.env[k] !== undefined) ? await import('./systemd.js') : undefined;
+    await bindAll(config, wantedSockets(config, runtime), created, plan, systemd, log);
     if (config.pidfile !== undefined) {
       created.pidfile = resolve(config.pidfile);
       writePidfile(created.pidfile);
     }
     let ctl: MasterControl | undefined;
-    if (fifos.length > 0) created.fifo = MasterFifo.create(fifos, { reload: (r) => ctl?.reload(r), chainReload: (r) => ctl?.chainReload(r), addWorker: () => ctl?.addWorker(), removeWorker: () => ctl?.removeWorker(), stop: () => ctl?.stop(), stopNow: () => ctl?.stopNow(), reopenLogs: () => ctl?.reopenLogs(), setRequestLogging: (e) => ctl?.setRequestLogging(e), requestLogging: () => ctl?.requestLogging() ?? true }, log, plan.drop);
-    if (plan.drop !== undefined) dropPrivileges(plan.drop, log);
+    if (fifo !== undefined && fifos.length > 0) created.fifo = fifo.MasterFifo.create(fifos, { reload: (r) => ctl?.reload(r), chainReload: (r) => ctl?.chainReload(r), addWorker: () => ctl?.addWorker(), removeWorker: () => ctl?.removeWorker(), stop: () => ctl?.stop(), stopNow: () => ctl?.stopNow(), reopenLogs: () => ctl?.reopenLogs(), setRequestLogging: (e) => ctl?.setRequestLogging(e), requestLogging: () => ctl?.requestLogging() ?? true }, log, plan.drop);
+    if (plan.drop !== undefined) privileges?.dropPrivileges(plan.drop, log);
     checkVacuum(config, created, log);
-    arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined, logs.directFile);
+    arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined ? daemonize?.tellLauncherReady : undefined, logs.directFile);
     // Node workers that append to the log file themselves reopen it when the master does.
     const a = arbiter;
     logs.onReopen(() => a.broadcast({ type: 'reopen-logs' }));
     ctl = control(arbiter, config, log, logs);
     created.fifo?.open();
-    stopStats = await startStats(config, arbiter, created.bound, log);
+    // The stats module is loaded only when stats are on (or a stats-* option without `stats` wants its warning).
+    if (config.stats !== undefined || config.statsHttp || config.statsMinified) stopStats = await (await import('../stats/index.js')).startStats(config, arbiter, created.bound, log);
   } catch (err) {
     stopStats();
     created.remove(true);
     throw err;
   }
-  const notifier = systemdNotifier(log);
+  const notifier = systemd?.systemdNotifier(log);
   const urls = created.bound.filter((s) => s.kind === 'router' || s.kind === 'http').map((s) => describeSocket(s));
-  const stopNotify = notifier !== undefined ? notifySystemd(notifier, () => `${config.processes} workers ready, serving ${urls.join(' ') || created.bound.map((s) => describeSocket(s)).join(' ')}`, log) : undefined;
-  const extras = startMasterExtras(arbiter, config, log, runtime, app ?? wsgiFile);
+  const stopNotify = systemd !== undefined && notifier !== undefined ? systemd.notifySystemd(notifier, () => `${config.processes} workers ready, serving ${urls.join(' ') || created.bound.map((s) => describeSocket(s)).join(' ')}`, log) : undefined;
+  const extras = await startMasterExtras(arbiter, config, log, runtime, app ?? wsgiFile);
   try {
     return await arbiter.run();
   } finally {

@@ -45,11 +45,6 @@ export class Monitor {
 
   private readonly idle: IdleWatch | undefined;
 
-  /** Whether anything needs the monitor at all. */
-  static wanted(c: UsherConfig): boolean {
-    return c.maxWorkerLifetime > 0 || c.reloadOnRss > 0 || c.reloadOnAs > 0 || c.evilReloadOnRss > 0 || c.evilReloadOnAs > 0 || c.cheaper > 0 || c.idle > 0;
-  }
-
   start(): void {
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();

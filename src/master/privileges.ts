@@ -9,7 +9,7 @@
  * Must not: bind sockets, or decide when to drop (master/index does, once everything root-only is done).
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { UsherConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -101,17 +101,6 @@ export function planPrivileges(c: UsherConfig): PrivilegePlan {
     socketOwner = { uid: u.id, gid };
   }
   return { drop, socketOwner, umask };
-}
-
-/** uWSGI warns as loudly when it keeps running as root: the app would run as root too. */
-export function warnIfRoot(plan: PrivilegePlan, log: Logger): void {
-  if (process.getuid?.() === 0 && plan.drop === undefined) {
-    log.warn('*** running as root: the app and every request run as root; set `uid` and `gid` (usher drops to them once the sockets are bound) ***');
-  }
-}
-
-export function chownPath(path: string, owner: { uid: number; gid: number }): void {
-  chownSync(path, owner.uid, owner.gid);
 }
 
 /** Become `drop` for good (supplementary groups, then group, then user), and check it took. */

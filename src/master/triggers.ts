@@ -43,10 +43,6 @@ export class Triggers {
     config.touchChainReload.forEach(add('touch-chain-reload', true));
   }
 
-  static wanted(c: UsherConfig): boolean {
-    return c.touchReload.length + c.touchWorkersReload.length + c.touchChainReload.length + c.fsReload.length > 0;
-  }
-
   start(): void {
     for (const w of this.watched) {
       this.log.info('watching for touches', { [w.option]: w.path, exists: w.mtime > 0 });
