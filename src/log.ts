@@ -144,6 +144,11 @@ function enqueue(line: string, batch = false): void {
   // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4).
   if (queued + line.length * 3 > queue.length) grow(queued + line.length * 3);
   queued += queue.write(line, queued);
+  added(batch);
+}
+
+/** Lines were added to the queue: a write is scheduled (the next turn for event lines, the batch's end for access lines). */
+function added(batch: boolean): void {
   if (blocked) return; // the retry timer writes it
   if (!batch || queued >= BATCH_BYTES) {
     if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
@@ -283,6 +288,27 @@ export function writeRaw(line: string): void {
 /** An access line (ends with a newline): written with the next batch, within 20 ms. */
 export function writeAccess(line: string): void {
   enqueue(line, true);
+}
+
+/**
+ * An access line written in place (logging/line-bytes): the queue's buffer, with room for `max` bytes
+ * from accessStart(); the writer then calls accessWritten() with where its line ends. Null when the line
+ * is to go through writeAccess() instead (the master's own lines go to its sink; a stuck destination
+ * drops and counts lines there). The buffer is valid until accessWritten() (a later accessRoom() may replace it by a larger one).
+ */
+export function accessRoom(max: number): Buffer | null {
+  if (sink !== null || queued > MAX_PENDING) return null;
+  if (queued + max > queue.length) grow(queued + max);
+  return queue;
+}
+
+export function accessStart(): number {
+  return queued;
+}
+
+export function accessWritten(end: number): void {
+  queued = end;
+  added(true);
 }
 
 export interface Logger {

@@ -13,6 +13,7 @@ import type { RequestFacts } from './facts.js';
 import { varOf } from './facts.js';
 import type { AccessLogSpec } from './spec.js';
 import { compileStrftime, ctime, ltime, type CompiledStrftime } from './strftime.js';
+import { uwsgiLineBytes, type LineWriter } from './line-bytes.js';
 
 type Getter = (f: RequestFacts) => string | number;
 
@@ -101,6 +102,8 @@ export interface CompiledAccessLog {
   wants(status: number, durUs: number, rsize: number): boolean;
   /** The whole line, newline included, safe to write. */
   render(f: RequestFacts): string;
+  /** The same line written straight into a buffer (logging/line-bytes), for uWSGI's default line; else null. */
+  readonly write: LineWriter | null;
   /** True when some request may be logged at all. */
   readonly active: boolean;
   /** The line needs rss/vsz (read from /proc at most once a second). */
@@ -264,11 +267,15 @@ export function compileAccessLog(spec: AccessLogSpec, proc: string): CompiledAcc
   }
 
   let render: (f: RequestFacts) => string;
+  let write: LineWriter | null = null;
   if (keyedJson) render = (f) => text(f) + '\n';
   else if (json) {
     const tpl = compileTemplate(template, warnings);
     render = (f) => tpl(text(f), f) + '\n';
-  } else if (spec.format === null && spec.style !== 'usher') render = uwsgiLine(spec.micros, spec.memoryReport, '\n');
+  } else if (spec.format === null && spec.style !== 'usher') {
+    render = uwsgiLine(spec.micros, spec.memoryReport, '\n');
+    if (!spec.memoryReport) write = uwsgiLineBytes(spec.micros, escapeLine);
+  }
   else render = (f) => text(f) + '\n';
   if (spec.encoder !== null && !json) warnings.push(`log-encoder = ${spec.encoder}: usher has the json encoder only; lines stay text`);
 
@@ -279,5 +286,5 @@ export function compileAccessLog(spec: AccessLogSpec, proc: string): CompiledAcc
     : (status: number, durUs: number, rsize: number): boolean =>
       (spec.zero && rsize === 0) || (slowUs > 0 && durUs >= slowUs) || (spec.log4xx && status >= 400 && status <= 499)
       || (spec.log5xx && status >= 500 && status <= 599) || (spec.bigBytes > 0 && rsize >= spec.bigBytes);
-  return { wants, render, active, needsMemory, uses, warnings };
+  return { wants, render, write, active, needsMemory, uses, warnings };
 }

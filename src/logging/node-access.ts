@@ -11,9 +11,10 @@
 import type http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { writeAccess } from '../log.js';
+import { accessRoom, accessStart, accessWritten, writeAccess } from '../log.js';
 import { emptyFacts, type RequestFacts } from './facts.js';
 import { compileAccessLog, type CompiledAccessLog } from './format.js';
+import { room } from './line-bytes.js';
 import type { AccessLogSpec } from './spec.js';
 
 /** The uwsgi server puts the packet's vars on the request under this key (see worker/uwsgi-server). */
@@ -154,6 +155,16 @@ export class NodeAccessLog {
       f.cl = Number(header(req, 'content-length')) || 0;
     }
     if (this.compiled.needsMemory) this.memory();
+    const write = this.compiled.write;
+    if (write !== null) {
+      // uWSGI's default line (it has no %(var.*): `current` is not needed): written into the queue itself.
+      const buf = accessRoom(room(f) + this.tag.length * 3);
+      if (buf !== null) {
+        const at = accessStart();
+        accessWritten(write(f, buf, this.tag === '' ? at : at + buf.write(this.tag, at)));
+        return;
+      }
+    }
     current = r;
     const line = this.compiled.render(f);
     current = null;
