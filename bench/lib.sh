@@ -12,6 +12,19 @@ cpu_of_session() {  # utime+stime ticks of every process in session $1 (fields a
   echo "$total"
 }
 
+role_of() {  # master | router | worker | forkserver, from the process's command line
+  local args
+  args=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)
+  # process titles (usher router, usher worker N, usher fork-server) or, in older checkouts, the entry
+  # script's path (a Python worker of an older checkout runs python/usher_wsgi.py, with no fork-server)
+  case $args in
+    *router/main.js* | 'usher router'*) echo router ;;
+    *worker/main.js* | 'usher worker'* | *usher_wsgi.py*) echo worker ;;
+    'usher fork-server'*) echo forkserver ;;
+    *) echo master ;;
+  esac
+}
+
 # alternate RUNS NAME_A ARG_A NAME_B ARG_B: RUNS rounds of the caller's `one ARG`, A and B alternating
 # (and which goes first alternating too, so a busy moment of the machine hits both alike); each result
 # is one line "NAME <what one printed>", on stdout and stderr.

@@ -42,19 +42,6 @@ if [ -n "$PAUSE" ]; then
   WRK_SCRIPT=(-s "$script")
 fi
 
-role_of() {  # master | router | worker | forkserver, from the process's command line
-  local args
-  args=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)
-  # process titles (usher router, usher worker N, usher fork-server) or, in older checkouts, the entry
-  # script's path (a Python worker of an older checkout runs python/usher_wsgi.py, with no fork-server)
-  case $args in
-    *router/main.js* | 'usher router'*) echo router ;;
-    *worker/main.js* | 'usher worker'* | *usher_wsgi.py*) echo worker ;;
-    'usher fork-server'*) echo forkserver ;;
-    *) echo master ;;
-  esac
-}
-
 cpu_by_role() {  # "master router worker forkserver" (ticks) for session $1
   local m=0 r=0 w=0 s=0 p t
   for p in $(ps -s "$1" -o pid= 2>/dev/null); do

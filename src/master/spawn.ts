@@ -70,7 +70,18 @@ export function spawnForkServer(interpreter: string, spec: WorkerSpec, sourceFds
   return spawn(interpreter, ['-u', PYTHON_RUNNER], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
 }
 
+/**
+ * V8 flags for the router only (usher's own code; apps' workers get none). Its young generation is
+ * capped at 8 MiB semi-spaces, not V8's 16: under load the requests in flight survive every scavenge
+ * and V8 grows the space to its largest, 32 MiB of the router's ~47 MiB anonymous PSS. At 8 MiB the
+ * router holds ~13 MiB less under load for ~0.3 µs more scavenging per request (+0.4 % of its CPU);
+ * 4 MiB cost ~+5 µs (the requests in flight get copied three times as often), measured from the
+ * router's own gc performance entries over wrk -t1 -c64 -d10s on the WSGI hello app (4 × 2). Placed
+ * first, so a flag the master was started with wins.
+ */
+const ROUTER_V8_FLAGS = ['--max-semi-space-size=8'];
+
 export function spawnRouter(spec: RouterSpec, sourceFds: readonly number[], logFd: number | undefined): ChildProcess {
   const env = { ...process.env, USHER_ROUTER: JSON.stringify(spec) };
-  return spawn(process.execPath, [...nodeArgs(), ...titleArgs(childTitle('router', spec.id)), ROUTER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
+  return spawn(process.execPath, [...ROUTER_V8_FLAGS, ...nodeArgs(), ...titleArgs(childTitle('router', spec.id)), ROUTER_ENTRY], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
 }

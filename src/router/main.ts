@@ -16,6 +16,7 @@ import { staticFirst } from '../static/serve.js';
 import { withReadiness } from '../child/readiness.js';
 import { withLimitPost } from '../child/limit-post.js';
 import { IdleConnections } from './idle.js';
+import { reclaimWhenIdle } from './reclaim.js';
 
 const life = ChildLifecycle.boot<RouterSpec>(SPEC_ENV.router, ROUTER_SPEC_KEYS, (s) => (s.id > 1 ? `router ${s.id}` : 'router'));
 const { spec, log } = life;
@@ -31,7 +32,7 @@ function stop(): void {
   stopping = true;
   let open = servers.length;
   for (const s of servers) {
-    s.close(() => { if (--open === 0) { router.close(); idle.close(); life.exit(EXIT.OK); } });
+    s.close(() => { if (--open === 0) { router.close(); idle.close(); clearInterval(reclaimer); life.exit(EXIT.OK); } });
     s.closeIdleConnections();
   }
   if (open === 0) life.exit(EXIT.OK);
@@ -45,6 +46,8 @@ const router = createForwarder({
   counters: life.counters,
   inflight: life.inflight,
 });
+// The heap grown under load is given back once traffic stops (router/reclaim).
+const reclaimer = reclaimWhenIdle(() => life.counters.requests);
 // Static files (static-map & co) are served here, without a trip to a worker.
 const serve = withReadiness(spec.readyPath, () => life.isDraining,
   withLimitPost(spec.limitPost, log, staticFirst(spec.static, (req, res) => router.forward(req, res), log.child('static'))));
