@@ -291,24 +291,17 @@ export function writeAccess(line: string): void {
 }
 
 /**
- * An access line written in place (logging/line-bytes): the queue's buffer, with room for `max` bytes
- * from accessStart(); the writer then calls accessWritten() with where its line ends. Null when the line
- * is to go through writeAccess() instead (the master's own lines go to its sink; a stuck destination
- * drops and counts lines there). The buffer is valid until accessWritten() (a later accessRoom() may replace it by a larger one).
+ * An access line written in place (logging/line-bytes): `fill(arg, buf, off)` writes at most `max` bytes
+ * into the queue's buffer from `off` and returns where its line ends. False when the line is to go
+ * through writeAccess() instead (the master's own lines go to its sink; a stuck destination drops and
+ * counts lines there).
  */
-export function accessRoom(max: number): Buffer | null {
-  if (sink !== null || queued > MAX_PENDING) return null;
+export function writeAccessInPlace<T>(max: number, fill: (arg: T, buf: Buffer, off: number) => number, arg: T): boolean {
+  if (sink !== null || queued > MAX_PENDING) return false;
   if (queued + max > queue.length) grow(queued + max);
-  return queue;
-}
-
-export function accessStart(): number {
-  return queued;
-}
-
-export function accessWritten(end: number): void {
-  queued = end;
+  queued = fill(arg, queue, queued);
   added(true);
+  return true;
 }
 
 export interface Logger {

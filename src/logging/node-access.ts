@@ -11,7 +11,7 @@
 import type http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { accessRoom, accessStart, accessWritten, writeAccess } from '../log.js';
+import { writeAccess, writeAccessInPlace } from '../log.js';
 import { emptyFacts, type RequestFacts } from './facts.js';
 import { compileAccessLog, type CompiledAccessLog } from './format.js';
 import { room } from './line-bytes.js';
@@ -87,6 +87,8 @@ export class NodeAccessLog {
   private readonly needHeaders: boolean;
   private readonly needUser: boolean;
   private readonly tag: string;
+  /** The tag and uWSGI's default line written into the log queue (logging/line-bytes); null for the other shapes. */
+  private readonly fill: ((f: RequestFacts, buf: Buffer, off: number) => number) | null;
   private memAt = -Infinity;
   /** The last response head counted, and its header count: an app sends the same head again and again,
    * and comparing equal strings is cheaper than looking for every CRLF in it. */
@@ -107,6 +109,9 @@ export class NodeAccessLog {
     this.needUser = u.has('user');
     this.enabled = spec.enabled;
     this.tag = spec.tag;
+    const write = this.compiled.write;
+    const tag = this.tag;
+    this.fill = write === null ? null : tag === '' ? write : (f, buf, off) => write(f, buf, off + buf.write(tag, off));
     this.f.wid = wid;
     this.f.lookup = lookup;
   }
@@ -155,16 +160,8 @@ export class NodeAccessLog {
       f.cl = Number(header(req, 'content-length')) || 0;
     }
     if (this.compiled.needsMemory) this.memory();
-    const write = this.compiled.write;
-    if (write !== null) {
-      // uWSGI's default line (it has no %(var.*): `current` is not needed): written into the queue itself.
-      const buf = accessRoom(room(f) + this.tag.length * 3);
-      if (buf !== null) {
-        const at = accessStart();
-        accessWritten(write(f, buf, this.tag === '' ? at : at + buf.write(this.tag, at)));
-        return;
-      }
-    }
+    // uWSGI's default line (it has no %(var.*): `current` is not needed): written into the queue itself.
+    if (this.fill !== null && writeAccessInPlace(room(f) + this.tag.length * 3, this.fill, f)) return;
     current = r;
     const line = this.compiled.render(f);
     current = null;
