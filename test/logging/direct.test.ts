@@ -58,31 +58,42 @@ test('Node workers hold a plain logto file themselves; log-master, log-maxsize a
 
 test('logto /dev/null: Node workers hold it themselves where they would hold a log file (no relay through the master)', async () => {
   const d = tempDir();
-  /** The fds of each worker that point at `target`, with usher logging to `target`. */
-  const logFds = async (target: string): Promise<string[][]> => {
-    const port = await freePort();
-    const u = startUsher(['--http-socket', `127.0.0.1:${port}`, '--app', NODE_APP, '--processes', '2', '--logto', target]);
+  /** Each worker's fds that point at `path`. */
+  const fdsOf = (workers: number[], path: string): string[][] => workers.map((w) => readdirSync(`/proc/${w}/fd`).filter((fd) => {
+    try { return readlinkSync(`/proc/${w}/fd/${fd}`) === path; } catch { return false; }
+  }));
+  try {
+    // A plain file first: both workers say ready in it, and then each holds it at one fd.
+    const log = join(d.dir, 'usher.log');
+    let port = await freePort();
+    let u = await startUsherLogging(['--http-socket', `127.0.0.1:${port}`, '--app', NODE_APP, '--processes', '2', '--logto', log], log);
+    let fileFds: string[][];
     try {
-      // With /dev/null its own lines go nowhere to read: wait until it serves.
-      for (let tries = 0; ; tries++) {
-        try { await get(port, '/up'); break; } catch (err) { if (tries > 300) throw err; await new Promise((r) => setTimeout(r, 100)); }
-      }
+      await waitUntil(() => readOr(log), (s) => (s.match(/worker ready/g) ?? []).length === 2, 'two workers ready');
       const workers = await childPids(u.pid);
       assert.equal(workers.length, 2);
-      for (let i = 0; i < 10; i++) await get(port, `/n/${i}`);
-      return workers.map((w) => readdirSync(`/proc/${w}/fd`).filter((fd) => {
-        try { return readlinkSync(`/proc/${w}/fd/${fd}`) === target; } catch { return false; }
-      }));
+      fileFds = fdsOf(workers, log);
+      for (const fds of fileFds) assert.equal(fds.length, 1, 'a worker holds the plain file once');
     } finally {
       await u.stop();
     }
-  };
-  try {
-    const file = await logFds(join(d.dir, 'usher.log'));
-    const devNull = await logFds('/dev/null');
-    for (const [i, fds] of file.entries()) {
-      assert.equal(fds.length, 1, 'a worker holds the plain file once');
-      assert.ok(devNull[i]?.includes(fds[0] as string), `worker ${i + 1} holds /dev/null at the log's fd ${fds[0]} (it holds /dev/null at ${devNull[i]?.join(',')})`);
+    // /dev/null: its own lines go nowhere to read, so wait (bounded) until two workers hold it at the
+    // fd where they held the file. A relay through the master would never put it there.
+    port = await freePort();
+    u = startUsher(['--http-socket', `127.0.0.1:${port}`, '--app', NODE_APP, '--processes', '2', '--logto', '/dev/null']);
+    try {
+      let seen = '';
+      for (let tries = 0; ; tries++) {
+        const workers = await childPids(u.pid);
+        const held = fdsOf(workers, '/dev/null');
+        seen = `workers ${workers.join(',') || 'none'} hold /dev/null at ${held.map((f) => f.join(',')).join(' / ')}`;
+        if (workers.length === 2 && fileFds.every((fds, i) => held[i]?.includes(fds[0] as string))) break;
+        assert.ok(tries < 200, `each worker holds /dev/null at the log's fd ${fileFds.map((f) => f[0]).join('/')}: ${seen}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (let i = 0; i < 10; i++) await get(port, `/n/${i}`); // and it serves
+    } finally {
+      await u.stop();
     }
   } finally {
     d.remove();
