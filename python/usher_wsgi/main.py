@@ -102,7 +102,7 @@ def serve(cfg, app, log, channel):
     # reader thread below takes them, and each Thread.start() waits for the new thread to be scheduled
     # (on a busy machine, with the other workers forking beside it, that is milliseconds each).
     channel.send({'type': 'ready', 'pid': os.getpid(), 'contract': contract.CONTRACT_VERSION})
-    for target in (ipc_reader, heartbeat) + ((watchdog,) if cfg.harakiri else ()):
+    for target in (ipc_loop,) + ((watchdog,) if cfg.harakiri else ()):
         threading.Thread(target=target, args=(worker, channel, log), daemon=True).start()
 
     while not worker.stopping.wait(1.0):
@@ -122,31 +122,39 @@ def serve(cfg, app, log, channel):
     os._exit(contract.EXIT_OK)
 
 
-def ipc_reader(worker, channel, log):
-    """The master's messages (MASTER_MESSAGES); EOF means the master is gone."""
-    for msg in channel.messages():
-        kind = msg.get('type') if isinstance(msg, dict) else None
-        if kind == 'stop':
-            log('INFO', 'the master asks this worker to stop', reason=msg.get('reason'))
-            worker.stopping.set()
-        elif kind == 'drain':
-            worker.draining = True
-            log('INFO', 'draining: the readiness path answers 503 from now on')
-        elif kind == 'logging':
-            worker.logging = bool(msg.get('enabled'))
-            log('INFO', 'request logging %s by the master' % ('enabled' if worker.logging else 'disabled'))
-        elif kind == 'reopen-logs':
-            pass  # lines go to the stderr the master gave us (its log fd): nothing of ours to reopen
-        else:
-            log('WARN', 'unknown message from the master; ignored', type=kind)
+def ipc_loop(worker, channel, log):
+    """The master's messages (MASTER_MESSAGES), and a heartbeat every heartbeat_s between them; EOF
+    means the master is gone. One thread for both: each thread a forked worker starts costs it hundreds
+    of copy-on-write page faults (its stack, and the interpreter state it touches) before it serves."""
+    beat_s = worker.cfg.heartbeat_s
+    next_beat = time.monotonic() + beat_s
+    for msg in channel.messages(lambda: next_beat - time.monotonic()):
+        if time.monotonic() >= next_beat:
+            next_beat = time.monotonic() + beat_s
+            if not worker.stopping.is_set():
+                channel.send({'type': 'heartbeat', 'counters': worker.counters()})
+        if msg is not None:
+            on_master(worker, log, msg)
     if not worker.stopping.is_set():
         log('WARN', 'master went away; exiting')
         worker.stopping.set()
 
 
-def heartbeat(worker, channel, _log):
-    while not worker.stopping.wait(worker.cfg.heartbeat_s):
-        channel.send({'type': 'heartbeat', 'counters': worker.counters()})
+def on_master(worker, log, msg):
+    kind = msg.get('type') if isinstance(msg, dict) else None
+    if kind == 'stop':
+        log('INFO', 'the master asks this worker to stop', reason=msg.get('reason'))
+        worker.stopping.set()
+    elif kind == 'drain':
+        worker.draining = True
+        log('INFO', 'draining: the readiness path answers 503 from now on')
+    elif kind == 'logging':
+        worker.logging = bool(msg.get('enabled'))
+        log('INFO', 'request logging %s by the master' % ('enabled' if worker.logging else 'disabled'))
+    elif kind == 'reopen-logs':
+        pass  # lines go to the stderr the master gave us (its log fd): nothing of ours to reopen
+    else:
+        log('WARN', 'unknown message from the master; ignored', type=kind)
 
 
 def watchdog(worker, channel, log):
