@@ -12,6 +12,7 @@ import { CASES, PROCESSES, REPO, THREADS, missing, type CaseDef, type Started } 
 import { cpuMicros, freePort, startProcess, treeCpu, treePss, treeRss, waitForHttp, type Running } from './procs.js';
 import { CLIENT, loadTool, runLoad, type Load, type LoadTool } from './load.js';
 import { renderMarkdown, renderSvg, renderTable, updateReadme, withRatios, type Row } from './report.js';
+import { measureStartup, renderStartup, type StartupRow } from './startup.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -19,6 +20,8 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 const ROUNDS = quick ? 1 : 3;
 const SECONDS = quick ? 2 : 10;
 const WARMUP = quick ? 1 : 2;
+/** Alternated starts per server in the start-up section (`--only startup` runs only it). */
+const STARTS = quick ? 2 : 7;
 /** A case's rounds and seconds per measurement: the run's, or its own for a paired A/B (not in --quick). */
 const planOf = (c: CaseDef): { rounds: number; seconds: number } => (quick || c.paired === undefined ? { rounds: ROUNDS, seconds: SECONDS } : c.paired);
 
@@ -134,8 +137,9 @@ async function main(): Promise<void> {
     process.stderr.write('bench: wrk is not installed: falling back to autocannon (npm), whose figures run lower than wrk\'s; `apt-get install wrk` for the figures the README shows\n');
   }
   const cases = CASES.filter((c) => only === undefined || c.id === only);
-  if (cases.length === 0) {
-    process.stderr.write(`bench: no case named ${only}; cases: ${CASES.map((c) => c.id).join(', ')}\n`);
+  const withStartup = only === undefined || only === 'startup';
+  if (cases.length === 0 && !withStartup) {
+    process.stderr.write(`bench: no case named ${only}; cases: ${CASES.map((c) => c.id).join(', ')}, startup\n`);
     process.exit(2);
   }
   const measurements = cases.reduce((n, c) => n + c.servers.length * planOf(c).rounds, 0);
@@ -147,6 +151,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   let done = 0;
   const rows: Row[] = [];
+  let startup: StartupRow[] = [];
   const tmp = mkdtempSync(join(os.tmpdir(), 'usher-bench-'));
   chmodSync(tmp, 0o755); // Nginx's www-data workers reach the sockets in it
   try {
@@ -209,13 +214,18 @@ async function main(): Promise<void> {
         });
       }
     }
+    if (withStartup && !interrupted) {
+      process.stderr.write(`\n[startup] Django guestbook, usher and uWSGI started alternately ${STARTS} times\n`);
+      startup = await measureStartup(tmp, STARTS);
+    }
   } finally {
     await Promise.all([...running].map((s) => s.stop()));
     await control?.run.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
+  const startupMd = startup.length > 0 ? `\n${renderStartup(startup, STARTS)}` : '';
   const result = withRatios(rows);
-  process.stdout.write(`\n${settings}\n\n${renderTable(result)}`);
+  process.stdout.write(`\n${settings}\n\n${renderTable(result)}${startupMd}`);
   const machine = {
     date: new Date().toISOString(), cores: os.cpus().length, cpu: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version, python: version('/usr/bin/python3', ['--version'], /Python (\S+)/), uwsgi: version('uwsgi', ['--version'], /^(\S+)/),
@@ -226,8 +236,8 @@ async function main(): Promise<void> {
   // One case (--only) or a quick run never replaces the full table's files (nor the README's table).
   const name = quick ? 'quick' : only !== undefined ? `only-${only}` : 'latest';
   const subtitle = `${machine.date.slice(0, 10)}, ${machine.cores} cores, ${settings.split(';')[0]}`;
-  const md = renderMarkdown(result, `Measured ${machine.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cores} cores (${machine.cpu}), node ${machine.node}, Python ${machine.python}, uWSGI ${machine.uwsgi}, gunicorn ${machine.gunicorn}, nginx ${machine.nginx}.\n${settings}.`);
-  writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ machine, settings, quick, rows: result }, null, 2) + '\n');
+  const md = renderMarkdown(result, `Measured ${machine.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cores} cores (${machine.cpu}), node ${machine.node}, Python ${machine.python}, uWSGI ${machine.uwsgi}, gunicorn ${machine.gunicorn}, nginx ${machine.nginx}.\n${settings}.`) + startupMd;
+  writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ machine, settings, quick, rows: result, startup }, null, 2) + '\n');
   writeFileSync(join(outDir, `${name}.md`), md);
   writeFileSync(join(outDir, `${name}.svg`), renderSvg(result, subtitle));
   process.stderr.write(`\nbench: done in ${Math.round((Date.now() - started) / 1000)}s; wrote bench/results/${name}.{json,md,svg}\n`);

@@ -103,10 +103,10 @@ async function behindNginx(sock: string, backend: Running): Promise<Started> {
   return serve(backend, `${front.url}/`, () => front?.stop() ?? Promise.resolve(), pid);
 }
 
-interface PyApp { readonly dir: string; readonly file: string; readonly module: string; env(tmp: string): NodeJS.ProcessEnv }
+export interface PyApp { readonly dir: string; readonly file: string; readonly module: string; env(tmp: string): NodeJS.ProcessEnv }
 
 const HELLO_WSGI: PyApp = { dir: APPS, file: 'hello_wsgi.py', module: 'hello_wsgi:application', env: () => ({}) };
-const DJANGO_APP: PyApp = {
+export const DJANGO_APP: PyApp = {
   dir: DJANGO,
   file: 'guestbook_project/wsgi.py',
   module: 'guestbook_project.wsgi:application',
@@ -154,7 +154,7 @@ async function nginxAlone(serverBlock: string): Promise<Started> {
   return { url: `${front.url}/`, rootPid: await nginxPid(front), stop: () => front.stop() };
 }
 
-function prepareDjango(tmp: string): void {
+export function prepareDjango(tmp: string): void {
   const env = { ...process.env, ...DJANGO_APP.env(tmp) };
   execFileSync(PY, ['manage.py', 'migrate', '--noinput', '-v0'], { cwd: DJANGO, env });
   execFileSync(PY, ['manage.py', 'shell', '-c',
