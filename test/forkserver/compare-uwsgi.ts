@@ -5,8 +5,7 @@
  * (anonymous and file-backed, KiB, from /proc/PID/smaps_rollup summed over the process tree), the
  * master's own, and how much of the workers' RSS is shared.
  *   node dist/test/forkserver/compare-uwsgi.js [hello|django] [usher-extra-args...]
- *   STARTUP_RUNS=7 node dist/test/forkserver/compare-uwsgi.js django   (time to ready only, alternating
- *   usher and uWSGI, min and median: on a loaded machine single runs say little)
+ *   (start-up alone, alternated and repeated: `npm run bench -- --only startup`, bench/startup.ts)
  *   SETTLE_MS=15000 node dist/test/forkserver/compare-uwsgi.js hello   (memory read 15 s after the warm-up
  *   instead of 1 s: the Node master's V8 gives its young generation back ~6-16 s after start, about
  *   2.5 MB; 1 s shows the start-up peak, 15 s the steady state)
@@ -33,7 +32,7 @@ writeFileSync(ini, which === 'django'
   : `[uwsgi]\nsocket = ${sock}\nwsgi-file = ${join(REPO, 'bench', 'apps', 'hello_wsgi.py')}\nprocesses = 4\nthreads = 2\nmaster = true\n`);
 if (which === 'django') execFileSync(PY, ['manage.py', 'migrate', '--noinput', '-v0'], { cwd: DJANGO, env });
 
-async function run(name: string, proc: ChildProcess, readyRe: RegExp, startupOnly = false): Promise<number> {
+async function run(name: string, proc: ChildProcess, readyRe: RegExp): Promise<number> {
   const t0 = Date.now();
   let out = '';
   let readyMs = -1;
@@ -47,11 +46,6 @@ async function run(name: string, proc: ChildProcess, readyRe: RegExp, startupOnl
     else await sleep(10);
   }
   while (readyMs < 0 && Date.now() - t0 < 60_000) await sleep(10);
-  if (startupOnly) {
-    proc.kill('SIGINT');
-    await new Promise((r) => proc.once('exit', r));
-    return Math.max(readyMs, firstMs);
-  }
   for (let i = 0; i < 25; i++) await Promise.all(Array.from({ length: 8 }, () => uwsgiRequest(sock, 'GET', '/')));
   await sleep(Number(process.env.SETTLE_MS ?? 1000));
   const { total, each } = treeMemory(proc.pid!);
@@ -70,22 +64,9 @@ const uwsgi = (): ChildProcess => spawn('uwsgi', ['--plugin', 'python3', '--ini'
 const USHER_READY = /INFO  master: ready /;
 const UWSGI_READY = /spawned uWSGI worker 4 /;
 
-const runs = Number(process.env.STARTUP_RUNS ?? 0);
 try {
-  if (runs > 0) {
-    const times: Record<string, number[]> = { usher: [], uwsgi: [] };
-    for (let i = 0; i < runs; i++) {
-      times.usher!.push(await run('usher', usher(), USHER_READY, true));
-      times.uwsgi!.push(await run('uwsgi', uwsgi(), UWSGI_READY, true));
-    }
-    for (const [name, t] of Object.entries(times)) {
-      const sorted = [...t].sort((a, b) => a - b);
-      console.log(`${name} ${which} ready+first response, ms: min=${sorted[0]} median=${sorted[Math.floor(sorted.length / 2)]} all=${t.join(',')}`);
-    }
-  } else {
-    await run('usher', usher(), USHER_READY);
-    await run('uwsgi', uwsgi(), UWSGI_READY);
-  }
+  await run('usher', usher(), USHER_READY);
+  await run('uwsgi', uwsgi(), UWSGI_READY);
 } finally {
   tmp.remove();
 }
