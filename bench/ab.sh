@@ -64,9 +64,7 @@ one() {  # $1: flags; prints "µs-CPU/request requests requests/s"
   [ -n "$poller" ] && kill "$poller" 2>/dev/null || true
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  kill -TERM $pid; wait $pid 2>/dev/null || true
-  unguard_server
-  rm -rf "$dir"
+  stop_server $pid "$dir"
   awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICK" -v rps="$rps" 'BEGIN { printf "%.1f %d %.0f\n", t / hz * 1e6 / r, r, rps }'
 }
 

@@ -1,5 +1,5 @@
-# Shared by bench/ab.sh, bench/roles-cost.sh and bench/wsgi-ratio.sh (sourced): the alternated rounds,
-# the median and the CPU time of a session.
+# Shared by bench/ab.sh, bench/roles-cost.sh, bench/router-mem.sh and bench/wsgi-ratio.sh (sourced): the
+# alternated rounds, the median, the CPU time of a session, and starting and stopping a round's usher.
 
 cpu_of_session() {  # utime+stime ticks of every process in session $1 (fields after the last ')')
   local total=0 p
@@ -53,3 +53,27 @@ guard_server() {
   trap 'exit 143' TERM
 }
 unguard_server() { trap - EXIT INT TERM; }
+
+# start_usher "A|B ROOT" DIR wsgi|node [ARG...]: ROOT's usher with FLAGS_A or FLAGS_B (the caller's; {PORT}
+# filled in) on ROOT's hello app of that kind (as `npm run bench` runs it) and the extra ARGs, in its own
+# session, guarded, its output in DIR/out; USHER_NODE_OPTIONS, if set, becomes NODE_OPTIONS. Sets PORT
+# and PID (call it in the round's shell, not in a $(...)).
+start_usher() {
+  local side=${1%% *} root=${1#* } dir=$2 kind=$3 flags app
+  shift 3
+  PORT=$((20000 + RANDOM % 20000))
+  if [ "$side" = A ]; then flags=$FLAGS_A; else flags=$FLAGS_B; fi
+  flags=${flags//\{PORT\}/$PORT}
+  if [ "$kind" = wsgi ]; then app=(--chdir "$root/bench/apps" --wsgi-file hello_wsgi.py --python /usr/bin/python3); else app=(--app "$root/bench/apps/hello.mjs"); fi
+  # shellcheck disable=SC2086  # flags are words on purpose
+  NODE_OPTIONS=${USHER_NODE_OPTIONS:-${NODE_OPTIONS:-}} setsid node "$root/bin/usher.js" $flags "${app[@]}" "$@" >"$dir/out" 2>&1 &
+  PID=$!
+  guard_server $PID
+}
+
+# stop_server PID DIR: the round's server stopped (SIGTERM, then waited for), unguarded, DIR removed.
+stop_server() {
+  kill -TERM "$1"; wait "$1" 2>/dev/null || true
+  unguard_server
+  rm -rf "$2"
+}

@@ -105,7 +105,8 @@ function rowNotes(r: Row, rows: readonly Row[]): string[] {
   return out;
 }
 
-function median(xs: readonly number[]): number {
+/** The median (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }

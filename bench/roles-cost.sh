@@ -54,16 +54,10 @@ cpu_by_role() {  # "master router worker forkserver" (ticks) for session $1
 }
 
 one() {  # $1 "A|B root"; prints "master_us router_us worker_us requests rps forkserver_us"
-  local side=${1%% *} root=${1#* } port=$((20000 + RANDOM % 20000)) dir flags app
+  local dir
   dir=$(mktemp -d)
-  if [ "$side" = A ]; then flags=$FLAGS_A; else flags=$FLAGS_B; fi
-  flags=${flags//\{PORT\}/$port}
-  app=(--app "$root/bench/apps/hello.mjs")
-  [ -n "$WSGI" ] && app=(--chdir "$root/bench/apps" --wsgi-file hello_wsgi.py --python /usr/bin/python3)
-  # shellcheck disable=SC2086  # flags are words on purpose
-  setsid node "$root/bin/usher.js" $flags "${app[@]}" --logto "$dir/usher.log" >/dev/null 2>&1 &
-  local pid=$!
-  guard_server $pid
+  start_usher "$1" "$dir" "${WSGI:+wsgi}" --logto "$dir/usher.log"
+  local pid=$PID port=$PORT
   for _ in $(seq 300); do grep -q 'master: ready' "$dir/usher.log" 2>/dev/null && break; sleep 0.1; done
   wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
   local before after out reqs rps
@@ -72,9 +66,7 @@ one() {  # $1 "A|B root"; prints "master_us router_us worker_us requests rps for
   read -r -a after < <(cpu_by_role $pid)
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  kill -TERM $pid; wait $pid 2>/dev/null || true
-  unguard_server
-  rm -rf "$dir"
+  stop_server $pid "$dir"
   awk -v m=$((after[0] - before[0])) -v r=$((after[1] - before[1])) -v w=$((after[2] - before[2])) \
     -v s=$((after[3] - before[3])) -v n="$reqs" -v hz="$TICK" -v rps="$rps" \
     'BEGIN { k = 1e6 / hz / n; printf "%.1f %.1f %.1f %d %.0f %.1f\n", m * k, r * k, w * k, n, rps, s * k }'

@@ -29,6 +29,8 @@ shift 2
 if [ $# -ge 2 ] && [ -d "$2" ]; then NAME_B=$1 ROOT_B=$2; shift 2; else NAME_B=$NAME_A-b ROOT_B=$ROOT_A; fi
 FLAGS_A=${1:-'--http 127.0.0.1:{PORT} --processes 4 --threads 2 --logto /dev/null'}
 FLAGS_B=${2:-$FLAGS_A}
+KIND=wsgi
+[ -n "$NODE_APP" ] && KIND=node
 
 mem_by_role() {  # "router workers master forkserver tree router_rss" in KiB for session $1
   local p kb rss
@@ -47,16 +49,10 @@ mem_by_role() {  # "router workers master forkserver tree router_rss" in KiB for
 }
 
 one() {  # $1 "A|B root"; prints the MiB figures and the rate
-  local side=${1%% *} root=${1#* } port=$((20000 + RANDOM % 20000)) dir flags app
+  local dir
   dir=$(mktemp -d)
-  if [ "$side" = A ]; then flags=$FLAGS_A; else flags=$FLAGS_B; fi
-  flags=${flags//\{PORT\}/$port}
-  app=(--chdir "$root/bench/apps" --wsgi-file hello_wsgi.py --python /usr/bin/python3)
-  [ -n "$NODE_APP" ] && app=(--app "$root/bench/apps/hello.mjs")
-  # shellcheck disable=SC2086  # flags are words on purpose
-  NODE_OPTIONS=${USHER_NODE_OPTIONS:-} setsid node "$root/bin/usher.js" $flags "${app[@]}" >"$dir/out" 2>&1 &
-  local pid=$!
-  guard_server $pid
+  start_usher "$1" "$dir" "$KIND"
+  local pid=$PID port=$PORT
   for _ in $(seq 300); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
   wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
   local out rps m
@@ -64,9 +60,7 @@ one() {  # $1 "A|B root"; prints the MiB figures and the rate
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   sleep "$IDLE"
   read -r -a m < <(mem_by_role $pid)
-  kill -TERM $pid; wait $pid 2>/dev/null || true
-  unguard_server
-  rm -rf "$dir"
+  stop_server $pid "$dir"
   awk -v r="${m[0]}" -v w="${m[1]}" -v ma="${m[2]}" -v f="${m[3]}" -v t="${m[4]}" -v rr="${m[5]}" -v rps="$rps" \
     'BEGIN { printf "%.1f %.1f %.1f %.1f %.1f %.1f %.0f\n", r / 1024, w / 1024, ma / 1024, f / 1024, t / 1024, rr / 1024, rps }'
 }

@@ -103,7 +103,7 @@ async function behindNginx(sock: string, backend: Running): Promise<Started> {
   return serve(backend, `${front.url}/`, () => front?.stop() ?? Promise.resolve(), pid);
 }
 
-export interface PyApp { readonly dir: string; readonly file: string; readonly module: string; env(tmp: string): NodeJS.ProcessEnv }
+interface PyApp { readonly dir: string; readonly file: string; readonly module: string; env(tmp: string): NodeJS.ProcessEnv }
 
 const HELLO_WSGI: PyApp = { dir: APPS, file: 'hello_wsgi.py', module: 'hello_wsgi:application', env: () => ({}) };
 export const DJANGO_APP: PyApp = {

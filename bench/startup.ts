@@ -9,10 +9,11 @@
  * (~40 ms here with Debian's bundle); services started by systemd do not inherit it from a login shell.
  * When it is set, usher is measured a second time without it, so the table shows both.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uwsgiRequest } from '../test/helpers/uwsgi-client.js';
+import { startProcess } from './procs.js';
+import { median } from './report.js';
 import { DJANGO_APP, PY, REPO, missing, prepareDjango } from './servers.js';
 
 const USHER = join(REPO, 'bin', 'usher.js');
@@ -29,34 +30,27 @@ export interface StartupRow {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** One start: spawn, poll the socket every 5 ms, stop once both moments are known (or after 60 s). */
+/** One start: spawn (bench/procs, in its own session), poll the socket every 5 ms, stop once both moments are known (or after 60 s). */
 async function startOnce(cmd: string, argv: string[], env: NodeJS.ProcessEnv, ready: RegExp, sock: string): Promise<{ readyMs: number; firstMs: number }> {
   const t0 = performance.now();
-  const proc = spawn(cmd, argv, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  let out = '';
+  const run = startProcess(cmd, argv, { env, stopSignal: 'SIGINT' });
+  // Timed as the line arrives (the poll below may be waiting on a queued request meanwhile).
   let readyMs = -1;
-  const onData = (d: Buffer): void => {
-    out = (out + d.toString()).slice(-4000);
-    if (readyMs < 0 && ready.test(out)) readyMs = performance.now() - t0;
-  };
-  proc.stdout.on('data', onData);
-  proc.stderr.on('data', onData);
+  const onData = (): void => { if (readyMs < 0 && ready.test(run.output())) readyMs = performance.now() - t0; };
+  run.proc.stdout?.on('data', onData);
+  run.proc.stderr?.on('data', onData);
   let firstMs = -1;
   try {
-    while ((firstMs < 0 || readyMs < 0) && performance.now() - t0 < 60_000 && proc.exitCode === null) {
+    while ((firstMs < 0 || readyMs < 0) && performance.now() - t0 < 60_000 && run.proc.exitCode === null) {
       const status = firstMs < 0 ? await uwsgiRequest(sock, 'GET', '/').then((r) => r.status, () => 0) : 0;
       if (status === 200) firstMs = performance.now() - t0;
       else if (status !== 0) throw new Error(`${cmd} answered ${status}, not 200`);
       else await sleep(5);
     }
-    if (firstMs < 0 || readyMs < 0) throw new Error(`${cmd} did not start: ${out.trim().split('\n').slice(-3).join(' | ')}`);
+    if (firstMs < 0 || readyMs < 0) throw new Error(`${cmd} did not start: ${run.output().trim().split('\n').slice(-3).join(' | ')}`);
     return { readyMs, firstMs };
   } finally {
-    try { process.kill(-(proc.pid as number), 'SIGINT'); } catch { /* gone */ }
-    const t = setTimeout(() => { try { process.kill(-(proc.pid as number), 'SIGKILL'); } catch { /* gone */ } }, 8000);
-    await exited;
-    clearTimeout(t);
+    await run.stop();
   }
 }
 
@@ -66,14 +60,13 @@ export async function measureStartup(tmp: string, runs: number): Promise<Startup
   const sock = join(tmp, 'startup.sock');
   const ini = join(tmp, 'startup.ini');
   writeFileSync(ini, `[uwsgi]\nsocket = ${sock}\nchdir = ${DJANGO_APP.dir}\nwsgi-file = ${DJANGO_APP.file}\nprocesses = 4\nthreads = 2\nmaster = true\n`);
-  // The uwsgi test client sends Host: guestbook.local.
-  const env: NodeJS.ProcessEnv = { ...process.env, ...DJANGO_APP.env(tmp), DJANGO_ALLOWED_HOSTS: 'guestbook.local' };
-  const noCa = { ...env };
-  delete noCa.NODE_EXTRA_CA_CERTS;
+  // Added to this process's environment (bench/procs); the uwsgi test client sends Host: guestbook.local.
+  const env: NodeJS.ProcessEnv = { ...DJANGO_APP.env(tmp), DJANGO_ALLOWED_HOSTS: 'guestbook.local' };
+  const noCa = { ...env, NODE_EXTRA_CA_CERTS: undefined }; // spawn leaves out a variable set to undefined
   const servers: { id: string; label: string; cmd: string; argv: string[]; env: NodeJS.ProcessEnv; ready: RegExp }[] = [];
   if (missing('python3-at-/usr/bin') === undefined) {
     servers.push({ id: 'usher', label: 'usher', cmd: process.execPath, argv: [USHER, '--ini', ini, '--python', PY], env, ready: READY.usher });
-    if (env.NODE_EXTRA_CA_CERTS !== undefined) {
+    if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
       servers.push({ id: 'usher-no-extra-ca', label: 'usher, without NODE_EXTRA_CA_CERTS (as under systemd)', cmd: process.execPath, argv: [USHER, '--ini', ini, '--python', PY], env: noCa, ready: READY.usher });
     }
   }
@@ -94,8 +87,6 @@ export async function measureStartup(tmp: string, runs: number): Promise<Startup
   }
   return servers.map((s, k) => ({ server: s.id, label: s.label, ...got[k]! }));
 }
-
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** The Markdown section: min and median per server, and the median's ratio to uWSGI's. */
 export function renderStartup(rows: readonly StartupRow[], runs: number): string {

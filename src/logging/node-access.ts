@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { writeAccess, writeAccessInPlace } from '../log.js';
 import { emptyFacts, type RequestFacts } from './facts.js';
 import { compileAccessLog, type CompiledAccessLog } from './format.js';
-import { room } from './line-bytes.js';
+import { room, type LineWriter } from './line-bytes.js';
 import type { AccessLogSpec } from './spec.js';
 
 /** The uwsgi server puts the packet's vars on the request under this key (see worker/uwsgi-server). */
@@ -88,7 +88,7 @@ export class NodeAccessLog {
   private readonly needUser: boolean;
   private readonly tag: string;
   /** The tag and uWSGI's default line written into the log queue (logging/line-bytes); null for the other shapes. */
-  private readonly fill: ((f: RequestFacts, buf: Buffer, off: number) => number) | null;
+  private readonly fill: LineWriter | null;
   private memAt = -Infinity;
   /** The last response head counted, and its header count: an app sends the same head again and again,
    * and comparing equal strings is cheaper than looking for every CRLF in it. */

@@ -15,11 +15,6 @@ import type { Logger } from '../log.js';
 
 const DAEMON_ENV = 'USHER_DAEMONIZED';
 
-/** The log file of a daemonized usher (undefined when not daemonized). */
-export function daemonLog(c: UsherConfig): string | undefined {
-  return c.daemonize ?? c.daemonize2;
-}
-
 /** True in the detached copy; it forgets the marker so its children do not inherit it. */
 export function isDaemon(): boolean {
   const yes = process.env[DAEMON_ENV] === '1';
@@ -28,8 +23,7 @@ export function isDaemon(): boolean {
 }
 
 /** In the launching process: start the daemon and return the launcher's exit code. */
-export function launchDaemon(c: UsherConfig, log: Logger, cwd: string): Promise<number> {
-  const file = daemonLog(c) as string;
+export function launchDaemon(c: UsherConfig, file: string, log: Logger, cwd: string): Promise<number> {
   const option = c.daemonize !== undefined ? 'daemonize' : 'daemonize2';
   let fd: number;
   try {

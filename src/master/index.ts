@@ -24,6 +24,7 @@ import type { PrivilegePlan } from './privileges.js';
 import type { MasterControl, MasterFifo } from './fifo.js';
 import { configureTitles, setMasterTitle } from './proctitle.js';
 import { buildArbiter, startMasterExtras } from './build.js';
+import { startStats } from '../stats/index.js';
 
 // What only some configs use is imported where it is used, and only when its option (or systemd's
 // variables, or root) asks for it: a plain app's master neither parses nor keeps that code (a smaller
@@ -181,6 +182,7 @@ function preflight(config: UsherConfig, plan: PrivilegePlan, fifo: Fifos | undef
 
 export async function runMaster(config: UsherConfig, log: Logger): Promise<number> {
   configureTitles(config);
+  // The daemon's log file (daemonize, or daemonize2: detached once the workers are ready).
   const daemonFile = config.daemonize ?? config.daemonize2;
   const daemonize = daemonFile !== undefined ? await import('./daemonize.js') : undefined;
   const daemon = daemonize?.isDaemon() ?? false;
@@ -229,7 +231,7 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
   // After chdir: relative socket and fifo paths resolve against it, as they will when bound.
   const fifo = config.masterFifo.length > 0 ? await import('./fifo.js') : undefined;
   const fifos = preflight(config, plan, fifo, log);
-  if (daemonize !== undefined && !daemon) return daemonize.launchDaemon(config, log, launchCwd);
+  if (daemonize !== undefined && daemonFile !== undefined && !daemon) return daemonize.launchDaemon(config, daemonFile, log, launchCwd);
   setMasterTitle();
   if (!config.master) log.info('usher always runs a master process; `master = false` changes nothing');
   const { runtime, app, wsgiFile } = chooseRuntime(config, log);
@@ -256,8 +258,7 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
     logs.onReopen(() => a.broadcast({ type: 'reopen-logs' }));
     ctl = control(arbiter, config, log, logs);
     created.fifo?.open();
-    // The stats module is loaded only when stats are on (or a stats-* option without `stats` wants its warning).
-    if (config.stats !== undefined || config.statsHttp || config.statsMinified) stopStats = await (await import('../stats/index.js')).startStats(config, arbiter, created.bound, log);
+    stopStats = await startStats(config, arbiter, created.bound, log);
   } catch (err) {
     stopStats();
     created.remove(true);

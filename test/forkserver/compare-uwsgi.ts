@@ -32,7 +32,7 @@ writeFileSync(ini, which === 'django'
   : `[uwsgi]\nsocket = ${sock}\nwsgi-file = ${join(REPO, 'bench', 'apps', 'hello_wsgi.py')}\nprocesses = 4\nthreads = 2\nmaster = true\n`);
 if (which === 'django') execFileSync(PY, ['manage.py', 'migrate', '--noinput', '-v0'], { cwd: DJANGO, env });
 
-async function run(name: string, proc: ChildProcess, readyRe: RegExp): Promise<number> {
+async function run(name: string, proc: ChildProcess, readyRe: RegExp): Promise<void> {
   const t0 = Date.now();
   let out = '';
   let readyMs = -1;
@@ -56,7 +56,6 @@ async function run(name: string, proc: ChildProcess, readyRe: RegExp): Promise<n
   for (const [pid, r] of each) console.log(`  pid=${pid} rss=${r.rss} pss=${r.pss} anon=${r.pssAnon} file=${r.pssFile} shared=${r.sharedClean + r.sharedDirty} private_dirty=${r.privateDirty}`);
   proc.kill('SIGINT');
   await new Promise((r) => proc.once('exit', r));
-  return readyMs;
 }
 
 const usher = (): ChildProcess => spawn(process.execPath, [USHER_BIN, '--ini', ini, '--python', PY, ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
