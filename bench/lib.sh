@@ -38,6 +38,16 @@ alternate() {
   done | tee /dev/stderr
 }
 
+# summarise FILE RUNS NAME_A ARG_A NAME_B ARG_B HEADER AWK: the alternated rounds (HEADER on stderr first,
+# the rounds' lines kept in FILE, which the caller removes), then the awk program AWK over them once per
+# side, with n set to the side's name and med() (AWK_MED) defined.
+summarise() {
+  local file=$1 name
+  echo "$7" >&2
+  alternate "$2" "$3" "$4" "$5" "$6" >"$file"
+  for name in "$3" "$5"; do awk -v n="$name" "$AWK_MED$8" "$file"; done
+}
+
 # An awk function: the median of x[1..n] (sorts x in place).
 AWK_MED='function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
   return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }'

@@ -74,10 +74,6 @@ one() {  # $1 "A|B root"; prints "master_us router_us worker_us requests rps for
 
 out=$(mktemp)
 trap 'rm -f "$out" ${script:+"$script"}' EXIT
-echo "name master_us router_us workers_us requests rps forkserver_us" >&2
-alternate "$RUNS" "$1" "A $2" "$3" "B $4" >"$out"
-for name in "$1" "$3"; do
-  awk -v n="$name" "$AWK_MED"'
-    $1 == n && $5 > 0 { m[++k] = $2; r[k] = $3; w[k] = $4; q[k] = $6; s[k] = $7; t[k] = $2 + $3 + $4 + $7 }
-    END { printf "%s: median us CPU/request: total %.1f: router %.1f, workers %.1f, master %.1f, fork-server %.1f; %.0f requests/s (%d runs)\n", n, med(t, k), med(r, k), med(w, k), med(m, k), med(s, k), med(q, k), k }' "$out"
-done
+summarise "$out" "$RUNS" "$1" "A $2" "$3" "B $4" "name master_us router_us workers_us requests rps forkserver_us" '
+  $1 == n && $5 > 0 { m[++k] = $2; r[k] = $3; w[k] = $4; q[k] = $6; s[k] = $7; t[k] = $2 + $3 + $4 + $7 }
+  END { printf "%s: median us CPU/request: total %.1f: router %.1f, workers %.1f, master %.1f, fork-server %.1f; %.0f requests/s (%d runs)\n", n, med(t, k), med(r, k), med(w, k), med(m, k), med(s, k), med(q, k), k }'

@@ -67,10 +67,6 @@ one() {  # $1 "A|B root"; prints the MiB figures and the rate
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-echo "name router_anon workers_anon master_anon forkserver_anon tree_anon router_rss rps (MiB)" >&2
-alternate "$RUNS" "$NAME_A" "A $ROOT_A" "$NAME_B" "B $ROOT_B" >"$out"
-for name in "$NAME_A" "$NAME_B"; do
-  awk -v n="$name" "$AWK_MED"'
-    $1 == n { r[++k] = $2; w[k] = $3; m[k] = $4; f[k] = $5; t[k] = $6; s[k] = $7; q[k] = $8 }
-    END { if (k) printf "%s: median anonymous PSS MiB: tree %.1f: router %.1f (RSS %.1f), workers %.1f, master %.1f, fork-server %.1f; %.0f requests/s (%d runs)\n", n, med(t, k), med(r, k), med(s, k), med(w, k), med(m, k), med(f, k), med(q, k), k }' "$out"
-done
+summarise "$out" "$RUNS" "$NAME_A" "A $ROOT_A" "$NAME_B" "B $ROOT_B" "name router_anon workers_anon master_anon forkserver_anon tree_anon router_rss rps (MiB)" '
+  $1 == n { r[++k] = $2; w[k] = $3; m[k] = $4; f[k] = $5; t[k] = $6; s[k] = $7; q[k] = $8 }
+  END { if (k) printf "%s: median anonymous PSS MiB: tree %.1f: router %.1f (RSS %.1f), workers %.1f, master %.1f, fork-server %.1f; %.0f requests/s (%d runs)\n", n, med(t, k), med(r, k), med(s, k), med(w, k), med(m, k), med(f, k), med(q, k), k }'
