@@ -52,8 +52,11 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   log.info('starting', { version: version(), pid: process.pid, config: loaded.config.iniFile });
+  // A Python app's fork-server starts now, and imports its runner while the master loads the rest.
+  const { spawnEarlyForkServer } = await import('./master/spawn.js');
+  const early = spawnEarlyForkServer(loaded.config);
   const { runMaster } = await import('./master/index.js');
-  return runMaster(loaded.config, log);
+  return runMaster(loaded.config, log, early);
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -10,6 +10,7 @@ import sys
 if __package__:
     from .main import main
     from .forkserver import CONTROL_ENV, run as run_forkserver
+    from .handoff import EARLY_ENV
 else:
     import importlib.util
     _here = os.path.dirname(os.path.abspath(__file__))
@@ -22,12 +23,14 @@ else:
     _spec.loader.exec_module(_pkg)
     from usher_wsgi.main import main
     from usher_wsgi.forkserver import CONTROL_ENV, run as run_forkserver
+    from usher_wsgi.handoff import EARLY_ENV
 
 if __name__ == '__main__':
     from usher_wsgi.proctitle import from_environment
     from_environment()
-    # The master starts a fork-server (the default) with its control socket's path, a worker without.
-    if os.environ.get(CONTROL_ENV):
+    # The master starts a fork-server (the default) with its control socket's path (or, started early,
+    # hands it over later: handoff.py), a worker without.
+    if os.environ.get(CONTROL_ENV) or os.environ.get(EARLY_ENV):
         run_forkserver()
     else:
         main()

@@ -7,9 +7,12 @@ workers run (the master's arbiter does; src/master/forkserver.ts is the other si
 
 Protocol with the master (private to src/master/forkserver.ts; the workers speak the contract):
   environment  USHER_WORKER (the worker spec, id 0), USHER_FORKSERVER_CONTROL (the master's control
-               socket path), NODE_CHANNEL_FD (fd 3: JSON lines with the master).
-  fd 3, to the master   {"type":"loaded","pid","req","rep"}  the app is loaded; `req`/`rep` are this
-                        process's fds of two pipes the master opens through /proc/PID/fd (blocking)
+               socket path), USHER_FORKSERVER_PREFORK (the workers to fork once loaded, as fork requests
+               in a JSON list), NODE_CHANNEL_FD (fd 3: JSON lines with the master). Started early
+               (handoff.py), it gets these in a `setup` message instead.
+  fd 3, to the master   {"type":"loaded","pid","req","rep","forked"}  the app is loaded; `req`/`rep` are
+                        this process's fds of two pipes the master opens through /proc/PID/fd (blocking);
+                        `forked`: [[id, pid or -errno], ...] of the prefork list
                         {"type":"app-error","message"}, then exit EXIT_APP_LOAD (as a worker would)
                         {"type":"reaped","pid","code","signal"}  a worker this process forked is gone
   fd 3, from the master {"type":"retire"}  fork no more; exit once the last worker is reaped
@@ -31,7 +34,7 @@ import socket
 import sys
 import time
 
-from . import contract
+from . import contract, handoff
 from .proctitle import set_title
 from .channel import Channel
 from .config import BadSpec, Config, parse_spec
@@ -39,13 +42,23 @@ from .log import Log
 from .main import ignore_master_signals, load_or_exit, read_config, serve
 
 CONTROL_ENV = 'USHER_FORKSERVER_CONTROL'
+PREFORK_ENV = 'USHER_FORKSERVER_PREFORK'
 
 
 def run():
-    cfg, _ = read_config()
-    log = Log('fork-server')
     channel = Channel(int(os.environ['NODE_CHANNEL_FD']))
     ignore_master_signals()
+    pending = b''
+    if os.environ.get(handoff.EARLY_ENV):
+        # Started before the master bound its sockets (handoff.py): they come over the channel first.
+        try:
+            pending = handoff.receive(channel)
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+            Log('fork-server')('ERROR', 'fork-server did not get its sockets from the master', error='%s: %s' % (type(e).__name__, e))
+            sys.exit(contract.EXIT_BOOT)
+        set_title(os.environ.get('USHER_PROCTITLE', ''))
+    cfg, _ = read_config()
+    log = Log('fork-server')
     # SIGTERM to the whole group (systemd's control-group kill, `timeout`, a terminal's kill): the fork-server
     # stays to reap its workers while they finish; the master ends it (`retire`, or EOF on fd 3).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -54,7 +67,7 @@ def run():
     if cfg.static:
         from . import static  # noqa: F401 (imported once here, its pages shared, not once per forked worker)
     spec = json.loads(os.environ[contract.WORKER_SPEC_ENV])
-    FS(spec, app, channel, log).loop(time.monotonic() - t0)
+    FS(spec, app, channel, log).loop(time.monotonic() - t0, pending)
 
 
 def release_free_heap():
@@ -84,8 +97,10 @@ class FS:
         os.set_blocking(self.wake_w, False)
         self.children = set()
         self.retiring = False
+        # The workers to fork as soon as the app is loaded (PREFORK_ENV: a new generation's).
+        self.prefork = json.loads(os.environ.get(PREFORK_ENV) or '[]')
 
-    def loop(self, load_s):
+    def loop(self, load_s, msg_buf=b''):
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
         # Everything the app imported is old now: frozen, the collector neither scans nor touches it, so
@@ -97,10 +112,16 @@ class FS:
         gc.freeze()
         release_free_heap()
         self.log('INFO', 'app loaded; ready to fork workers', load_ms=int(load_s * 1000), frozen=gc.get_freeze_count())
-        self.channel.send({'type': 'loaded', 'pid': os.getpid(), 'req': self.req_w, 'rep': self.rep_r})
+        # A new generation's workers are forked at once, one after the other, not one per request from
+        # the master: each request waits for the master's turn (~5 ms on a busy machine), and the
+        # workers forked first would start serving later. The master learns their pids from `loaded`.
+        forked = [[req.get('id'), self.fork_worker(req)] for req in self.prefork]
+        self.channel.send({'type': 'loaded', 'pid': os.getpid(), 'req': self.req_w, 'rep': self.rep_r, 'forked': forked})
         master = self.channel.sock
         req_buf = b''
-        msg_buf = b''
+        while b'\n' in msg_buf:  # what the master sent right after an early fork-server's setup
+            line, msg_buf = msg_buf.split(b'\n', 1)
+            self.on_master(line)
         while True:
             try:
                 ready, _, _ = select.select([master, self.req_r, self.wake_r], [], [])
@@ -165,24 +186,29 @@ class FS:
             self.channel.send({'type': 'reaped', 'pid': pid, 'code': code, 'signal': sig})
 
     def fork(self, line):
+        """One fork the master asked for on the req pipe; the answer, on the rep pipe: the pid or -errno."""
         try:
             req = json.loads(line)
+        except ValueError:
+            req = None
+        os.write(self.rep_w, b'%d\n' % self.fork_worker(req))
+
+    def fork_worker(self, req):
+        """Fork the worker `req` ({"id","generation","maxRequests"}) describes; its pid, or -errno."""
+        try:
             spec = dict(self.spec, id=int(req['id']), generation=int(req['generation']), maxRequests=int(req['maxRequests']))
-        except (ValueError, KeyError, TypeError):
-            os.write(self.rep_w, b'-%d\n' % errno.EINVAL)
-            return
+        except (KeyError, TypeError, ValueError):
+            return -errno.EINVAL
         if self.retiring:
-            os.write(self.rep_w, b'-%d\n' % errno.ESHUTDOWN)
-            return
+            return -errno.ESHUTDOWN
         try:
             pid = os.fork()
         except OSError as e:
-            os.write(self.rep_w, b'-%d\n' % (e.errno or errno.EAGAIN))
-            return
+            return -(e.errno or errno.EAGAIN)
         if pid == 0:
             self.become_worker(spec)  # never returns
         self.children.add(pid)
-        os.write(self.rep_w, b'%d\n' % pid)
+        return pid
 
     def become_worker(self, spec):
         code = contract.EXIT_BOOT

@@ -166,9 +166,12 @@ export class Arbiter {
     return child;
   }
 
+  private interpreterHint(): string {
+    return this.plan.runtime.kind === 'python' ? `; check \`python\`/\`home\` (interpreter: ${this.plan.runtime.interpreter})` : '';
+  }
+
   private spawnFailed(role: ChildRole, id: number, err: Error): void {
-    const hint = this.plan.runtime.kind === 'python' ? `; check \`python\`/\`home\` (interpreter: ${this.plan.runtime.interpreter})` : '';
-    this.log.error(`cannot start ${role}`, { id, code: 'USHER_ERR_WORKER_BOOT', error: `${err.message}${hint}` });
+    this.log.error(`cannot start ${role}`, { id, code: 'USHER_ERR_WORKER_BOOT', error: `${err.message}${this.interpreterHint()}` });
     this.shutdown.fail('a worker could not be started');
   }
 
@@ -219,7 +222,7 @@ export class Arbiter {
     if (forks !== undefined) {
       // The fork-server loads the app once, alone (it is the canary); then every worker is forked from it.
       this.canaryGeneration = undefined;
-      forks.load(generation, (failure) => this.generationLoaded(generation, failure));
+      forks.load(generation, (failure) => this.generationLoaded(generation, failure), this.children.forkRequests(generation, this.pool.active));
       return;
     }
     this.canaryGeneration = this.pool.active > 1 ? generation : undefined;
@@ -233,13 +236,16 @@ export class Arbiter {
       return;
     }
     const verdict = classifyExit(failure.code, failure.signal, { retiring: false, starting: true, unresponsive: false, announced: undefined, mustStart: true });
-    const fields = { role: 'fork-server', exit: failure.code ?? undefined, signal: failure.signal ?? undefined, generation, reason: verdict.reason };
+    // A process that never ran (no interpreter there) printed nothing: its spawn error is the only word.
+    const error = verdict.reason !== 'app-load' && failure.message !== undefined ? `${failure.message}${this.interpreterHint()}` : undefined;
+    const fields = { role: 'fork-server', exit: failure.code ?? undefined, signal: failure.signal ?? undefined, generation, reason: verdict.reason, error };
     if (this.state === 'reloading') {
       this.log.error(`reload failed: ${verdict.message}; the previous workers keep serving`, fields);
       this.abandonGeneration(generation);
       return;
     }
-    this.log.error(`${verdict.message}; stopping usher instead of respawning`, { ...fields, code: verdict.reason === 'app-load' ? 'USHER_ERR_APP_LOAD' : 'USHER_ERR_WORKER_BOOT' });
+    const what = error !== undefined ? 'cannot start the fork-server' : verdict.message;
+    this.log.error(`${what}; stopping usher instead of respawning`, { ...fields, code: verdict.reason === 'app-load' ? 'USHER_ERR_APP_LOAD' : 'USHER_ERR_WORKER_BOOT' });
     this.shutdown.fail(`fork-server ${verdict.reason} failure`);
   }
 

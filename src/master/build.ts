@@ -8,7 +8,7 @@ import type { UsherConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { Arbiter } from './arbiter.js';
 import { describeSocket, type BoundSocket } from './sockets.js';
-import type { AppRuntime } from './spawn.js';
+import type { AppRuntime, EarlyForkServer } from './spawn.js';
 import { accessLogSpec } from '../logging/spec.js';
 import { buildStaticSpec } from '../static/spec.js';
 
@@ -19,7 +19,7 @@ export interface BuiltSockets {
 }
 
 export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime: AppRuntime, app: string | null, wsgiFile: string | null,
-  logFd: number | undefined, log: Logger, tellLauncher: (() => void) | undefined, directLog?: () => { fd: number; path: string } | null): Arbiter {
+  logFd: number | undefined, log: Logger, tellLauncher: (() => void) | undefined, directLog?: () => { fd: number; path: string } | null, earlyForkServer?: EarlyForkServer): Arbiter {
   const bound = created.bound;
   const upstream = created.privateDir !== undefined ? join(created.privateDir, 'workers.sock') : undefined;
   const workerSockets = bound.filter((s) => s.kind !== 'router');
@@ -60,6 +60,8 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
       pythonpath: config.pythonpath.map((p) => resolve(p)),
     },
     workerFds: workerSockets.map((s) => s.fd),
+    workerHandles: workerSockets.map((s) => s.handle),
+    earlyForkServer,
     router: upstream !== undefined ? { listen: config.listen, upstream, bufferSize: config.bufferSize, disableLogging: config.disableLogging, httpTimeout: config.httpTimeout, static: staticSpec, readyPath: config.readyPath ?? null, limitPost: config.limitPost } : undefined,
     routerFds: routerSockets.map((s) => s.fd),
     reloadMercyMs: config.reloadMercy * 1000,

@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { CONTRACT_VERSION, TIMING, type ChildCounters, type ExitReason, type RouterSpec, type WorkerSpec } from '../ipc.js';
-import { FIRST_SOCKET_FD, spawnRouter, spawnWorker, type AppRuntime } from './spawn.js';
+import { FIRST_SOCKET_FD, spawnRouter, spawnWorker, type AppRuntime, type EarlyForkServer, type ForkRequest } from './spawn.js';
 import { ForkServers } from './forkserver.js';
 import type { ChildRole } from './events.js';
 
@@ -68,6 +68,10 @@ export interface SpawnPlan {
   readonly worker: Omit<WorkerSpec, 'id' | 'generation' | 'fds' | 'contract' | 'heartbeatMs' | 'logFile'>;
   /** Bound fds the workers get, in spec.kinds order. */
   readonly workerFds: readonly number[];
+  /** Their handles (BoundSocket.handle), for a fork-server started early. */
+  readonly workerHandles?: readonly (object | undefined)[];
+  /** A Python fork-server the CLI started before the master bound (spawn.ts spawnEarlyForkServer). */
+  readonly earlyForkServer?: EarlyForkServer;
   readonly router: Omit<RouterSpec, 'id' | 'fds' | 'contract' | 'heartbeatMs'> | undefined;
   readonly routerFds: readonly number[];
   readonly logFd: number | undefined;
@@ -93,7 +97,7 @@ export class ChildTable {
   constructor(private readonly plan: SpawnPlan, private readonly heartbeatMs: number, log: Logger) {
     const rt = plan.runtime;
     this.forkServers = rt.kind === 'python' && plan.lazyApps !== true
-      ? new ForkServers({ interpreter: rt.interpreter, spec: this.workerSpec(0, 0), fds: plan.workerFds, logFd: plan.logFd }, log)
+      ? new ForkServers({ interpreter: rt.interpreter, spec: this.workerSpec(0, 0), fds: plan.workerFds, handles: plan.workerHandles ?? [], logFd: plan.logFd, early: plan.earlyForkServer }, log)
       : undefined;
   }
 
@@ -101,6 +105,13 @@ export class ChildTable {
     const fds = this.plan.workerFds.map((_, i) => FIRST_SOCKET_FD + i);
     const maxRequests = this.plan.worker.maxRequests > 0 && id > 0 ? this.plan.worker.maxRequests + (id - 1) * this.plan.maxRequestsDelta : this.plan.worker.maxRequests;
     return { ...this.plan.worker, maxRequests, contract: CONTRACT_VERSION, heartbeatMs: this.heartbeatMs, id, generation, fds, logFile: null };
+  }
+
+  /** The fork requests for workers 1..count of a generation, for a fork-server to fork as soon as it loaded. */
+  forkRequests(generation: number, count: number): ForkRequest[] {
+    const out: ForkRequest[] = [];
+    for (let id = 1; id <= count; id++) out.push({ id, generation, maxRequests: this.workerSpec(id, generation).maxRequests });
+    return out;
   }
 
   /** Fork a worker from its generation's fork-server; undefined if there is none ready (the worker is then spawned). */

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type WorkerSpec } from '../ipc.js';
 import type { Logger } from '../log.js';
-import { spawnForkServer } from './spawn.js';
+import { forkServerEnv, spawnForkServer, type EarlyForkServer, type ForkRequest } from './spawn.js';
 
 /** Why a fork-server did not load the app. */
 export interface LoadFailure {
@@ -111,27 +111,40 @@ interface ForkServer {
   req: number | undefined;
   rep: number | undefined;
   readonly workers: Set<number>;
+  /** Workers it forked as soon as it loaded (the prefork list): id -> pid, or -errno; fork() takes them. */
+  readonly preforked: Map<number, number>;
   appError: string | undefined;
   onLoad: ((failure: LoadFailure | undefined) => void) | undefined;
 }
+
+/** How long a worker's control connection waits for the master to learn the worker's pid. */
+const PARK_MS = 10_000;
 
 export interface ForkPlan {
   readonly interpreter: string;
   /** The worker spec the fork-server loads with (id 0); each fork gets its own id, generation, maxRequests. */
   readonly spec: WorkerSpec;
   readonly fds: readonly number[];
+  /** The same sockets' handles, to send to a fork-server started early (undefined: one the master cannot send). */
+  readonly handles: readonly (object | undefined)[];
   readonly logFd: number | undefined;
+  /** A fork-server started before the master bound (spawn.ts spawnEarlyForkServer): the first generation's. */
+  readonly early: EarlyForkServer | undefined;
 }
 
 export class ForkServers {
   private readonly servers = new Map<number, ForkServer>();
   private readonly remotes = new Map<number, RemoteChild>();
+  /** Control connections of workers the master does not know yet (forked before `loaded` was read). */
+  private readonly parked = new Map<number, { sock: Socket; rest: string; timer: NodeJS.Timeout }>();
   private readonly dir = mkdtempSync(join(tmpdir(), 'usher-fs-'));
   private readonly control = join(this.dir, 'control.sock');
   private readonly server: Server;
   private closing = false;
+  private early: EarlyForkServer | undefined;
 
   constructor(private readonly plan: ForkPlan, private readonly log: Logger) {
+    this.early = plan.early;
     this.server = createServer((sock) => this.accept(sock));
     // A failure here leaves forked workers nowhere to report to: they exit (EXIT.BOOT) and usher stops with that.
     this.server.on('error', (err) => this.log.error('fork-server control socket failed', { path: this.control, error: err.message }));
@@ -139,21 +152,47 @@ export class ForkServers {
     this.server.unref();
   }
 
-  /** Start the fork-server of `generation`; `done` once it loaded the app, or with why not. */
-  load(generation: number, done: (failure: LoadFailure | undefined) => void): void {
+  /**
+   * Start the fork-server of `generation`; `done` once it loaded the app, or with why not. It forks the
+   * `prefork` workers as soon as it has loaded; fork() then hands them out without asking it again.
+   */
+  load(generation: number, done: (failure: LoadFailure | undefined) => void, prefork: readonly ForkRequest[] = []): void {
     const spec: WorkerSpec = { ...this.plan.spec, generation };
-    const proc = spawnForkServer(this.plan.interpreter, spec, this.plan.fds, this.plan.logFd, this.control);
-    const fs: ForkServer = { generation, proc, state: 'loading', req: undefined, rep: undefined, workers: new Set(), appError: undefined, onLoad: done };
+    const handed = this.handOver(spec, prefork);
+    const proc = handed ?? spawnForkServer(this.plan.interpreter, spec, this.plan.fds, this.plan.logFd, this.control, prefork);
+    const fs: ForkServer = { generation, proc, state: 'loading', req: undefined, rep: undefined, workers: new Set(), preforked: new Map(), appError: undefined, onLoad: done };
     if (proc.pid === undefined) {
       proc.once('error', (err) => this.settle(fs, { code: EXIT.BOOT, signal: null, message: err.message }));
       return;
     }
     this.servers.get(generation)?.proc.kill('SIGKILL');
     this.servers.set(generation, fs);
-    this.log.info('fork-server spawned', { pid: proc.pid, generation });
+    // early=true: started as the config was read (spawn.ts spawnEarlyForkServer), handed its sockets now.
+    this.log.info('fork-server spawned', { pid: proc.pid, generation, early: handed !== undefined ? true : undefined });
     proc.on('message', (m: unknown) => this.onMessage(fs, m));
     proc.once('exit', (code, signal) => this.onExit(fs, code, signal));
     proc.once('error', (err) => this.log.error('fork-server process error', { pid: proc.pid, error: err.message }));
+  }
+
+  /**
+   * The early fork-server, if there is one to use (once): it gets the sockets (Node sends each handle with
+   * its fd and waits for the acknowledgement before the next message), then what it would have been
+   * spawned with (python/usher_wsgi/handoff.py). One that is gone, or a socket the master cannot send:
+   * it goes, and the fork-server is spawned as usual.
+   */
+  private handOver(spec: WorkerSpec, prefork: readonly ForkRequest[]): ChildProcess | undefined {
+    const early = this.early;
+    this.early = undefined;
+    if (early === undefined) return undefined;
+    const handles = this.plan.handles;
+    if (early.gone || !early.proc.connected || early.interpreter !== this.plan.interpreter || handles.some((h) => h === undefined)) {
+      if (!early.gone) early.proc.kill('SIGKILL');
+      return undefined;
+    }
+    // keepOpen: the master keeps its own copy of each socket (respawned workers and later generations get it).
+    handles.forEach((handle, index) => early.proc.send({ type: 'socket', index }, handle as Parameters<ChildProcess['send']>[1], { keepOpen: true }));
+    early.proc.send({ type: 'setup', env: forkServerEnv(spec, this.control, prefork), logFd: this.plan.logFd ?? null });
+    return early.proc;
   }
 
   /** A fork-server for `generation` if none is there or loading (chain reload; one that died). */
@@ -173,6 +212,9 @@ export class ForkServers {
   fork(generation: number, id: number, maxRequests: number): RemoteChild | undefined {
     const fs = this.servers.get(generation);
     if (fs === undefined || fs.state !== 'loaded' || fs.req === undefined || fs.rep === undefined) return undefined;
+    const preforked = fs.preforked.get(id);
+    fs.preforked.delete(id);
+    if (preforked !== undefined) return this.forked(fs, generation, id, preforked);
     let answer = '';
     try {
       writeSync(fs.req, `${JSON.stringify({ id, generation, maxRequests })}\n`);
@@ -187,14 +229,23 @@ export class ForkServers {
       this.lost(fs);
       return undefined;
     }
-    const pid = Number.parseInt(answer, 10);
+    return this.forked(fs, generation, id, Number.parseInt(answer, 10));
+  }
+
+  private forked(fs: ForkServer, generation: number, id: number, pid: number): RemoteChild | undefined {
     if (!(pid > 0)) {
-      this.log.warn('fork-server could not fork; the worker loads the app itself', { generation, id, errno: -pid });
+      this.log.warn('fork-server could not fork; the worker loads the app itself', { generation, id, errno: Number.isNaN(pid) ? undefined : -pid });
       return undefined;
     }
     const remote = new RemoteChild(pid);
     fs.workers.add(pid);
     this.remotes.set(pid, remote);
+    const parked = this.parked.get(pid);
+    if (parked !== undefined) {
+      this.parked.delete(pid);
+      clearTimeout(parked.timer);
+      remote.attach(parked.sock, parked.rest);
+    }
     return remote;
   }
 
@@ -224,6 +275,8 @@ export class ForkServers {
       if (fs.state === 'loading') fs.proc.kill('SIGKILL'); // still importing: nothing to reap
       else if (fs.state !== 'dead' && fs.proc.connected) fs.proc.send({ type: 'retire' });
     }
+    for (const p of this.parked.values()) { clearTimeout(p.timer); p.sock.destroy(); }
+    this.parked.clear();
     this.server.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -241,6 +294,13 @@ export class ForkServers {
       let pid = 0;
       try { pid = Number((JSON.parse(buf.slice(0, nl)) as { pid?: unknown }).pid); } catch { /* refused below */ }
       const remote = this.remotes.get(pid);
+      if (remote === undefined && pid > 0 && !this.parked.has(pid)) {
+        // A preforked worker can say hello before its fork-server's `loaded` has been read: it waits here.
+        const timer = setTimeout(() => { this.parked.delete(pid); sock.destroy(); }, PARK_MS);
+        timer.unref();
+        this.parked.set(pid, { sock, rest: buf.slice(nl + 1), timer });
+        return;
+      }
       if (remote === undefined || remote.connected) {
         sock.destroy();
         return;
@@ -253,7 +313,7 @@ export class ForkServers {
 
   private onMessage(fs: ForkServer, m: unknown): void {
     if (typeof m !== 'object' || m === null) return;
-    const msg = m as { type?: unknown; pid?: unknown; req?: unknown; rep?: unknown; code?: unknown; signal?: unknown; message?: unknown };
+    const msg = m as { type?: unknown; pid?: unknown; req?: unknown; rep?: unknown; code?: unknown; signal?: unknown; message?: unknown; forked?: unknown };
     if (msg.type === 'loaded' && fs.state === 'loading' && typeof msg.req === 'number' && typeof msg.rep === 'number') {
       try {
         // Blocking fds of the fork-server's own pipes: the master waits on `rep` for each pid.
@@ -265,7 +325,15 @@ export class ForkServers {
         return;
       }
       fs.state = 'loaded';
+      if (Array.isArray(msg.forked)) {
+        for (const pair of msg.forked as unknown[]) {
+          if (Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'number') fs.preforked.set(pair[0], pair[1]);
+        }
+      }
       this.settle(fs, undefined);
+      // Preforked workers the arbiter did not take (it is stopping, or wants fewer now): they go.
+      for (const pid of fs.preforked.values()) if (pid > 0) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      fs.preforked.clear();
     } else if (msg.type === 'reaped' && typeof msg.pid === 'number') {
       fs.workers.delete(msg.pid);
       const remote = this.remotes.get(msg.pid);

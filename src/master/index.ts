@@ -18,7 +18,7 @@ import { accessLogSpec } from '../logging/spec.js';
 import { Arbiter } from './arbiter.js';
 import { adoptSocket, bindSocket, checkUnixPath, describeSocket, findPassed, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
-import { resolveInterpreter, type AppRuntime } from './spawn.js';
+import { envPairs, resolveInterpreter, type AppRuntime, type EarlyForkServer } from './spawn.js';
 import { somaxconn } from './listen.js';
 import type { PrivilegePlan } from './privileges.js';
 import type { MasterControl, MasterFifo } from './fifo.js';
@@ -37,11 +37,7 @@ const NO_PRIVILEGES: PrivilegePlan = { drop: undefined, socketOwner: undefined, 
 const SYSTEMD_VARIABLES = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET'];
 
 function applyEnv(entries: readonly string[]): void {
-  for (const entry of entries) {
-    const eq = entry.indexOf('=');
-    if (eq <= 0) continue; // validated by config
-    process.env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
+  for (const [k, v] of envPairs(entries)) process.env[k] = v;
 }
 
 function where(config: UsherConfig, option: string): { file?: string; line?: number; option: string } {
@@ -180,7 +176,8 @@ function preflight(config: UsherConfig, plan: PrivilegePlan, fifo: Fifos | undef
   return fifos;
 }
 
-export async function runMaster(config: UsherConfig, log: Logger): Promise<number> {
+/** `early`: the Python fork-server the CLI started as soon as it read the config (spawn.ts spawnEarlyForkServer). */
+export async function runMaster(config: UsherConfig, log: Logger, early?: EarlyForkServer): Promise<number> {
   configureTitles(config);
   // The daemon's log file (daemonize, or daemonize2: detached once the workers are ready).
   const daemonFile = config.daemonize ?? config.daemonize2;
@@ -202,7 +199,7 @@ export async function runMaster(config: UsherConfig, log: Logger): Promise<numbe
     for (const w of compileAccessLog(spec, 'master').warnings) log.warn(w);
   }
   try {
-    return await runWithLogs(config, log, logs, { daemonFile, daemon, daemonize, launchCwd, plan, privileges });
+    return await runWithLogs(config, log, logs, { daemonFile, daemon, daemonize, launchCwd, plan, privileges, early });
   } finally {
     logs.close();
   }
@@ -215,10 +212,11 @@ interface Start {
   launchCwd: string;
   plan: PrivilegePlan;
   privileges: Privileges | undefined;
+  early: EarlyForkServer | undefined;
 }
 
 async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o: Start): Promise<number> {
-  const { daemonFile, daemon, daemonize, launchCwd, plan, privileges } = o;
+  const { daemonFile, daemon, daemonize, launchCwd, plan, privileges, early } = o;
   const logFd = logs.childFd;
   applyEnv(config.env);
   if (config.chdir !== undefined) {
@@ -252,7 +250,7 @@ async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o
     if (fifo !== undefined && fifos.length > 0) created.fifo = fifo.MasterFifo.create(fifos, { reload: (r) => ctl?.reload(r), chainReload: (r) => ctl?.chainReload(r), addWorker: () => ctl?.addWorker(), removeWorker: () => ctl?.removeWorker(), stop: () => ctl?.stop(), stopNow: () => ctl?.stopNow(), reopenLogs: () => ctl?.reopenLogs(), setRequestLogging: (e) => ctl?.setRequestLogging(e), requestLogging: () => ctl?.requestLogging() ?? true }, log, plan.drop);
     if (plan.drop !== undefined) privileges?.dropPrivileges(plan.drop, log);
     checkVacuum(config, created, log);
-    arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined ? daemonize?.tellLauncherReady : undefined, logs.directFile);
+    arbiter = buildArbiter(config, created, runtime, app, wsgiFile, logFd, log, daemon && config.daemonize2 !== undefined ? daemonize?.tellLauncherReady : undefined, logs.directFile, early);
     // Node workers that append to the log file themselves reopen it when the master does.
     const a = arbiter;
     logs.onReopen(() => a.broadcast({ type: 'reopen-logs' }));

@@ -33,6 +33,8 @@ export interface BoundSocket {
   readonly host: string | undefined;
   /** Passed by systemd (socket activation): systemd owns it; usher neither chmods nor removes it. */
   readonly activated: boolean;
+  /** The libuv handle of a socket usher bound: what the master can send over a child's IPC channel. */
+  readonly handle?: object;
   close(): void;
 }
 
@@ -172,6 +174,7 @@ export async function bindSocket(kind: SocketKind, spec: string, chmodSocket: nu
     port,
     host,
     activated: false,
+    handle: h,
     close(): void {
       void listener; // referenced for as long as the socket lives
       if (closed) return;

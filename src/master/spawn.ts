@@ -8,6 +8,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { UsherConfig } from '../config/types.js';
 import type { RouterSpec, WorkerSpec } from '../ipc.js';
 import { childTitle } from './proctitle.js';
 
@@ -61,13 +62,74 @@ export function spawnWorker(runtime: AppRuntime, spec: WorkerSpec, sourceFds: re
   return spawn(runtime.interpreter, ['-u', PYTHON_RUNNER], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
 }
 
+/** `env = KEY=VALUE` entries as pairs (the master sets them in its own environment, so every child gets them). */
+export function envPairs(entries: readonly string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) pairs.push([entry.slice(0, eq), entry.slice(eq + 1)]); // malformed ones are refused by config
+  }
+  return pairs;
+}
+
+/** A fork-server started before the master was ready to hand it the app (spawnEarlyForkServer). */
+export interface EarlyForkServer {
+  readonly proc: ChildProcess;
+  readonly interpreter: string;
+  /** It exited, or could not be started: the master starts one the usual way. */
+  gone: boolean;
+}
+
+/**
+ * The fork-server of a plain Python app, started as soon as the config is read (cli.ts), before the
+ * master loads the rest of its code, makes the log pipe and binds: the interpreter's start and the
+ * runner's imports (~50 ms) overlap that work. It waits for the master (master/forkserver.ts sends the
+ * bound sockets over its channel, then a `setup` message) before it loads the app, so the app still
+ * starts with everything the usual way gives it. Only where the process would be the same: a Python app
+ * with a fork-server, nothing to apply to the process first (uid/gid/umask), no daemonizing, no sockets
+ * from systemd (passed fds the master cannot send). If the master fails before it hands the app over,
+ * its exit closes the channel and the fork-server leaves without a word.
+ */
+export function spawnEarlyForkServer(config: UsherConfig): EarlyForkServer | undefined {
+  if (config.app !== undefined || config.lazyApps || config.uid !== undefined || config.gid !== undefined || config.umask !== undefined
+    || config.daemonize !== undefined || config.daemonize2 !== undefined || process.env.LISTEN_FDS !== undefined) return undefined;
+  const interpreter = resolveInterpreter(config.python, config.home);
+  // As the master's environment and folder will be when it spawns a child: `env` applied, in `chdir`.
+  const env = { ...process.env, ...Object.fromEntries(envPairs(config.env)), [EARLY_ENV]: '1' };
+  const proc = spawn(interpreter, ['-u', PYTHON_RUNNER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, cwd: config.chdir, serialization: 'json' });
+  const early: EarlyForkServer = { proc, interpreter, gone: proc.pid === undefined };
+  proc.once('exit', () => { early.gone = true; });
+  proc.on('error', () => { early.gone = true; }); // ENOENT and the like: the usual start reports it
+  return early;
+}
+
+/** Set for an early fork-server (python/usher_wsgi/forkserver.py waits for its setup). */
+const EARLY_ENV = 'USHER_FORKSERVER_EARLY';
+
 /** The fork-server (master/forkserver.ts): the Python runner with the control socket's path, which makes it one. */
-export function spawnForkServer(interpreter: string, spec: WorkerSpec, sourceFds: readonly number[], logFd: number | undefined, control: string): ChildProcess {
+/** A worker the fork-server is asked to fork (python/usher_wsgi/forkserver.py). */
+export interface ForkRequest {
+  readonly id: number;
+  readonly generation: number;
+  readonly maxRequests: number;
+}
+
+export function spawnForkServer(interpreter: string, spec: WorkerSpec, sourceFds: readonly number[], logFd: number | undefined, control: string, prefork: readonly ForkRequest[]): ChildProcess {
+  const env = { ...process.env, ...forkServerEnv(spec, control, prefork) };
+  return spawn(interpreter, ['-u', PYTHON_RUNNER], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
+}
+
+/** What a fork-server is told in its environment (or, started early, in its setup message). */
+export function forkServerEnv(spec: WorkerSpec, control: string, prefork: readonly ForkRequest[]): Record<string, string> {
   // Titles: `usher fork-server` for it, and the pattern its forked workers name themselves by.
   const worker0 = childTitle('worker', 0);
-  const titles = worker0 === undefined ? {} : { USHER_PROCTITLE: worker0.replace(/worker 0$/, 'fork-server'), USHER_PROCTITLE_WORKERS: worker0.replace(/0$/, '%d') };
-  const env = { ...process.env, USHER_WORKER: JSON.stringify(spec), USHER_WORKER_ID: '0', USHER_FORKSERVER_CONTROL: control, ...titles };
-  return spawn(interpreter, ['-u', PYTHON_RUNNER], { stdio: stdio(sourceFds, logFd), env, serialization: 'json' });
+  const env: Record<string, string> = { USHER_WORKER: JSON.stringify(spec), USHER_WORKER_ID: '0', USHER_FORKSERVER_CONTROL: control };
+  if (prefork.length > 0) env.USHER_FORKSERVER_PREFORK = JSON.stringify(prefork);
+  if (worker0 !== undefined) {
+    env.USHER_PROCTITLE = worker0.replace(/worker 0$/, 'fork-server');
+    env.USHER_PROCTITLE_WORKERS = worker0.replace(/0$/, '%d');
+  }
+  return env;
 }
 
 /**
