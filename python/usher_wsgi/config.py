@@ -86,3 +86,12 @@ class Config:
         self.harakiri_graceful_timeout = spec['harakiriGracefulTimeout']
         self.harakiri_graceful_signal = spec['harakiriGracefulSignal']
         self.access_log = spec['accessLog']
+
+    def forked(self, worker_id, max_requests):
+        """This config for a worker the fork-server forks: only its id and max-requests differ."""
+        c = Config.__new__(Config)
+        for k in Config.__slots__:
+            setattr(c, k, getattr(self, k))
+        c.id = worker_id
+        c.max_requests = max_requests
+        return c

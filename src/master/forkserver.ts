@@ -1,9 +1,12 @@
 /**
  * master/forkserver: Python workers forked from a fork-server (uWSGI's default, gunicorn's preload_app).
  * One fork-server per generation loads the app once (python/usher_wsgi/forkserver.py, which documents
- * the protocol); a reload starts a new one with the new code. The master asks it for each worker and
- * waits for the pid (a few ms: the fork-server does nothing but fork and reap), so the arbiter sees a
- * worker as it sees a spawned one: a `RemoteChild` with the ChildProcess subset it uses.
+ * the protocol); a reload starts a new one with the new code. A new generation's workers are forked as
+ * soon as the app is loaded (the prefork list; `loaded` names their pids); any other the master asks
+ * for and waits for the pid (a few ms: the fork-server does nothing but fork and reap), so the arbiter
+ * sees a worker as it sees a spawned one: a `RemoteChild` with the ChildProcess subset it uses. The first
+ * generation's fork-server may have been started before the master bound (spawn.ts
+ * spawnEarlyForkServer): it is handed the sockets and the rest here (python/usher_wsgi/handoff.py).
  *   .kill(sig)      process.kill(pid, sig): the master signals the worker itself;
  *   .send/'message' the worker's own unix connection to the master's control socket (a private 0700
  *                   folder), JSON lines as on fd 3; it exits when that closes (the master is gone);
