@@ -247,7 +247,11 @@ export class ForkServers {
     if (parked !== undefined) {
       this.parked.delete(pid);
       clearTimeout(parked.timer);
-      remote.attach(parked.sock, parked.rest);
+      // Once the caller has its listeners on the remote: what the worker already said (`ready`) is emitted now.
+      process.nextTick(() => {
+        remote.attach(parked.sock, parked.rest);
+        parked.sock.resume();
+      });
     }
     return remote;
   }
@@ -298,7 +302,9 @@ export class ForkServers {
       try { pid = Number((JSON.parse(buf.slice(0, nl)) as { pid?: unknown }).pid); } catch { /* refused below */ }
       const remote = this.remotes.get(pid);
       if (remote === undefined && pid > 0 && !this.parked.has(pid)) {
-        // A preforked worker can say hello before its fork-server's `loaded` has been read: it waits here.
+        // A preforked worker can say hello before its fork-server's `loaded` has been read: it waits here,
+        // paused (a flowing socket with no 'data' listener drops what arrives: its `ready`, say).
+        sock.pause();
         const timer = setTimeout(() => { this.parked.delete(pid); sock.destroy(); }, PARK_MS);
         timer.unref();
         this.parked.set(pid, { sock, rest: buf.slice(nl + 1), timer });
