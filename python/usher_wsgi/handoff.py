@@ -17,7 +17,6 @@ import fcntl
 import json
 import os
 import socket
-import sys
 
 EARLY_ENV = 'USHER_FORKSERVER_EARLY'
 _ACK = b'{"cmd":"NODE_HANDLE_ACK"}\n'
@@ -42,13 +41,15 @@ def receive(channel):
                 fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
                 got.extend(fds)
         if flags & socket.MSG_CTRUNC:
-            sys.exit('usher fork-server: the master sent more sockets than it can take')
+            raise ValueError('more sockets at once than %d' % _MAX_FDS)
         if not data:
             os._exit(0)
         buf += data
         while b'\n' in buf:
             line, buf = buf.split(b'\n', 1)
             msg = json.loads(line)
+            if not isinstance(msg, dict):
+                continue
             if msg.get('cmd') == 'NODE_HANDLE':
                 sockets[int(msg['msg']['index'])] = got.pop(0)
                 channel.sock.sendall(_ACK)

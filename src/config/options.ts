@@ -158,6 +158,7 @@ const KNOWN: OptionDef[] = [
   accepted('plugin', 'usher has no plugins: HTTP, uwsgi and Python support are built in.', ['plugins', 'plugins-dir', 'plugin-dir', 'need-plugin', 'need-plugins']),
   accepted('enable-threads', 'Python threads are always enabled in usher workers.'),
   accepted('single-interpreter', 'usher runs one interpreter per Python worker process.', ['i']),
+  accepted('py-call-osafterfork', 'usher forks Python workers with `os.fork`, which always runs CPython\'s after-fork handling (`random` reseeded, `threading` and `logging` made right for the child); uWSGI runs it only with this option.'),
   accepted('die-on-term', 'usher always stops on SIGTERM (as uWSGI 2.1 does, and as systemd expects): there is nothing to switch.'),
   accepted('ignore-sigpipe', 'usher never dies of SIGPIPE: Node ignores it, and the Python runner turns a broken pipe into one log line.'),
   accepted('ignore-write-errors', 'A client gone mid-response is one INFO line (`client went away`), never an error or a traceback.'),
