@@ -17,7 +17,7 @@ import { median } from './report.js';
 import { DJANGO_APP, PY, REPO, missing, prepareDjango } from './servers.js';
 
 const USHER = join(REPO, 'bin', 'usher.js');
-const READY = { usher: /INFO {2}master: ready /, uwsgi: /spawned uWSGI worker 4 / } as const;
+export const READY = { usher: /INFO {2}master: ready /, uwsgi: /spawned uWSGI worker 4 / } as const;
 
 export interface StartupRow {
   readonly server: string;
@@ -31,7 +31,7 @@ export interface StartupRow {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** One start: spawn (bench/procs, in its own session), poll the socket every 5 ms, stop once both moments are known (or after 60 s). */
-async function startOnce(cmd: string, argv: string[], env: NodeJS.ProcessEnv, ready: RegExp, sock: string): Promise<{ readyMs: number; firstMs: number }> {
+export async function startOnce(cmd: string, argv: string[], env: NodeJS.ProcessEnv, ready: RegExp, sock: string): Promise<{ readyMs: number; firstMs: number }> {
   const t0 = performance.now();
   const run = startProcess(cmd, argv, { env, stopSignal: 'SIGINT' });
   // Timed as the line arrives (the poll below may be waiting on a queued request meanwhile).
@@ -55,13 +55,18 @@ async function startOnce(cmd: string, argv: string[], env: NodeJS.ProcessEnv, re
 }
 
 /** `runs` alternated starts of each server; progress on stderr. Servers that are not installed are left out. */
-export async function measureStartup(tmp: string, runs: number): Promise<StartupRow[]> {
+/** The start-up's app and ini in `tmp`: the Django guestbook on a uwsgi socket, 4 processes × 2 threads, master. */
+export function startupSetup(tmp: string): { ini: string; sock: string; env: NodeJS.ProcessEnv } {
   prepareDjango(tmp);
   const sock = join(tmp, 'startup.sock');
   const ini = join(tmp, 'startup.ini');
   writeFileSync(ini, `[uwsgi]\nsocket = ${sock}\nchdir = ${DJANGO_APP.dir}\nwsgi-file = ${DJANGO_APP.file}\nprocesses = 4\nthreads = 2\nmaster = true\n`);
   // Added to this process's environment (bench/procs); the uwsgi test client sends Host: guestbook.local.
-  const env: NodeJS.ProcessEnv = { ...DJANGO_APP.env(tmp), DJANGO_ALLOWED_HOSTS: 'guestbook.local' };
+  return { ini, sock, env: { ...DJANGO_APP.env(tmp), DJANGO_ALLOWED_HOSTS: 'guestbook.local' } };
+}
+
+export async function measureStartup(tmp: string, runs: number): Promise<StartupRow[]> {
+  const { ini, sock, env } = startupSetup(tmp);
   const noCa = { ...env, NODE_EXTRA_CA_CERTS: undefined }; // spawn leaves out a variable set to undefined
   const servers: { id: string; label: string; cmd: string; argv: string[]; env: NodeJS.ProcessEnv; ready: RegExp }[] = [];
   if (missing('python3-at-/usr/bin') === undefined) {
