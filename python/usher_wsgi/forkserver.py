@@ -145,6 +145,7 @@ class FS:
                 except OSError:
                     chunk = b''
                 if not chunk:
+                    self.remove_control()
                     return self.leave('master went away')
                 msg_buf += chunk
                 while b'\n' in msg_buf:
@@ -160,6 +161,15 @@ class FS:
             return
         if isinstance(msg, dict) and msg.get('type') == 'retire':
             self.retiring = True
+
+    def remove_control(self):
+        """The master is gone: a master killed with SIGKILL could not remove its control socket and the
+        private folder that holds it, so this process does (a master that exited normally already did)."""
+        try:
+            os.unlink(self.control)
+            os.rmdir(os.path.dirname(self.control))
+        except OSError:
+            pass
 
     def leave(self, why):
         self.log('INFO', '%s; exiting' % why, workers=len(self.children))

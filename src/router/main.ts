@@ -7,8 +7,10 @@
  * requests, or mid-head, or mid-body) and how long a worker may stay silent while a request waits on it.
  * Must not: load or run app code, or bind sockets.
  */
+import { rmdirSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
+import { dirname } from 'node:path';
 import { EXIT, ROUTER_SPEC_KEYS, SPEC_ENV, type RouterSpec } from '../ipc.js';
 import { ChildLifecycle } from '../child/lifecycle.js';
 import { createForwarder, isForwarding } from './forward.js';
@@ -78,6 +80,12 @@ const listening = spec.fds.map((fd) => new Promise<void>((resolve, reject) => {
   // Node 20 ignores `backlog` in listen({ fd, backlog }) (511 instead): pass it as an argument.
   server.listen({ fd }, spec.listen, () => { server.removeListener('error', reject); resolve(); });
 }));
+
+// A master killed with SIGKILL cannot remove its private folder, the one of the socket to the workers:
+// the router, which sees the master go (its channel closes), removes that socket and the folder.
+process.once('disconnect', () => {
+  try { unlinkSync(spec.upstream); rmdirSync(dirname(spec.upstream)); } catch { /* the master did, or will */ }
+});
 
 Promise.all(listening).then(() => {
   life.ready({ stop });

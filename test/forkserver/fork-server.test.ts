@@ -2,7 +2,8 @@
 // `lazy-apps = true` loads the app in every worker. Reloads start a new fork-server with the new code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
 import { havePython } from '../helpers/python-runner.js';
@@ -11,6 +12,9 @@ import { treePids } from '../helpers/memory.js';
 const PY = '/usr/bin/python3';
 const APP = join(REPO, 'test', 'fixtures', 'apps', 'wsgi_forkserver.py');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** usher's private folders in the temp dir (the fork-server's control socket's, the router's upstream's). */
+const privateDirs = (): string[] => readdirSync(tmpdir()).filter((n) => /^usher-(fs-)?[A-Za-z0-9]{6}$/.test(n)).map((n) => join(tmpdir(), n));
 
 const requirePython = havePython;
 
@@ -195,13 +199,18 @@ test('the master killed with SIGKILL: the fork-server and every worker exit', as
   if (!requirePython(ctx)) return;
   const tmp = tempDir();
   const port = await freePort();
+  const before = new Set(privateDirs());
   const u = await startUsherReady(args(port, APP), { env: { IMPORT_LOG: join(tmp.dir, 'imports') } });
   const tree = treePids(u.pid).filter((p) => p !== u.pid);
+  const mine = privateDirs().filter((d) => !before.has(d));
   try {
     assert.ok(tree.length >= 6, 'router, fork-server, 4 workers');
+    assert.equal(mine.length, 2, `the fork-server's control folder and the router's socket folder: ${mine.join(' ')}`);
     process.kill(u.pid, 'SIGKILL');
     await u.exited;
     await until(() => tree.every((p) => !existsSync(`/proc/${p}`) || /\) Z /.test(readFileSync(`/proc/${p}/stat`, 'latin1'))), 'every child to exit');
+    // The master could not clean up: its children, which saw it go, removed its private folders.
+    assert.deepEqual(mine.filter((d) => existsSync(d)), [], 'no private folder of that master left');
   } finally {
     for (const p of tree) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
     tmp.remove();
