@@ -31,7 +31,7 @@ export interface StartupRow {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** One start: spawn (bench/procs, in its own session), poll the socket every 5 ms, stop once both moments are known (or after 60 s). */
-export async function startOnce(cmd: string, argv: string[], env: NodeJS.ProcessEnv, ready: RegExp, sock: string): Promise<{ readyMs: number; firstMs: number }> {
+async function startOnce(cmd: string, argv: string[], env: NodeJS.ProcessEnv, ready: RegExp, sock: string): Promise<{ readyMs: number; firstMs: number }> {
   const t0 = performance.now();
   const run = startProcess(cmd, argv, { env, stopSignal: 'SIGINT' });
   // Timed as the line arrives (the poll below may be waiting on a queued request meanwhile).
@@ -68,7 +68,7 @@ export function startupSetup(tmp: string): { ini: string; sock: string; env: Nod
 export async function measureStartup(tmp: string, runs: number): Promise<StartupRow[]> {
   const { ini, sock, env } = startupSetup(tmp);
   const noCa = { ...env, NODE_EXTRA_CA_CERTS: undefined }; // spawn leaves out a variable set to undefined
-  const servers: { id: string; label: string; cmd: string; argv: string[]; env: NodeJS.ProcessEnv; ready: RegExp }[] = [];
+  const servers: StartupServer[] = [];
   if (missing('python3-at-/usr/bin') === undefined) {
     servers.push({ id: 'usher', label: 'usher', cmd: process.execPath, argv: [USHER, '--ini', ini, '--python', PY], env, ready: READY.usher });
     if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
@@ -76,10 +76,22 @@ export async function measureStartup(tmp: string, runs: number): Promise<Startup
     }
   }
   if (missing('uwsgi') === undefined) servers.push({ id: 'uwsgi', label: 'uWSGI', cmd: 'uwsgi', argv: ['--plugin', 'python3', '--ini', ini], env, ready: READY.uwsgi });
+  return startRounds(servers, runs, sock, false);
+}
+
+export interface StartupServer { readonly id: string; readonly label: string; readonly cmd: string; readonly argv: string[]; readonly env: NodeJS.ProcessEnv; readonly ready: RegExp }
+
+/**
+ * `runs` rounds of one start of each server; progress on stderr. `rotate`: each round begins with the
+ * next server (with two, they alternate who goes first), so none always follows the same one's stop.
+ */
+export async function startRounds(servers: readonly StartupServer[], runs: number, sock: string, rotate: boolean): Promise<StartupRow[]> {
   const got = servers.map(() => ({ ms: [] as number[], readyMs: [] as number[], firstMs: [] as number[] }));
   for (let i = 1; i <= runs; i++) {
     process.stderr.write(`[startup] round ${i}/${runs}\n`);
-    for (const [k, s] of servers.entries()) {
+    for (let j = 0; j < servers.length; j++) {
+      const k = rotate ? (i - 1 + j) % servers.length : j;
+      const s = servers[k]!;
       try {
         const r = await startOnce(s.cmd, s.argv, s.env, s.ready, sock);
         got[k]!.ms.push(Math.round(Math.max(r.readyMs, r.firstMs)));

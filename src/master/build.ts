@@ -8,7 +8,8 @@ import type { UsherConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { Arbiter } from './arbiter.js';
 import { describeSocket, type BoundSocket } from './sockets.js';
-import type { AppRuntime, EarlyForkServer } from './spawn.js';
+import type { ChildProcess } from 'node:child_process';
+import type { AppRuntime } from './spawn.js';
 import { accessLogSpec } from '../logging/spec.js';
 import { buildStaticSpec } from '../static/spec.js';
 
@@ -19,7 +20,7 @@ export interface BuiltSockets {
 }
 
 export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime: AppRuntime, app: string | null, wsgiFile: string | null,
-  logFd: number | undefined, log: Logger, tellLauncher: (() => void) | undefined, directLog?: () => { fd: number; path: string } | null, earlyForkServer?: EarlyForkServer): Arbiter {
+  logFd: number | undefined, log: Logger, tellLauncher: (() => void) | undefined, directLog?: () => { fd: number; path: string } | null, earlyForkServer?: ChildProcess): Arbiter {
   const bound = created.bound;
   const upstream = created.privateDir !== undefined ? join(created.privateDir, 'workers.sock') : undefined;
   const workerSockets = bound.filter((s) => s.kind !== 'router');

@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { CONTRACT_VERSION, TIMING, type ChildCounters, type ExitReason, type RouterSpec, type WorkerSpec } from '../ipc.js';
-import { FIRST_SOCKET_FD, spawnRouter, spawnWorker, type AppRuntime, type EarlyForkServer, type ForkRequest } from './spawn.js';
+import { FIRST_SOCKET_FD, spawnRouter, spawnWorker, type AppRuntime, type ForkRequest } from './spawn.js';
 import { ForkServers } from './forkserver.js';
 import type { ChildRole } from './events.js';
 
@@ -71,7 +71,7 @@ export interface SpawnPlan {
   /** Their handles (BoundSocket.handle), for a fork-server started early. */
   readonly workerHandles?: readonly (object | undefined)[];
   /** A Python fork-server the CLI started before the master bound (spawn.ts spawnEarlyForkServer). */
-  readonly earlyForkServer?: EarlyForkServer;
+  readonly earlyForkServer?: ChildProcess;
   readonly router: Omit<RouterSpec, 'id' | 'fds' | 'contract' | 'heartbeatMs'> | undefined;
   readonly routerFds: readonly number[];
   readonly logFd: number | undefined;

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, type WorkerSpec } from '../ipc.js';
 import type { Logger } from '../log.js';
-import { forkServerEnv, spawnForkServer, type EarlyForkServer, type ForkRequest } from './spawn.js';
+import { forkServerEnv, spawnForkServer, type ForkRequest } from './spawn.js';
 
 /** Why a fork-server did not load the app. */
 export interface LoadFailure {
@@ -132,7 +132,7 @@ export interface ForkPlan {
   readonly handles: readonly (object | undefined)[];
   readonly logFd: number | undefined;
   /** A fork-server started before the master bound (spawn.ts spawnEarlyForkServer): the first generation's. */
-  readonly early: EarlyForkServer | undefined;
+  readonly early: ChildProcess | undefined;
 }
 
 export class ForkServers {
@@ -144,7 +144,7 @@ export class ForkServers {
   private readonly control = join(this.dir, 'control.sock');
   private readonly server: Server;
   private closing = false;
-  private early: EarlyForkServer | undefined;
+  private early: ChildProcess | undefined;
 
   constructor(private readonly plan: ForkPlan, private readonly log: Logger) {
     this.early = plan.early;
@@ -188,14 +188,16 @@ export class ForkServers {
     this.early = undefined;
     if (early === undefined) return undefined;
     const handles = this.plan.handles;
-    if (early.gone || !early.proc.connected || early.interpreter !== this.plan.interpreter || handles.some((h) => h === undefined)) {
-      if (!early.gone) early.proc.kill('SIGKILL');
+    const gone = early.pid === undefined || early.exitCode !== null || early.signalCode !== null || !early.connected;
+    // Not the interpreter the master resolved (a relative `home` read before `chdir`), or a socket it cannot send.
+    if (gone || early.spawnfile !== this.plan.interpreter || handles.length !== this.plan.fds.length || handles.some((h) => h === undefined)) {
+      if (!gone) early.kill('SIGKILL');
       return undefined;
     }
     // keepOpen: the master keeps its own copy of each socket (respawned workers and later generations get it).
-    handles.forEach((handle, index) => early.proc.send({ type: 'socket', index }, handle as Parameters<ChildProcess['send']>[1], { keepOpen: true }));
-    early.proc.send({ type: 'setup', env: forkServerEnv(spec, this.control, prefork), logFd: this.plan.logFd ?? null });
-    return early.proc;
+    handles.forEach((handle, index) => early.send({ type: 'socket', index }, handle as Parameters<ChildProcess['send']>[1], { keepOpen: true }));
+    early.send({ type: 'setup', env: forkServerEnv(spec, this.control, prefork), logFd: this.plan.logFd ?? null });
+    return early;
   }
 
   /** A fork-server for `generation` if none is there or loading (chain reload; one that died). */

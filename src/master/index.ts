@@ -7,6 +7,7 @@
  * created, vacuum or not.
  * Must not: parse config files, or talk to clients.
  */
+import type { ChildProcess } from 'node:child_process';
 import { accessSync, chownSync, constants, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,7 +19,7 @@ import { accessLogSpec } from '../logging/spec.js';
 import { Arbiter } from './arbiter.js';
 import { adoptSocket, bindSocket, checkUnixPath, describeSocket, findPassed, type BoundSocket, type SocketKind } from './sockets.js';
 import { removePidfile, writePidfile } from './pidfile.js';
-import { envPairs, resolveInterpreter, type AppRuntime, type EarlyForkServer } from './spawn.js';
+import { envPairs, resolveInterpreter, type AppRuntime } from './spawn.js';
 import { somaxconn } from './listen.js';
 import type { PrivilegePlan } from './privileges.js';
 import type { MasterControl, MasterFifo } from './fifo.js';
@@ -177,7 +178,7 @@ function preflight(config: UsherConfig, plan: PrivilegePlan, fifo: Fifos | undef
 }
 
 /** `early`: the Python fork-server the CLI started as soon as it read the config (spawn.ts spawnEarlyForkServer). */
-export async function runMaster(config: UsherConfig, log: Logger, early?: EarlyForkServer): Promise<number> {
+export async function runMaster(config: UsherConfig, log: Logger, early?: ChildProcess): Promise<number> {
   configureTitles(config);
   // The daemon's log file (daemonize, or daemonize2: detached once the workers are ready).
   const daemonFile = config.daemonize ?? config.daemonize2;
@@ -212,7 +213,7 @@ interface Start {
   launchCwd: string;
   plan: PrivilegePlan;
   privileges: Privileges | undefined;
-  early: EarlyForkServer | undefined;
+  early: ChildProcess | undefined;
 }
 
 async function runWithLogs(config: UsherConfig, log: Logger, logs: MasterLogs, o: Start): Promise<number> {

@@ -72,14 +72,6 @@ export function envPairs(entries: readonly string[]): [string, string][] {
   return pairs;
 }
 
-/** A fork-server started before the master was ready to hand it the app (spawnEarlyForkServer). */
-export interface EarlyForkServer {
-  readonly proc: ChildProcess;
-  readonly interpreter: string;
-  /** It exited, or could not be started: the master starts one the usual way. */
-  gone: boolean;
-}
-
 /**
  * The fork-server of a plain Python app, started as soon as the config is read (cli.ts), before the
  * master loads the rest of its code, makes the log pipe and binds: the interpreter's start and the
@@ -90,17 +82,15 @@ export interface EarlyForkServer {
  * from systemd (passed fds the master cannot send). If the master fails before it hands the app over,
  * its exit closes the channel and the fork-server leaves without a word.
  */
-export function spawnEarlyForkServer(config: UsherConfig): EarlyForkServer | undefined {
+export function spawnEarlyForkServer(config: UsherConfig): ChildProcess | undefined {
   if (config.app !== undefined || config.lazyApps || config.uid !== undefined || config.gid !== undefined || config.umask !== undefined
     || config.daemonize !== undefined || config.daemonize2 !== undefined || process.env.LISTEN_FDS !== undefined) return undefined;
   const interpreter = resolveInterpreter(config.python, config.home);
   // As the master's environment and folder will be when it spawns a child: `env` applied, in `chdir`.
   const env = { ...process.env, ...Object.fromEntries(envPairs(config.env)), [EARLY_ENV]: '1' };
   const proc = spawn(interpreter, ['-u', PYTHON_RUNNER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, cwd: config.chdir, serialization: 'json' });
-  const early: EarlyForkServer = { proc, interpreter, gone: proc.pid === undefined };
-  proc.once('exit', () => { early.gone = true; });
-  proc.on('error', () => { early.gone = true; }); // ENOENT and the like: the usual start reports it
-  return early;
+  proc.on('error', () => { /* ENOENT and the like: the master then spawns one the usual way, which reports it */ });
+  return proc;
 }
 
 /** Set for an early fork-server (python/usher_wsgi/forkserver.py waits for its setup). */

@@ -45,6 +45,19 @@ async function hit(url: string, n: number): Promise<string[]> {
   return Promise.all(Array.from({ length: n }, async () => (await fetch(url)).text()));
 }
 
+/** pid -> the first random number that worker drew (the fixture app's answer), from at least two workers (or 20 s). */
+async function firstRandoms(url: string): Promise<Map<string, string>> {
+  const seen = new Map<string, string>();
+  const t0 = Date.now();
+  while (seen.size < 2 && Date.now() - t0 < 20_000) {
+    for (const b of await hit(url, 16)) {
+      const [, pid, first] = b.split(' ');
+      seen.set(pid!, first!);
+    }
+  }
+  return seen;
+}
+
 async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
@@ -116,21 +129,29 @@ test('an app that opens a file at import: all workers write through that one ope
   const port = await freePort();
   const u = await startUsherReady(args(port, APP, ['--disable-logging']), { env: { IMPORT_LOG: join(tmp.dir, 'imports'), SIDE_FILE: side } });
   try {
-    const seen = new Map<string, string>();
-    const url = `http://127.0.0.1:${port}/`;
-    const t0 = Date.now();
-    while (seen.size < 2 && Date.now() - t0 < 20_000) {
-      for (const b of await hit(url, 16)) {
-        const [, pid, first] = b.split(' ');
-        seen.set(pid!, first!);
-      }
-    }
+    const seen = await firstRandoms(`http://127.0.0.1:${port}/`);
     assert.ok(seen.size >= 2, 'requests reached several workers');
     assert.equal(new Set(seen.values()).size, seen.size, 'each worker draws its own random numbers');
     assert.equal(lines(join(tmp.dir, 'imports')).length, 1, 'the file was opened once, by the fork-server');
     const writers = new Set(lines(side));
     for (const pid of seen.keys()) assert.ok(writers.has(pid), `worker ${pid} wrote through the file opened at import`);
     assert.ok(lines(side).every((l) => /^\d+$/.test(l)), 'appends are whole lines (O_APPEND, line-buffered)');
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
+});
+
+test('py-call-osafterfork, uWSGI\'s opt-in to CPython\'s after-fork handling, is what usher always does: accepted with a line saying so, random reseeded in each worker', async (ctx) => {
+  if (!requirePython(ctx)) return;
+  const tmp = tempDir();
+  const port = await freePort();
+  const u = await startUsherReady(args(port, APP, ['--disable-logging', '--py-call-osafterfork']), { env: { IMPORT_LOG: join(tmp.dir, 'imports') } });
+  try {
+    assert.match(u.output(), /INFO {2}master: command line: py-call-osafterfork: accepted, nothing to do: usher forks Python workers with `os\.fork`/);
+    const seen = await firstRandoms(`http://127.0.0.1:${port}/`);
+    assert.ok(seen.size >= 2, 'requests reached several workers');
+    assert.equal(new Set(seen.values()).size, seen.size, 'each forked worker draws its own random numbers');
   } finally {
     await u.stop();
     tmp.remove();
