@@ -52,11 +52,18 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   log.info('starting', { version: version(), pid: process.pid, config: loaded.config.iniFile });
-  // A Python app's fork-server starts now, and imports its runner while the master loads the rest.
+  // A Python app's fork-server starts now, and imports its runner while the master loads the rest;
+  // so does the `mkfifo` that makes the children's log pipe.
   const { spawnEarlyForkServer } = await import('./master/spawn.js');
   const early = spawnEarlyForkServer(loaded.config);
-  const { runMaster } = await import('./master/index.js');
-  return runMaster(loaded.config, log, early);
+  const { makeLogPipe } = await import('./logging/pipe.js');
+  const pipe = makeLogPipe();
+  try {
+    const { runMaster } = await import('./master/index.js');
+    return await runMaster(loaded.config, log, early, pipe);
+  } finally {
+    await pipe.catch(() => undefined); // a start that failed before taking the pipe still removes its folder
+  }
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -16,16 +16,14 @@
  * on (onReopen: the master sends `reopen-logs`, each worker reopens the path).
  * Must not: wait on a slow destination, or render access lines (children do).
  */
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, mkdtempSync, rmdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { UsherConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { appendsWhole, formatLine, setLogSink } from '../log.js';
 import { subscribe } from '../master/events.js';
 import { ACCESS_TAG } from './spec.js';
+import type { LogPipe } from './pipe.js';
 
 const MAX_QUEUED = 8 << 20;
 /** One read of the children's pipe takes up to this much (a pipe holds 64 KB unless enlarged). */
@@ -225,23 +223,6 @@ function destinations(config: UsherConfig, option: 'logger' | 'req-logger', list
   return list.map((spec) => new LogDestination(option, spec === 'stdio' ? null : spec.slice('file:'.length), config.logMaxsize, config.logBackupname));
 }
 
-/** An anonymous pipe: a FIFO made in a private folder, both ends opened, the name removed at once. */
-function makePipe(): { readFd: number; writeFd: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'usher-log-'));
-  const path = join(dir, 'pipe');
-  try {
-    execFileSync('mkfifo', ['-m', '600', path]);
-    const readFd = openSync(path, 'r+');
-    // Non-blocking: a child whose write finds the pipe full keeps its lines and retries (src/log.ts)
-    // instead of stalling its event loop or its serving thread.
-    const writeFd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-    return { readFd, writeFd };
-  } finally {
-    try { unlinkSync(path); } catch { /* not made */ }
-    rmdirSync(dir);
-  }
-}
-
 export interface MasterLogs {
   /** The fd children get as stdout and stderr. */
   readonly childFd: number;
@@ -260,10 +241,10 @@ export interface MasterLogs {
 
 /**
  * Open every destination (`logFile`: logto, or daemonize's file; an unwritable file is a startup
- * error naming its option), make the pipe,
+ * error naming its option), read the children's pipe (pipe.ts),
  * route the master's own lines to the writer, and watch for reopen triggers.
  */
-export function startLogging(config: UsherConfig, logFile: string | undefined): MasterLogs {
+export function startLogging(config: UsherConfig, logFile: string | undefined, pipe: LogPipe): MasterLogs {
   const events = [
     ...(logFile !== undefined ? [new LogDestination(config.logto !== undefined ? 'logto' : 'daemonize', logFile, config.logMaxsize, config.logBackupname)] : []),
     ...destinations(config, 'logger', config.logger),
@@ -274,7 +255,7 @@ export function startLogging(config: UsherConfig, logFile: string | undefined): 
   const toEvents = (data: string | Buffer): void => { for (const d of events) d.write(data); };
   const toRequests = (data: string | Buffer): void => { for (const d of requests) d.write(data); };
 
-  const { readFd, writeFd } = makePipe();
+  const { readFd, writeFd } = pipe;
   const split = requests !== events;
   let rest = '';
   let closed = false;

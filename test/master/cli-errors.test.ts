@@ -2,14 +2,14 @@
 // suggestion), exit 1, never a bare stack trace; an unknown key alone still lets usher start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUsher, startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
 
 const ECHO = join(REPO, 'test', 'fixtures', 'apps', 'echo.mjs');
 
-async function run(args: string[]): Promise<{ code: number | null; out: string }> {
-  const u = startUsher(args);
+async function run(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  const u = startUsher(args, { env });
   const e = await u.exited;
   return { code: e.code, out: u.output() };
 }
@@ -45,6 +45,29 @@ test('bad value: file, line, option and expected form; exit 1; no stack trace', 
     assert.match(r.out, /uwsgi\.ini:4: processes = "four": expected a whole number from 1 to 1024/);
     assert.match(r.out, /code=USHER_ERR_CONFIG_BAD_VALUE/);
     assert.doesNotMatch(r.out, /^\s+at /m);
+  } finally {
+    t.remove();
+  }
+});
+
+// The children's log pipe is made by a `mkfifo` the CLI starts before the master's own checks run
+// (logging/pipe.ts): a start those checks stop must still wait for it and remove the FIFO's folder.
+test('a start stopped by a config check leaves nothing in the temp folder (the log pipe\'s FIFO is removed)', async () => {
+  const t = tempDir();
+  try {
+    const tmp = join(t.dir, 'tmp');
+    const bin = join(t.dir, 'bin');
+    mkdirSync(tmp);
+    mkdirSync(bin);
+    // The real mkfifo, late (as on a loaded machine): the check fails while it is still running.
+    writeFileSync(join(bin, 'mkfifo'), '#!/bin/sh\nsleep 0.5\nexec /usr/bin/mkfifo "$@"\n');
+    chmodSync(join(bin, 'mkfifo'), 0o755);
+    for (const bad of [['--uid', 'no-such-user-usher-test'], ['--socket', join(t.dir, 'no', 'such', 'folder.sock')]]) {
+      const r = await run(['--app', ECHO, '--http-socket', '127.0.0.1:0', ...bad], { TMPDIR: tmp, PATH: `${bin}:${process.env.PATH ?? ''}` });
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, /no such user|the folder .* does not exist/);
+      assert.deepEqual(readdirSync(tmp), [], `nothing left in TMPDIR after ${bad.join(' ')}`);
+    }
   } finally {
     t.remove();
   }
