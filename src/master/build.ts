@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { Arbiter } from './arbiter.js';
 import { describeSocket, type BoundSocket } from './sockets.js';
 import type { ChildProcess } from 'node:child_process';
-import type { AppRuntime } from './spawn.js';
+import { hasForkServer, type AppRuntime } from './spawn.js';
 import { accessLogSpec } from '../logging/spec.js';
 import { buildStaticSpec } from '../static/spec.js';
 
@@ -31,7 +31,7 @@ export function buildArbiter(config: UsherConfig, created: BuiltSockets, runtime
     processes: config.processes,
     initialWorkers: config.cheaper > 0 ? (config.cheaperInitial || config.cheaper) : config.processes,
     maxRequestsDelta: config.maxRequestsDelta,
-    lazyApps: config.lazyApps,
+    forkServer: hasForkServer(config),
     heartbeatMaxMs: config.cheaper > 0 || config.idle > 0 || config.stats !== undefined ? 1000 : undefined,
     routers: routerSockets.length > 0 ? config.httpProcesses : 0,
     runtime,

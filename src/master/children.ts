@@ -79,8 +79,8 @@ export interface SpawnPlan {
   readonly directLog?: () => { fd: number; path: string } | null;
   /** `max-requests-delta`: worker N recycles after max-requests + (N - 1) * delta, so they never all go at once. */
   readonly maxRequestsDelta: number;
-  /** `lazy-apps`: each Python worker loads the app itself; else a fork-server loads it once and forks them. */
-  readonly lazyApps?: boolean;
+  /** A fork-server loads the app once and forks the workers (spawn.ts hasForkServer); false: `lazy-apps`, each Python worker loads it itself. */
+  readonly forkServer: boolean;
 }
 
 /** A child that dies this soon after starting, abnormally, is respawned with growing delays. */
@@ -96,7 +96,7 @@ export class ChildTable {
 
   constructor(private readonly plan: SpawnPlan, private readonly heartbeatMs: number, log: Logger) {
     const rt = plan.runtime;
-    this.forkServers = rt.kind === 'python' && plan.lazyApps !== true
+    this.forkServers = rt.kind === 'python' && plan.forkServer
       ? new ForkServers({ interpreter: rt.interpreter, spec: this.workerSpec(0, 0), fds: plan.workerFds, handles: plan.workerHandles ?? [], logFd: plan.logFd, early: plan.earlyForkServer }, log)
       : undefined;
   }

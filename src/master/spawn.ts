@@ -73,6 +73,15 @@ export function envPairs(entries: readonly string[]): [string, string][] {
 }
 
 /**
+ * Whether the app's workers are forked by a fork-server: a Python app (no `app`, which names a Node
+ * one: master/index.ts chooseRuntime) without `lazy-apps`. The one rule the early start and the
+ * child table (children.ts) share.
+ */
+export function hasForkServer(config: Pick<UsherConfig, 'app' | 'lazyApps'>): boolean {
+  return config.app === undefined && !config.lazyApps;
+}
+
+/**
  * The fork-server of a plain Python app, started as soon as the config is read (cli.ts), before the
  * master loads the rest of its code, makes the log pipe and binds: the interpreter's start and the
  * runner's imports (~50 ms) overlap that work. It waits for the master (master/forkserver.ts sends the
@@ -83,7 +92,7 @@ export function envPairs(entries: readonly string[]): [string, string][] {
  * its exit closes the channel and the fork-server leaves without a word.
  */
 export function spawnEarlyForkServer(config: UsherConfig): ChildProcess | undefined {
-  if (config.app !== undefined || config.lazyApps || config.uid !== undefined || config.gid !== undefined || config.umask !== undefined
+  if (!hasForkServer(config) || config.uid !== undefined || config.gid !== undefined || config.umask !== undefined
     || config.daemonize !== undefined || config.daemonize2 !== undefined || process.env.LISTEN_FDS !== undefined) return undefined;
   const interpreter = resolveInterpreter(config.python, config.home);
   // As the master's environment and folder will be when it spawns a child: `env` applied, in `chdir`.
