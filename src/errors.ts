@@ -16,6 +16,7 @@ export type UsherErrorCode =
   | 'USHER_ERR_BIND'
   | 'USHER_ERR_PIDFILE'
   | 'USHER_ERR_LOG_FILE'
+  | 'USHER_ERR_LOG_PIPE'
   | 'USHER_ERR_APP_LOAD'
   | 'USHER_ERR_WORKER_BOOT'
   // uwsgi protocol
@@ -37,6 +38,7 @@ export const ERROR_DOCS: Readonly<Record<UsherErrorCode, string>> = Object.freez
   USHER_ERR_BIND: 'A socket could not be bound (address in use, permission denied, folder missing). Free the address or fix the path.',
   USHER_ERR_PIDFILE: 'The pidfile could not be written. Check that its folder exists and is writable.',
   USHER_ERR_LOG_FILE: 'A log file (`logto`, `logger = file:`, `req-logger = file:`) cannot be opened for writing at startup. Check that its folder exists and usher may write there.',
+  USHER_ERR_LOG_PIPE: 'The pipe the workers write their log lines to could not be made: a FIFO in the temp folder (`TMPDIR`, else /tmp), made with coreutils\' `mkfifo`. Check that the folder exists and usher may write there, and that `mkfifo` is on PATH.',
   USHER_ERR_APP_LOAD: 'The app could not be loaded (missing file, import/syntax error, no usable export or callable). usher stops instead of respawning; fix the app and start again.',
   USHER_ERR_WORKER_BOOT: 'A worker could not start (interpreter missing, runner failed). Check the interpreter named by `python`/`home`.',
   USHER_ERR_UWSGI_TRUNCATED: 'A uwsgi packet ended before its declared size. The connection is closed; the worker keeps serving.',

@@ -7,9 +7,10 @@
  * Must not: read or write the pipe (logging/writer.ts does).
  */
 import { execFile } from 'node:child_process';
-import { constants, mkdtempSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UsherError } from '../errors.js';
 
 export interface LogPipe {
   readonly readFd: number;
@@ -17,26 +18,39 @@ export interface LogPipe {
   readonly writeFd: number;
 }
 
+/** The pipe, or USHER_ERR_LOG_PIPE saying what stood in the way (never a throw: the caller awaits it later). */
 export function makeLogPipe(): Promise<LogPipe> {
-  const dir = mkdtempSync(join(tmpdir(), 'usher-log-'));
+  const fail = (err: unknown, hint: string): UsherError =>
+    new UsherError('USHER_ERR_LOG_PIPE', `cannot make the workers' log pipe: ${(err as Error).message}; ${hint}`, { cause: err });
+  const inTemp = `check that the temp folder ${tmpdir()} exists and usher may write there, or set TMPDIR to one that does`;
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'usher-log-'));
+  } catch (err) {
+    return settled(Promise.reject(fail(err, inTemp)));
+  }
   const path = join(dir, 'pipe');
   const made = new Promise<LogPipe>((resolvePipe, reject) => {
     execFile('mkfifo', ['-m', '600', path], (err) => {
-      if (err !== null) { reject(err); return; }
+      if (err !== null) { reject(fail(err, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'usher needs coreutils\' mkfifo on PATH' : inTemp)); return; }
+      let readFd: number | undefined;
       try {
-        const readFd = openSync(path, 'r+');
+        readFd = openSync(path, 'r+');
         resolvePipe({ readFd, writeFd: openSync(path, constants.O_WRONLY | constants.O_NONBLOCK) });
       } catch (e) {
-        reject(e);
+        if (readFd !== undefined) closeSync(readFd);
+        reject(fail(e, inTemp));
       }
     });
   });
-  const removeName = (): void => {
+  return settled(made.finally(() => {
     try { unlinkSync(path); } catch { /* not made */ }
-    rmdirSync(dir);
-  };
-  const result = made.finally(removeName);
-  // Awaited later (master/index.ts), maybe after a config error stopped the start: not an unhandled rejection meanwhile.
-  result.catch(() => undefined);
-  return result;
+    try { rmdirSync(dir); } catch { /* a start that fails anyway: nothing more to say */ }
+  }));
+}
+
+/** Awaited later (master/index.ts), maybe after a config error stopped the start: not an unhandled rejection meanwhile. */
+function settled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }

@@ -73,6 +73,24 @@ test('a start stopped by a config check leaves nothing in the temp folder (the l
   }
 });
 
+test('no log pipe (the temp folder missing, or no mkfifo on PATH): one line saying which and what to do, exit 1', async () => {
+  const t = tempDir();
+  try {
+    const noTemp = await run(['--app', ECHO, '--http-socket', '127.0.0.1:0'], { TMPDIR: join(t.dir, 'missing') });
+    assert.equal(noTemp.code, 1, noTemp.out);
+    assert.match(noTemp.out, /cannot make the workers' log pipe: ENOENT.*check that the temp folder \S+missing exists and usher may write there, or set TMPDIR/);
+    assert.match(noTemp.out, /code=USHER_ERR_LOG_PIPE/);
+    const bin = join(t.dir, 'bin'); // a PATH with no mkfifo on it
+    mkdirSync(bin);
+    const noTool = await run(['--app', ECHO, '--http-socket', '127.0.0.1:0'], { PATH: bin });
+    assert.equal(noTool.code, 1, noTool.out);
+    assert.match(noTool.out, /cannot make the workers' log pipe: spawn mkfifo ENOENT; usher needs coreutils' mkfifo on PATH code=USHER_ERR_LOG_PIPE/);
+    for (const r of [noTemp, noTool]) assert.doesNotMatch(r.out, /^\s+at |unexpected failure/m);
+  } finally {
+    t.remove();
+  }
+});
+
 test('nothing to serve / no app / missing ini: one line each, exit 1', async () => {
   for (const [args, re] of [
     [['--app', ECHO], /nothing to serve on/],
