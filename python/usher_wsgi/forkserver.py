@@ -61,6 +61,12 @@ def run():
     # SIGTERM to the whole group (systemd's control-group kill, `timeout`, a terminal's kill): the fork-server
     # stays to reap its workers while they finish; the master ends it (`retire`, or EOF on fd 3).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # ...and blocked, not only ignored: a worker forked from here inherits both, and the master may stop
+    # it (SIGTERM: a stop or reload) before its first line of Python runs (tens of ms on a busy machine).
+    # Ignored, that SIGTERM would be lost and the worker serve on until the master's mercy ran out;
+    # blocked, Linux keeps it pending (a blocked signal is never discarded as ignored) until serve() has
+    # its graceful handler and unblocks it. A fork clears the pending set: none sent here reaches a worker.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     t0 = time.monotonic()
     app = load_or_exit(cfg, log, channel)
     if cfg.static:
@@ -223,7 +229,7 @@ class FS:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # serve() sets the graceful stop
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # still blocked: serve() sets the graceful stop, then unblocks
             for fd in (self.req_r, self.req_w, self.rep_r, self.rep_w, self.wake_r, self.wake_w):
                 os.close(fd)
             self.channel.sock.close()  # the fork-server's channel: only the master and it hold it

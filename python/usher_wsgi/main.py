@@ -93,6 +93,8 @@ def serve(cfg, app, log, channel):
     def on_term(_signum, _frame):
         worker.stopping.set()
     signal.signal(signal.SIGTERM, on_term)
+    # A forked worker starts with SIGTERM blocked (forkserver.py): one the master sent meanwhile runs on_term now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     threads = [threading.Thread(target=worker.serve_forever, args=(i,), daemon=True, name='usher-%d' % i)
                for i in range(cfg.threads)]

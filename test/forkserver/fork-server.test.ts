@@ -216,6 +216,53 @@ test('a fork-server that dies: its workers keep serving, their deaths are still 
   }
 });
 
+// A stop or reload SIGTERMs workers the fork-server may have forked a moment ago, before their first line
+// of Python ran (forkserver.py keeps SIGTERM blocked, not only ignored, until serve() can take it). The
+// test sends that SIGTERM as soon as the master names the new worker, the way a stop does; a worker that
+// ignored it served on until the master's mercy ran out, 30 s (test/router's max-requests test met it).
+test('a worker signalled to stop while it is still starting (just forked) stops; the SIGTERM is not lost', async (ctx) => {
+  if (!requirePython(ctx)) return;
+  const tmp = tempDir();
+  const port = await freePort();
+  const u = await startUsherReady(args(port, APP, ['--processes', '2']), { env: { IMPORT_LOG: join(tmp.dir, 'imports') } });
+  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  const stopped: number[] = [];
+  try {
+    for (let round = 0; round < 5; round++) {
+      // The victim: a ready worker still alive (not one this test stopped: the master replaces those too).
+      let victim = 0;
+      await until(() => {
+        victim = [...u.output().matchAll(/worker ready id=\d+ pid=(\d+)/g)].map((m) => Number(m[1])).filter((p) => alive(p) && !stopped.includes(p)).at(-1) ?? 0;
+        return victim > 0;
+      }, 'a ready worker');
+      const spawned = [...u.output().matchAll(/worker spawned id=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
+      // SIGTERM the replacement the moment its pid is logged, from the output listener itself.
+      const fresh = new Promise<number>((resolve) => {
+        const seen = spawned.length;
+        const onData = (): void => {
+          const pids = [...u.output().matchAll(/worker spawned id=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
+          if (pids.length <= seen) return;
+          const pid = pids[seen]!;
+          process.kill(pid, 'SIGTERM');
+          u.proc.stdout!.off('data', onData);
+          u.proc.stderr!.off('data', onData);
+          resolve(pid);
+        };
+        u.proc.stdout!.on('data', onData);
+        u.proc.stderr!.on('data', onData);
+      });
+      process.kill(victim, 'SIGKILL');
+      const pid = await fresh;
+      stopped.push(pid);
+      await until(() => !alive(pid), `worker ${pid}, sent SIGTERM as it started, to stop`, 8_000);
+    }
+    for (const b of await hit(`http://127.0.0.1:${port}/`, 4)) assert.match(b, /^v1 /);
+  } finally {
+    await u.stop();
+    tmp.remove();
+  }
+});
+
 test('the master killed with SIGKILL: the fork-server and every worker exit', async (ctx) => {
   if (!requirePython(ctx)) return;
   const tmp = tempDir();
