@@ -54,7 +54,6 @@ async function startOnce(cmd: string, argv: string[], env: NodeJS.ProcessEnv, re
   }
 }
 
-/** `runs` alternated starts of each server; progress on stderr. Servers that are not installed are left out. */
 /** The start-up's app and ini in `tmp`: the Django guestbook on a uwsgi socket, 4 processes × 2 threads, master. */
 export function startupSetup(tmp: string): { ini: string; sock: string; env: NodeJS.ProcessEnv } {
   prepareDjango(tmp);
@@ -65,6 +64,7 @@ export function startupSetup(tmp: string): { ini: string; sock: string; env: Nod
   return { ini, sock, env: { ...DJANGO_APP.env(tmp), DJANGO_ALLOWED_HOSTS: 'guestbook.local' } };
 }
 
+/** `runs` alternated starts of each server (startRounds); servers that are not installed are left out. */
 export async function measureStartup(tmp: string, runs: number): Promise<StartupRow[]> {
   const { ini, sock, env } = startupSetup(tmp);
   const noCa = { ...env, NODE_EXTRA_CA_CERTS: undefined }; // spawn leaves out a variable set to undefined

@@ -60,7 +60,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const pipe = makeLogPipe();
   try {
     const { runMaster } = await import('./master/index.js');
-    return await runMaster(loaded.config, log, early, pipe);
+    return await runMaster(loaded.config, log, pipe, early);
   } finally {
     await pipe.catch(() => undefined); // a start that failed before taking the pipe still removes its folder
   }

@@ -229,7 +229,7 @@ class FS:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # still blocked: serve() sets the graceful stop, then unblocks
+            # SIGTERM stays ignored and blocked (run()) until serve() sets its graceful stop and unblocks it.
             for fd in (self.req_r, self.req_w, self.rep_r, self.rep_w, self.wake_r, self.wake_w):
                 os.close(fd)
             self.channel.sock.close()  # the fork-server's channel: only the master and it hold it

@@ -7,7 +7,7 @@
  * Must not: read or write the pipe (logging/writer.ts does).
  */
 import { execFile } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsherError } from '../errors.js';
@@ -23,14 +23,15 @@ export function makeLogPipe(): Promise<LogPipe> {
   const fail = (err: unknown, hint: string): UsherError =>
     new UsherError('USHER_ERR_LOG_PIPE', `cannot make the workers' log pipe: ${(err as Error).message}; ${hint}`, { cause: err });
   const inTemp = `check that the temp folder ${tmpdir()} exists and usher may write there, or set TMPDIR to one that does`;
-  let dir: string;
-  try {
-    dir = mkdtempSync(join(tmpdir(), 'usher-log-'));
-  } catch (err) {
-    return settled(Promise.reject(fail(err, inTemp)));
-  }
-  const path = join(dir, 'pipe');
+  let dir: string | undefined;
   const made = new Promise<LogPipe>((resolvePipe, reject) => {
+    try {
+      dir = mkdtempSync(join(tmpdir(), 'usher-log-'));
+    } catch (err) {
+      reject(fail(err, inTemp));
+      return;
+    }
+    const path = join(dir, 'pipe');
     execFile('mkfifo', ['-m', '600', path], (err) => {
       if (err !== null) { reject(fail(err, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'usher needs coreutils\' mkfifo on PATH' : inTemp)); return; }
       let readFd: number | undefined;
@@ -43,14 +44,9 @@ export function makeLogPipe(): Promise<LogPipe> {
       }
     });
   });
-  return settled(made.finally(() => {
-    try { unlinkSync(path); } catch { /* not made */ }
-    try { rmdirSync(dir); } catch { /* a start that fails anyway: nothing more to say */ }
-  }));
-}
-
-/** Awaited later (master/index.ts), maybe after a config error stopped the start: not an unhandled rejection meanwhile. */
-function settled<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
-  return p;
+  // Both ends open (or the start failed): the name and its folder go at once.
+  const pipe = made.finally(() => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }); });
+  // Awaited later (master/index.ts), maybe after a config error stopped the start: not an unhandled rejection meanwhile.
+  pipe.catch(() => undefined);
+  return pipe;
 }

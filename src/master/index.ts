@@ -15,7 +15,7 @@ import type { UsherConfig } from '../config/types.js';
 import { AppLoadError, ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { startLogging, type MasterLogs } from '../logging/writer.js';
-import { makeLogPipe, type LogPipe } from '../logging/pipe.js';
+import type { LogPipe } from '../logging/pipe.js';
 import { accessLogSpec } from '../logging/spec.js';
 import { Arbiter } from './arbiter.js';
 import { adoptSocket, bindSocket, checkUnixPath, describeSocket, findPassed, type BoundSocket, type SocketKind } from './sockets.js';
@@ -179,10 +179,10 @@ function preflight(config: UsherConfig, plan: PrivilegePlan, fifo: Fifos | undef
 }
 
 /**
- * `early`: the Python fork-server the CLI started as soon as it read the config (spawn.ts
- * spawnEarlyForkServer); `pipe`: the children's log pipe, started there too (logging/pipe.ts).
+ * `pipe`: the children's log pipe the CLI started making as soon as it read the config (logging/pipe.ts);
+ * `early`: the Python fork-server it started then too (spawn.ts spawnEarlyForkServer).
  */
-export async function runMaster(config: UsherConfig, log: Logger, early?: ChildProcess, pipe?: Promise<LogPipe>): Promise<number> {
+export async function runMaster(config: UsherConfig, log: Logger, pipe: Promise<LogPipe>, early?: ChildProcess): Promise<number> {
   configureTitles(config);
   // The daemon's log file (daemonize, or daemonize2: detached once the workers are ready).
   const daemonFile = config.daemonize ?? config.daemonize2;
@@ -195,7 +195,7 @@ export async function runMaster(config: UsherConfig, log: Logger, early?: ChildP
   // uWSGI sets the umask first: the log file, sockets and pidfile are all created under it.
   if (plan.umask !== undefined && (daemon || daemonFile === undefined)) process.umask(plan.umask);
   // Children write to a pipe the master reads; Node workers may append to a plain logto file directly (writer.ts directFile).
-  const logs = startLogging(config, config.logto ?? (daemon ? daemonFile : undefined), await (pipe ?? makeLogPipe()));
+  const logs = startLogging(config, config.logto ?? (daemon ? daemonFile : undefined), await pipe);
   // The format is compiled here too, once, so an unknown variable warns once, not once per worker
   // (only a log-format, log-encoder or log-date can warn: uWSGI's default line needs no compiling here).
   const spec = accessLogSpec(config);

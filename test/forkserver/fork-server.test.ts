@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startUsher, startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
+import { alive, startUsher, startUsherReady, tempDir, freePort, REPO } from '../helpers/usher.js';
 import { havePython } from '../helpers/python-runner.js';
 import { treePids } from '../helpers/memory.js';
 
@@ -17,6 +17,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const privateDirs = (): string[] => readdirSync(tmpdir()).filter((n) => /^usher-(fs-)?[A-Za-z0-9]{6}$/.test(n)).map((n) => join(tmpdir(), n));
 
 const requirePython = havePython;
+
+/** The pids of the `worker spawned` lines so far, in order. */
+const spawnedPids = (out: string): number[] => [...out.matchAll(/worker spawned id=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
 
 const lines = (path: string): string[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
 
@@ -198,7 +201,7 @@ test('a fork-server that dies: its workers keep serving, their deaths are still 
   const u = await startUsherReady(args(port, APP), { env: { IMPORT_LOG: join(tmp.dir, 'imports') } });
   try {
     const fsPid = Number(/fork-server spawned pid=(\d+)/.exec(u.output())![1]);
-    const workers = [...u.output().matchAll(/worker spawned id=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
+    const workers = spawnedPids(u.output());
     process.kill(fsPid, 'SIGKILL');
     await u.waitFor(/fork-server died; its workers keep serving/);
     for (const b of await hit(`http://127.0.0.1:${port}/`, 8)) assert.match(b, /^v1 /);
@@ -207,7 +210,7 @@ test('a fork-server that dies: its workers keep serving, their deaths are still 
     process.kill(workers[0]!, 'SIGKILL');
     await u.waitFor(new RegExp(`worker died; respawning id=\\d+ pid=${workers[0]}`));
     await until(() => (u.output().match(/worker ready/g) ?? []).length >= 5, 'the replacement');
-    const fresh = Number([...u.output().matchAll(/worker spawned id=\d+ pid=(\d+)/g)].at(-1)![1]);
+    const fresh = spawnedPids(u.output()).at(-1)!;
     const newFs = Number([...u.output().matchAll(/fork-server spawned pid=(\d+)/g)].at(-1)![1]);
     assert.ok(treePids(newFs).includes(fresh), 'the replacement was forked by the new fork-server');
   } finally {
@@ -225,7 +228,6 @@ test('a worker signalled to stop while it is still starting (just forked) stops;
   const tmp = tempDir();
   const port = await freePort();
   const u = await startUsherReady(args(port, APP, ['--processes', '2']), { env: { IMPORT_LOG: join(tmp.dir, 'imports') } });
-  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
   const stopped: number[] = [];
   try {
     for (let round = 0; round < 5; round++) {
@@ -235,12 +237,11 @@ test('a worker signalled to stop while it is still starting (just forked) stops;
         victim = [...u.output().matchAll(/worker ready id=\d+ pid=(\d+)/g)].map((m) => Number(m[1])).filter((p) => alive(p) && !stopped.includes(p)).at(-1) ?? 0;
         return victim > 0;
       }, 'a ready worker');
-      const spawned = [...u.output().matchAll(/worker spawned id=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
       // SIGTERM the replacement the moment its pid is logged, from the output listener itself.
       const fresh = new Promise<number>((resolve) => {
-        const seen = spawned.length;
+        const seen = spawnedPids(u.output()).length;
         const onData = (): void => {
-          const pids = [...u.output().matchAll(/worker spawned id=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
+          const pids = spawnedPids(u.output());
           if (pids.length <= seen) return;
           const pid = pids[seen]!;
           process.kill(pid, 'SIGTERM');
@@ -276,7 +277,7 @@ test('the master killed with SIGKILL: the fork-server and every worker exit', as
     assert.equal(mine.length, 2, `the fork-server's control folder and the router's socket folder: ${mine.join(' ')}`);
     process.kill(u.pid, 'SIGKILL');
     await u.exited;
-    await until(() => tree.every((p) => !existsSync(`/proc/${p}`) || /\) Z /.test(readFileSync(`/proc/${p}/stat`, 'latin1'))), 'every child to exit');
+    await until(() => !tree.some(alive), 'every child to exit');
     // The master could not clean up: its children, which saw it go, removed its private folders.
     assert.deepEqual(mine.filter((d) => existsSync(d)), [], 'no private folder of that master left');
   } finally {

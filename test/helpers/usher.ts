@@ -3,7 +3,7 @@
  * collects its log, waits for log lines, and stops it by pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +88,15 @@ export async function startUsherReady(args: readonly string[], opts: { cwd?: str
     throw err;
   }
   return u;
+}
+
+/** Whether `pid` is a running process; a zombie (exited, not yet reaped by its parent) counts as gone. */
+export function alive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
 }
 
 /** A temp dir (0755, so www-data fronts can traverse it) removed by the returned function. */

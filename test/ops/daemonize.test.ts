@@ -5,12 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startUsher, tempDir, freePort, REPO } from '../helpers/usher.js';
+import { alive, startUsher, tempDir, freePort, REPO } from '../helpers/usher.js';
 
 const APPS = join(REPO, 'test', 'fixtures', 'apps');
 const ENV = { env: { SLOW_START_MS: '300' } };
 
-const alive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 /** Session id (field 6 of /proc/PID/stat; the command may contain spaces, so count after the ')'). */
 const session = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[3]);
 
